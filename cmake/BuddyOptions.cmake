@@ -1,0 +1,36 @@
+# Project-wide compile options, warnings and sanitizers, applied through the buddy_options target.
+add_library(buddy_options INTERFACE)
+target_compile_options(buddy_options INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Woverloaded-virtual -Wcast-align
+  -Wimplicit-fallthrough)
+if(BUDDY_WERROR)
+  target_compile_options(buddy_options INTERFACE -Werror)
+endif()
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+  # Keep the baseline portable; the engine may be rebuilt for Arm (BlueField) unchanged.
+  target_compile_options(buddy_options INTERFACE -mtune=native)
+endif()
+
+if(BUDDY_SANITIZE STREQUAL "address")
+  target_compile_options(buddy_options INTERFACE -fsanitize=address,undefined
+    -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(buddy_options INTERFACE -fsanitize=address,undefined)
+  target_compile_definitions(buddy_options INTERFACE BUDDY_SANITIZER=1)
+elseif(BUDDY_SANITIZE STREQUAL "thread")
+  target_compile_options(buddy_options INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(buddy_options INTERFACE -fsanitize=thread)
+  target_compile_definitions(buddy_options INTERFACE BUDDY_SANITIZER=1)
+elseif(NOT BUDDY_SANITIZE STREQUAL "none")
+  message(FATAL_ERROR "BUDDY_SANITIZE must be none, address or thread (got '${BUDDY_SANITIZE}')")
+endif()
+
+# buddy_add_test(NAME SOURCES... [LIBS libs...] [LABELS labels...])
+function(buddy_add_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main buddy_options)
+  add_test(NAME ${name} COMMAND ${name})
+  if(T_LABELS)
+    set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}")
+  endif()
+endfunction()

@@ -1,0 +1,197 @@
+// SPSC ring of fixed-size entries over a RingHeader in shared memory (the KV queue pairs:
+// 32-byte requests, 16-byte responses).
+//
+// Each side keeps its own position and a cached copy of the other side's index in process-local
+// memory, so the shared index of the other side is read only when the cached one says the ring is
+// full (producer) or empty (consumer). Writes become visible only on publish(): a batch of any
+// size, even one that wraps, costs one index store: one "DMA" per batch.
+//
+// Exactly one producer object and one consumer object may use a ring at a time.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <span>
+#include <string>
+#include <type_traits>
+
+#include "buddy/qp/error.hpp"
+#include "buddy/qp/ring_header.hpp"
+
+namespace buddy::qp {
+
+namespace detail {
+[[noreturn]] void throw_corrupt(const char* side, std::uint64_t head, std::uint64_t tail,
+                                std::uint64_t capacity);
+}
+
+template <class T>
+class FixedProducer {
+  static_assert(std::is_trivially_copyable_v<T>, "ring entries must be trivially copyable");
+
+ public:
+  FixedProducer() = default;
+  FixedProducer(RingHeader* h, std::byte* data)
+      : h_(h),
+        slots_(reinterpret_cast<T*>(data)),
+        cap_(h->capacity),
+        mask_(h->capacity - 1),
+        head_(h->head.load(std::memory_order_relaxed)),
+        published_(head_),
+        cached_tail_(h->tail.load(std::memory_order_acquire)) {}
+
+  std::uint64_t capacity() const { return cap_; }
+
+  // Up to n free slots starting at the local position, contiguous in memory: fewer than n at the
+  // wrap point or when the ring is (nearly) full, empty when full. Fill them, then advance().
+  std::span<T> reserve(std::size_t n) {
+    std::uint64_t free = cap_ - (head_ - cached_tail_);
+    if (free < n) {
+      cached_tail_ = h_->tail.load(std::memory_order_acquire);
+      if (head_ - cached_tail_ > cap_) detail::throw_corrupt("producer", head_, cached_tail_, cap_);
+      free = cap_ - (head_ - cached_tail_);
+    }
+    const std::uint64_t idx = head_ & mask_;
+    const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>({n, free, cap_ - idx}));
+    return {slots_ + idx, k};
+  }
+
+  // Marks n reserved slots written; they stay invisible to the consumer until publish().
+  void advance(std::size_t n) { head_ += n; }
+
+  // Makes everything advanced so far visible: one release store.
+  void publish() {
+    if (head_ != published_) {
+      h_->head.store(head_, std::memory_order_release);
+      published_ = head_;
+    }
+  }
+
+  bool try_push(const T& v) {
+    auto s = reserve(1);
+    if (s.empty()) return false;
+    s[0] = v;
+    ++head_;
+    publish();
+    return true;
+  }
+
+  // Copies up to n entries (across the wrap if needed) and publishes once; returns how many.
+  std::size_t push_bulk(const T* src, std::size_t n) {
+    std::size_t done = 0;
+    while (done < n) {
+      auto s = reserve(n - done);
+      if (s.empty()) break;
+      std::memcpy(static_cast<void*>(s.data()), src + done, s.size() * sizeof(T));
+      advance(s.size());
+      done += s.size();
+    }
+    publish();
+    return done;
+  }
+
+  // Free slots right now (refreshes the cached consumer index).
+  std::uint64_t free_slots() {
+    cached_tail_ = h_->tail.load(std::memory_order_acquire);
+    return cap_ - (head_ - cached_tail_);
+  }
+
+ private:
+  RingHeader* h_ = nullptr;
+  T* slots_ = nullptr;
+  std::uint64_t cap_ = 0, mask_ = 0;
+  std::uint64_t head_ = 0, published_ = 0, cached_tail_ = 0;
+};
+
+template <class T>
+class FixedConsumer {
+  static_assert(std::is_trivially_copyable_v<T>, "ring entries must be trivially copyable");
+
+ public:
+  FixedConsumer() = default;
+  FixedConsumer(RingHeader* h, std::byte* data)
+      : h_(h),
+        slots_(reinterpret_cast<const T*>(data)),
+        cap_(h->capacity),
+        mask_(h->capacity - 1),
+        tail_(h->tail.load(std::memory_order_relaxed)),
+        published_(tail_),
+        cached_head_(h->head.load(std::memory_order_acquire)) {}
+
+  std::uint64_t capacity() const { return cap_; }
+
+  // Up to n filled entries at the local position, contiguous; empty when nothing is published.
+  std::span<const T> peek(std::size_t n) {
+    std::uint64_t avail = cached_head_ - tail_;
+    if (avail < n) {
+      cached_head_ = h_->head.load(std::memory_order_acquire);
+      avail = cached_head_ - tail_;
+      if (avail > cap_) detail::throw_corrupt("consumer", cached_head_, tail_, cap_);
+    }
+    const std::uint64_t idx = tail_ & mask_;
+    const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>({n, avail, cap_ - idx}));
+    return {slots_ + idx, k};
+  }
+
+  // Marks n peeked entries consumed; the producer may reuse them after publish().
+  void advance(std::size_t n) { tail_ += n; }
+
+  void publish() {
+    if (tail_ != published_) {
+      h_->tail.store(tail_, std::memory_order_release);
+      published_ = tail_;
+    }
+  }
+
+  bool try_pop(T& out) {
+    auto s = peek(1);
+    if (s.empty()) return false;
+    out = s[0];
+    ++tail_;
+    publish();
+    return true;
+  }
+
+  // Copies up to n entries out (across the wrap if needed), publishes once; returns how many.
+  std::size_t pop_bulk(T* dst, std::size_t n) {
+    std::size_t done = 0;
+    while (done < n) {
+      auto s = peek(n - done);
+      if (s.empty()) break;
+      std::memcpy(static_cast<void*>(dst + done), s.data(), s.size() * sizeof(T));
+      advance(s.size());
+      done += s.size();
+    }
+    publish();
+    return done;
+  }
+
+  // Calls f(const T&) on up to max entries in place, publishes once; returns how many.
+  template <class F>
+  std::size_t consume(std::size_t max, F&& f) {
+    std::size_t done = 0;
+    while (done < max) {
+      auto s = peek(max - done);
+      if (s.empty()) break;
+      for (const T& e : s) f(e);
+      advance(s.size());
+      done += s.size();
+    }
+    publish();
+    return done;
+  }
+
+  // Entries published and not yet consumed (refreshes the cached producer index).
+  std::uint64_t available() {
+    cached_head_ = h_->head.load(std::memory_order_acquire);
+    return cached_head_ - tail_;
+  }
+
+ private:
+  RingHeader* h_ = nullptr;
+  const T* slots_ = nullptr;
+  std::uint64_t cap_ = 0, mask_ = 0;
+  std::uint64_t tail_ = 0, published_ = 0, cached_head_ = 0;
+};
+
+}  // namespace buddy::qp

@@ -1,0 +1,195 @@
+// SPSC ring of variable-length records over a RingHeader in shared memory (the messaging rings:
+// `(dest, bytes)` records of any size).
+//
+// Layout of one record: [u32 len][u32 zero][payload][pad to 8 bytes]. A record never straddles
+// the end of the ring: when it does not fit before the end, the producer writes a wrap marker
+// (len = 0xFFFFFFFF) and starts at offset 0. With that rule every record of at most
+// capacity/2 - 8 bytes always fits once the consumer catches up; larger ones are rejected with an
+// Error. As in FixedProducer, writes are published once per batch.
+#pragma once
+
+#include <cstring>
+#include <optional>
+#include <span>
+
+#include "buddy/qp/error.hpp"
+#include "buddy/qp/ring_header.hpp"
+
+namespace buddy::qp {
+
+// Tag type: Segment::producer<Record>() and friends give the record-ring classes.
+struct Record {};
+
+inline constexpr std::uint32_t kRecordHeaderBytes = 8;
+inline constexpr std::uint32_t kWrapMarker = 0xFFFFFFFFu;
+
+inline constexpr std::uint64_t record_footprint(std::uint64_t len) {
+  return kRecordHeaderBytes + round_up(len, 8);
+}
+inline constexpr std::uint64_t max_record_bytes(std::uint64_t ring_bytes) {
+  return ring_bytes / 2 - kRecordHeaderBytes;
+}
+
+namespace detail {
+[[noreturn]] void throw_record_too_large(std::uint64_t len, std::uint64_t max);
+[[noreturn]] void throw_corrupt_record(std::uint64_t pos, std::uint64_t len, std::uint64_t avail);
+}  // namespace detail
+
+class RecordProducer {
+ public:
+  RecordProducer() = default;
+  RecordProducer(RingHeader* h, std::byte* data)
+      : h_(h),
+        data_(data),
+        cap_(h->capacity),
+        mask_(h->capacity - 1),
+        head_(h->head.load(std::memory_order_relaxed)),
+        published_(head_),
+        cached_tail_(h->tail.load(std::memory_order_acquire)) {}
+
+  std::uint64_t capacity() const { return cap_; }
+  std::uint64_t max_record() const { return max_record_bytes(cap_); }
+
+  // Room for a record of len payload bytes: a pointer to write them to, or nullptr while the ring
+  // is too full. Throws Error if len > max_record(). Finish with commit().
+  std::byte* reserve(std::uint64_t len) {
+    if (len > max_record()) detail::throw_record_too_large(len, max_record());
+    const std::uint64_t need = record_footprint(len);
+    std::uint64_t idx = head_ & mask_;
+    const std::uint64_t to_end = cap_ - idx;
+    const std::uint64_t total = to_end < need ? to_end + need : need;
+    if (cap_ - (head_ - cached_tail_) < total) {
+      cached_tail_ = h_->tail.load(std::memory_order_acquire);
+      if (head_ - cached_tail_ > cap_) detail::throw_corrupt_record(head_, 0, cached_tail_);
+      if (cap_ - (head_ - cached_tail_) < total) return nullptr;
+    }
+    if (to_end < need) {
+      const std::uint32_t marker = kWrapMarker;
+      std::memcpy(data_ + idx, &marker, sizeof marker);
+      head_ += to_end;
+      idx = 0;
+    }
+    reserved_ = len;
+    return data_ + idx + kRecordHeaderBytes;
+  }
+
+  // Completes the reserved record with its final length (at most the reserved length); it
+  // becomes visible on publish().
+  void commit(std::uint64_t len) {
+    if (len > reserved_) detail::throw_record_too_large(len, reserved_);
+    const std::uint32_t hdr[2] = {static_cast<std::uint32_t>(len), 0};
+    std::memcpy(data_ + (head_ & mask_), hdr, sizeof hdr);
+    head_ += record_footprint(len);
+    reserved_ = 0;
+  }
+
+  void publish() {
+    if (head_ != published_) {
+      h_->head.store(head_, std::memory_order_release);
+      published_ = head_;
+    }
+  }
+
+  // reserve + copy + commit, without publishing (for batches).
+  bool try_append(const void* payload, std::uint64_t len) {
+    std::byte* p = reserve(len);
+    if (p == nullptr) return false;
+    if (len != 0) std::memcpy(p, payload, len);
+    commit(len);
+    return true;
+  }
+
+  bool try_push(const void* payload, std::uint64_t len) {
+    if (!try_append(payload, len)) return false;
+    publish();
+    return true;
+  }
+  bool try_push(std::span<const std::byte> rec) { return try_push(rec.data(), rec.size()); }
+
+ private:
+  RingHeader* h_ = nullptr;
+  std::byte* data_ = nullptr;
+  std::uint64_t cap_ = 0, mask_ = 0;
+  std::uint64_t head_ = 0, published_ = 0, cached_tail_ = 0;
+  std::uint64_t reserved_ = 0;
+};
+
+class RecordConsumer {
+ public:
+  RecordConsumer() = default;
+  RecordConsumer(RingHeader* h, const std::byte* data)
+      : h_(h),
+        data_(data),
+        cap_(h->capacity),
+        mask_(h->capacity - 1),
+        tail_(h->tail.load(std::memory_order_relaxed)),
+        published_(tail_),
+        cached_head_(h->head.load(std::memory_order_acquire)) {}
+
+  std::uint64_t capacity() const { return cap_; }
+
+  // The next published record's payload (valid until pop()), or nullopt when there is none.
+  // Throws Error if the ring holds something that is not a well-formed record.
+  std::optional<std::span<const std::byte>> front() {
+    for (;;) {
+      if (tail_ == cached_head_) {
+        cached_head_ = h_->head.load(std::memory_order_acquire);
+        if (tail_ == cached_head_) return std::nullopt;
+        if (cached_head_ - tail_ > cap_)
+          detail::throw_corrupt_record(tail_, 0, cached_head_ - tail_);
+      }
+      const std::uint64_t idx = tail_ & mask_;
+      const std::uint64_t avail = cached_head_ - tail_;
+      std::uint32_t len;
+      std::memcpy(&len, data_ + idx, sizeof len);
+      if (len == kWrapMarker) {
+        if (cap_ - idx > avail) detail::throw_corrupt_record(tail_, len, avail);
+        tail_ += cap_ - idx;
+        continue;
+      }
+      if (len > max_record_bytes(cap_) || record_footprint(len) > avail ||
+          record_footprint(len) > cap_ - idx) {
+        detail::throw_corrupt_record(tail_, len, avail);
+      }
+      current_ = record_footprint(len);
+      return std::span<const std::byte>(data_ + idx + kRecordHeaderBytes, len);
+    }
+  }
+
+  // Consumes the record returned by the last front(); visible to the producer after publish().
+  void pop() {
+    tail_ += current_;
+    current_ = 0;
+  }
+
+  void publish() {
+    if (tail_ != published_) {
+      h_->tail.store(tail_, std::memory_order_release);
+      published_ = tail_;
+    }
+  }
+
+  // Calls f(std::span<const std::byte>) on up to max records in place, publishes once.
+  template <class F>
+  std::size_t consume(std::size_t max, F&& f) {
+    std::size_t done = 0;
+    while (done < max) {
+      auto rec = front();
+      if (!rec) break;
+      f(*rec);
+      pop();
+      ++done;
+    }
+    publish();
+    return done;
+  }
+
+ private:
+  RingHeader* h_ = nullptr;
+  const std::byte* data_ = nullptr;
+  std::uint64_t cap_ = 0, mask_ = 0;
+  std::uint64_t tail_ = 0, published_ = 0, cached_head_ = 0;
+  std::uint64_t current_ = 0;
+};
+
+}  // namespace buddy::qp

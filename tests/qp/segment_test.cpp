@@ -1,0 +1,195 @@
+#include "buddy/qp/segment.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "test_util.hpp"
+
+namespace buddy::qp {
+namespace {
+
+using testing::unique_name;
+
+struct Req32 {
+  std::uint64_t a, b, c, d;
+};
+struct Resp16 {
+  std::uint64_t a, b;
+};
+
+SegmentLayout kv_layout(std::uint32_t qps = 4) {
+  SegmentLayout l;
+  l.queue_pairs = qps;
+  l.request = RingSpec::fixed(sizeof(Req32), 1024);
+  l.response = RingSpec::fixed(sizeof(Resp16), 1024);
+  l.extra_bytes = 4096;
+  return l;
+}
+
+// Runs f, expects an Error whose message contains every one of the given fragments.
+template <class F>
+void expect_error(F&& f, std::initializer_list<std::string> fragments) {
+  try {
+    f();
+    ADD_FAILURE() << "expected Error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    for (const std::string& frag : fragments) {
+      EXPECT_NE(msg.find(frag), std::string::npos) << "'" << frag << "' not in: " << msg;
+    }
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << "errors are one line";
+  }
+}
+
+TEST(Segment, CreateAttachShareRings) {
+  const auto name = unique_name("seg");
+  Segment owner = Segment::create(name, kv_layout());
+  EXPECT_TRUE(owner.is_owner());
+  Segment peer = Segment::attach(name, kv_layout());
+  EXPECT_FALSE(peer.is_owner());
+  EXPECT_EQ(peer.layout(), kv_layout());
+  EXPECT_EQ(peer.size_bytes(), Segment::size_for(kv_layout()));
+  for (std::uint32_t q = 0; q < 4; ++q) {
+    auto host = owner.requester<Req32, Resp16>(q);
+    auto engine = peer.responder<Req32, Resp16>(q);
+    ASSERT_TRUE(host.requests.try_push({q, 1, 2, 3}));
+    Req32 r{};
+    ASSERT_TRUE(engine.requests.try_pop(r));
+    EXPECT_EQ(r.a, q);
+    ASSERT_TRUE(engine.responses.try_push({q, 42}));
+    Resp16 out{};
+    ASSERT_TRUE(host.responses.try_pop(out));
+    EXPECT_EQ(out.b, 42u);
+  }
+  // Queue pairs are independent: nothing leaked into neighbours.
+  Resp16 none{};
+  auto first = owner.requester<Req32, Resp16>(0);
+  EXPECT_FALSE(first.responses.try_pop(none));
+  owner.extra()[100] = std::byte{9};
+  EXPECT_EQ(peer.extra()[100], std::byte{9});
+}
+
+TEST(Segment, ModeIs0600) {
+  const auto name = unique_name("mode");
+  Segment s = Segment::create(name, kv_layout(1));
+  struct stat st {};
+  ASSERT_EQ(::stat(("/dev/shm/buddy." + name).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(Segment, OwnerRemovesNameOnDestruction) {
+  const auto name = unique_name("gone");
+  { Segment s = Segment::create(name, kv_layout(1)); }
+  expect_error([&] { Segment::attach(name); }, {"does not exist"});
+}
+
+TEST(Segment, AttachMissingFailsClearly) {
+  expect_error([] { Segment::attach("no-such-segment-xyz"); },
+               {"no-such-segment-xyz", "does not exist"});
+}
+
+TEST(Segment, AttachWaitsForCreator) {
+  const auto name = unique_name("wait");
+  auto t0 = std::chrono::steady_clock::now();
+  expect_error([&] { Segment::attach(name, AttachOptions{std::chrono::milliseconds(50)}); },
+               {"does not exist"});
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(50));
+}
+
+// Maps the named segment's header directly, as a foreign process (another build) would.
+SegmentHeader* raw_header(const std::string& name) {
+  const int fd = ::open(("/dev/shm/buddy." + name).c_str(), O_RDWR);
+  if (fd < 0) return nullptr;
+  void* p = ::mmap(nullptr, sizeof(SegmentHeader), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  return p == MAP_FAILED ? nullptr : static_cast<SegmentHeader*>(p);
+}
+
+TEST(Segment, AttachOtherVersionNamesTheVersions) {
+  const auto name = unique_name("ver");
+  Segment s = Segment::create(name, kv_layout(1));
+  SegmentHeader* h = raw_header(name);
+  ASSERT_NE(h, nullptr);
+  h->version = kLayoutVersion + 1;
+  expect_error([&] { Segment::attach(name); },
+               {"layout version " + std::to_string(kLayoutVersion + 1),
+                "this build expects " + std::to_string(kLayoutVersion)});
+  ::munmap(h, sizeof(SegmentHeader));
+}
+
+TEST(Segment, AttachOtherLayoutNamesEveryDifference) {
+  const auto name = unique_name("lay");
+  Segment s = Segment::create(name, kv_layout(4));
+  SegmentLayout want = kv_layout(8);
+  want.response = RingSpec::fixed(16, 2048);
+  expect_error([&] { Segment::attach(name, want); },
+               {"queue pairs 4, expected 8",
+                "response ring fixed 1024 x 16 B, expected fixed "
+                "2048 x 16 B"});
+}
+
+TEST(Segment, TruncatedSegmentIsRejected) {
+  const auto name = unique_name("trunc");
+  Segment s = Segment::create(name, kv_layout(2));
+  ASSERT_EQ(::truncate(("/dev/shm/buddy." + name).c_str(), 4096), 0);
+  expect_error([&] { Segment::attach(name); }, {"size 4096 B", "header says"});
+}
+
+TEST(Segment, ForeignFileIsNotASegment) {
+  const auto name = unique_name("foreign");
+  const std::string path = "/dev/shm/buddy." + name;
+  FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::string junk(1000, 'x');
+  std::fwrite(junk.data(), 1, junk.size(), f);
+  std::fclose(f);
+  expect_error([&] { Segment::attach(name); }, {"not a buddy::qp segment"});
+  // A stale foreign file is replaced by create().
+  Segment s = Segment::create(name, kv_layout(1));
+  EXPECT_NO_THROW(Segment::attach(name));
+}
+
+TEST(Segment, LiveSegmentIsNeverReplaced) {
+  const auto name = unique_name("live");
+  Segment s = Segment::create(name, kv_layout(1));
+  expect_error([&] { Segment::create(name, kv_layout(1)); }, {"already exists", "alive"});
+}
+
+TEST(Segment, WrongEntryTypeIsAnError) {
+  const auto name = unique_name("type");
+  Segment s = Segment::create(name, kv_layout(1));
+  expect_error([&] { s.request_producer<Resp16>(0); }, {"32 B entries", "16 B entries"});
+  expect_error([&] { s.request_producer<Record>(0); }, {"fixed ring", "records ring"});
+  expect_error([&] { s.request_ring(1); }, {"queue pair 1 out of range"});
+}
+
+TEST(Segment, InvalidLayoutsAreRejected) {
+  SegmentLayout l = kv_layout(1);
+  l.request.capacity = 1000;
+  expect_error([&] { Segment::size_for(l); }, {"power of two"});
+  l = kv_layout(0);
+  expect_error([&] { Segment::size_for(l); }, {"queue pairs"});
+  expect_error([&] { Segment::create("bad/name", kv_layout(1)); }, {"may only hold"});
+}
+
+TEST(Segment, CreatorLivenessAndHeartbeat) {
+  const auto name = unique_name("beat");
+  Segment s = Segment::create(name, kv_layout(1));
+  Segment peer = Segment::attach(name);
+  EXPECT_EQ(peer.creator_pid(), ::getpid());
+  EXPECT_TRUE(peer.creator_alive());
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_GE(peer.heartbeat_age(), std::chrono::milliseconds(20));
+  s.beat();
+  EXPECT_LT(peer.heartbeat_age(), std::chrono::milliseconds(20));
+}
+
+}  // namespace
+}  // namespace buddy::qp
