@@ -26,7 +26,7 @@ namespace detail {
 }
 
 template <class T>
-class FixedProducer {
+class alignas(kCacheLine) FixedProducer {
   static_assert(std::is_trivially_copyable_v<T>, "ring entries must be trivially copyable");
 
  public:
@@ -104,7 +104,7 @@ class FixedProducer {
 };
 
 template <class T>
-class FixedConsumer {
+class alignas(kCacheLine) FixedConsumer {
   static_assert(std::is_trivially_copyable_v<T>, "ring entries must be trivially copyable");
 
  public:

@@ -35,7 +35,7 @@ namespace detail {
 [[noreturn]] void throw_corrupt_record(std::uint64_t pos, std::uint64_t len, std::uint64_t avail);
 }  // namespace detail
 
-class RecordProducer {
+class alignas(kCacheLine) RecordProducer {
  public:
   RecordProducer() = default;
   RecordProducer(RingHeader* h, std::byte* data)
@@ -114,7 +114,7 @@ class RecordProducer {
   std::uint64_t reserved_ = 0;
 };
 
-class RecordConsumer {
+class alignas(kCacheLine) RecordConsumer {
  public:
   RecordConsumer() = default;
   RecordConsumer(RingHeader* h, const std::byte* data)
