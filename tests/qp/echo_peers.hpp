@@ -81,7 +81,7 @@ class Pacer {
 };
 
 // Side A over fixed rings: sends n Req32, expects n matching Resp16 in order.
-inline PeerResult fixed_requester(RequesterEnd<Req32, Resp16> end, std::uint64_t n,
+inline PeerResult fixed_requester(RequesterEnd<Req32, Resp16>&& end, std::uint64_t n,
                                   std::size_t max_batch, Clock::duration timeout) {
   BatchSizes sizes(1, max_batch);
   Pacer pacer(timeout);
@@ -123,7 +123,7 @@ inline PeerResult fixed_requester(RequesterEnd<Req32, Resp16> end, std::uint64_t
 }
 
 // Side B over fixed rings: verifies n Req32 in order and answers each.
-inline PeerResult fixed_responder(ResponderEnd<Req32, Resp16> end, std::uint64_t n,
+inline PeerResult fixed_responder(ResponderEnd<Req32, Resp16>&& end, std::uint64_t n,
                                   std::size_t max_batch, Clock::duration timeout) {
   BatchSizes sizes(2, max_batch);
   Pacer pacer(timeout);
@@ -169,7 +169,7 @@ inline PeerResult fixed_responder(ResponderEnd<Req32, Resp16> end, std::uint64_t
 
 // Side A over a record request ring: sends n records of pseudo-random sizes (up to max_len),
 // expects n Resp16 {seq, checksum of the record} in order.
-inline PeerResult record_requester(RequesterEnd<Record, Resp16> end, std::uint64_t n,
+inline PeerResult record_requester(RequesterEnd<Record, Resp16>&& end, std::uint64_t n,
                                    std::uint64_t max_len, std::size_t max_batch,
                                    Clock::duration timeout) {
   BatchSizes sizes(3, max_batch);
@@ -204,7 +204,7 @@ inline PeerResult record_requester(RequesterEnd<Record, Resp16> end, std::uint64
 }
 
 // Side B over a record request ring: verifies every record byte for byte and answers each.
-inline PeerResult record_responder(ResponderEnd<Record, Resp16> end, std::uint64_t n,
+inline PeerResult record_responder(ResponderEnd<Record, Resp16>&& end, std::uint64_t n,
                                    std::uint64_t max_len, std::size_t max_batch,
                                    Clock::duration timeout) {
   BatchSizes sizes(4, max_batch);
