@@ -167,6 +167,9 @@ void throw_record_too_large(std::uint64_t len, std::uint64_t max) {
   throw Error("record of " + std::to_string(len) + " B exceeds the maximum of " +
               std::to_string(max) + " B for this ring");
 }
+void throw_no_reservation() {
+  throw Error("commit() without a successful reserve()");
+}
 void throw_corrupt_record(std::uint64_t pos, std::uint64_t len, std::uint64_t avail) {
   throw Error("corrupt record ring at position " + std::to_string(pos) + ": length field " +
               std::to_string(len) + " with " + std::to_string(avail) + " B published");
@@ -230,6 +233,13 @@ Segment Segment::create(std::string_view name, const SegmentLayout& layout,
     ::shm_unlink(path.c_str());
     throw Error("segment '" + std::string(name) + "': resize to " + std::to_string(bytes) +
                 " B: " + errno_text(e));
+  }
+  // Reserve the memory now: on tmpfs a short /dev/shm would otherwise surface later as SIGBUS.
+  if (const int e = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes)); e != 0) {
+    ::close(fd);
+    ::shm_unlink(path.c_str());
+    throw Error("segment '" + std::string(name) + "': cannot reserve " + std::to_string(bytes) +
+                " B in /dev/shm: " + errno_text(e));
   }
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                    MAP_SHARED | (opts.prefault ? MAP_POPULATE : 0), fd, 0);

@@ -146,7 +146,10 @@ TEST(RecordRing, ReserveLargerCommitSmaller) {
   ASSERT_NE(w, nullptr);
   std::memcpy(w, "abc", 3);
   p.commit(3);
-  EXPECT_THROW(p.commit(4), Error) << "commit without a reservation that large";
+  EXPECT_THROW(p.commit(4), Error) << "commit without a reservation";
+  EXPECT_THROW(p.commit(0), Error) << "commit without a reservation, even of nothing";
+  ASSERT_NE(p.reserve(10), nullptr);
+  EXPECT_THROW(p.commit(11), Error) << "commit longer than the reservation";
   p.publish();
   auto r = c.front();
   ASSERT_TRUE(r.has_value());

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -168,6 +169,19 @@ TEST(Segment, WrongEntryTypeIsAnError) {
   expect_error([&] { s.request_producer<Resp16>(0); }, {"32 B entries", "16 B entries"});
   expect_error([&] { s.request_producer<Record>(0); }, {"fixed ring", "records ring"});
   expect_error([&] { s.request_ring(1); }, {"queue pair 1 out of range"});
+}
+
+TEST(Segment, OversizedSegmentFailsCleanly) {
+  // Larger than /dev/shm can hold: a clear error at create time, not a SIGBUS on first touch.
+  struct statvfs vfs {};
+  ASSERT_EQ(::statvfs("/dev/shm", &vfs), 0);
+  const std::uint64_t free_bytes = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+  if (free_bytes + (1ull << 30) > (63ull << 30)) GTEST_SKIP() << "/dev/shm too large to overflow";
+  SegmentLayout l = kv_layout(1);
+  l.extra_bytes = free_bytes + (1ull << 30);
+  const auto name = unique_name("huge");
+  expect_error([&] { Segment::create(name, l); }, {"cannot reserve", "/dev/shm"});
+  expect_error([&] { Segment::attach(name); }, {"does not exist"});
 }
 
 TEST(Segment, InvalidLayoutsAreRejected) {

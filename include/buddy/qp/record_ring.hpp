@@ -33,6 +33,7 @@ inline constexpr std::uint64_t max_record_bytes(std::uint64_t ring_bytes) {
 namespace detail {
 [[noreturn]] void throw_record_too_large(std::uint64_t len, std::uint64_t max);
 [[noreturn]] void throw_corrupt_record(std::uint64_t pos, std::uint64_t len, std::uint64_t avail);
+[[noreturn]] void throw_no_reservation();
 }  // namespace detail
 
 class alignas(kCacheLine) RecordProducer {
@@ -70,17 +71,20 @@ class alignas(kCacheLine) RecordProducer {
       idx = 0;
     }
     reserved_ = len;
+    has_reservation_ = true;
     return data_ + idx + kRecordHeaderBytes;
   }
 
   // Completes the reserved record with its final length (at most the reserved length); it
   // becomes visible on publish().
   void commit(std::uint64_t len) {
+    if (!has_reservation_) detail::throw_no_reservation();
     if (len > reserved_) detail::throw_record_too_large(len, reserved_);
     const std::uint32_t hdr[2] = {static_cast<std::uint32_t>(len), 0};
     std::memcpy(data_ + (head_ & mask_), hdr, sizeof hdr);
     head_ += record_footprint(len);
     reserved_ = 0;
+    has_reservation_ = false;
   }
 
   void publish() {
@@ -112,6 +116,7 @@ class alignas(kCacheLine) RecordProducer {
   std::uint64_t cap_ = 0, mask_ = 0;
   std::uint64_t head_ = 0, published_ = 0, cached_tail_ = 0;
   std::uint64_t reserved_ = 0;
+  bool has_reservation_ = false;
 };
 
 class alignas(kCacheLine) RecordConsumer {
