@@ -268,10 +268,11 @@ int main(int argc, char** argv) {
 
   if (!o.json) {
     std::printf(
-        "buddy::qp vs boost::lockfree::spsc_queue: 16-B messages, %llu per run, "
-        "median of %d, cpus %d,%d\n",
+        "buddy::qp vs boost::lockfree::spsc_queue: 16-B messages, %llu per run, fastest (median) "
+        "of %d runs, cpus %d,%d\n",
         static_cast<unsigned long long>(o.messages), o.repeat, o.cpus[0], o.cpus[1]);
-    std::printf("%6s %16s %16s %10s\n", "batch", "boost Mmsg/s", "buddy Mmsg/s", "buddy/boost");
+    std::printf("%6s %22s %22s %12s\n", "batch", "boost Mmsg/s (median)", "buddy Mmsg/s (median)",
+                "buddy/boost");
   }
   int failures = 0;
   for (std::size_t batch : o.batches) {
