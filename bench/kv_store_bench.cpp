@@ -1,0 +1,296 @@
+// buddykv-store-bench: GET and SET on 8 B keys / 8 B values, uniform and scrambled Zipf keys, at
+// 1 M and 10 M keys, for the buddy store (store mode, one partition, batched with prefetching)
+// and absl::flat_hash_map<uint64_t, uint64_t>, one core each, measured in the same run. Both
+// read their request keys from the same pre-generated stream; the buddy side also computes the
+// xxh3 hash of each key inside the timed loop (the client's job, counted here anyway). Both use
+// transparent huge pages unless --no-huge-pages. Reports the median of --repeat runs and the
+// memory per item (buddy: index + item pages + allocator metadata; absl: ctrl bytes + slots).
+#include <absl/container/flat_hash_map.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mman.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "buddy/kv/store/store.hpp"
+#include "buddy/kv/store/zipf.hpp"
+#include "cli.hpp"
+
+namespace {
+
+using buddy::kv::Op;
+using buddy::kv::Request;
+using buddy::kv::Status;
+
+struct Options {
+  std::vector<std::uint64_t> keys{1'000'000, 10'000'000};
+  std::uint64_t ops = 10'000'000;
+  int repeat = 3;
+  std::size_t batch = 32;
+  double theta = 0.99;
+  double budget = 40;  // bytes per item given to the buddy store
+  bool huge_pages = true;
+  int cpu = -1;
+  bool json = false;
+};
+
+bool g_huge_pages = true;
+
+// absl gets the same transparent-huge-page backing as the buddy store.
+template <class T>
+struct HugePageAllocator {
+  using value_type = T;
+  HugePageAllocator() = default;
+  template <class U>
+  HugePageAllocator(const HugePageAllocator<U>&) {}  // NOLINT: rebinding
+
+  static constexpr std::size_t kHuge = 2u << 20;
+  T* allocate(std::size_t n) {
+    const std::size_t bytes = n * sizeof(T);
+    if (!g_huge_pages || bytes < kHuge) return static_cast<T*>(::operator new(bytes));
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    ::madvise(p, bytes, MADV_HUGEPAGE);
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, std::size_t n) {
+    const std::size_t bytes = n * sizeof(T);
+    if (!g_huge_pages || bytes < kHuge) {
+      ::operator delete(p);
+    } else {
+      ::munmap(p, bytes);
+    }
+  }
+  template <class U>
+  bool operator==(const HugePageAllocator<U>&) const {
+    return true;
+  }
+};
+
+using AbslMap =
+    absl::flat_hash_map<std::uint64_t, std::uint64_t, absl::Hash<std::uint64_t>,
+                        std::equal_to<std::uint64_t>,
+                        HugePageAllocator<std::pair<const std::uint64_t, std::uint64_t>>>;
+
+class Failure : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+void pin(int cpu) {
+  if (cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0) {
+    throw Failure("cannot pin to cpu " + std::to_string(cpu));
+  }
+}
+
+std::string_view bytes_of(const std::uint64_t& x) {
+  return {reinterpret_cast<const char*>(&x), sizeof x};
+}
+
+std::uint64_t load64(std::string_view v) {
+  std::uint64_t x = 0;
+  std::memcpy(&x, v.data(), std::min(v.size(), sizeof x));
+  return x;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+volatile std::uint64_t g_sink;
+
+// --- buddy -------------------------------------------------------------------------------------
+
+// Runs `stream` through the partition in batches; returns seconds. Every GET must hit.
+double buddy_run(buddy::kv::Partition& p, const std::vector<std::uint64_t>& stream, Op op,
+                 std::size_t batch, const std::array<std::uint64_t, 64>& vals) {
+  std::vector<Request> reqs(batch);
+  std::uint64_t ok = 0, sum = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < stream.size(); i += batch) {
+    const std::size_t n = std::min(batch, stream.size() - i);
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::string_view key = bytes_of(stream[i + j]);
+      reqs[j] = {op, buddy::kv::key_hash(key), key,
+                 op == Op::set ? bytes_of(vals[(i + j) & 63]) : std::string_view{}};
+    }
+    p.execute(std::span<const Request>(reqs.data(), n),
+              [&](std::size_t, Status s, std::string_view v) {
+                ok += s == Status::ok;
+                sum += load64(v);
+              });
+  }
+  const double t = seconds_since(t0);
+  g_sink = sum;
+  if (ok != stream.size())
+    throw Failure("buddy: " + std::to_string(stream.size() - ok) + " failed");
+  return t;
+}
+
+// --- absl --------------------------------------------------------------------------------------
+
+double absl_run(AbslMap& m, const std::vector<std::uint64_t>& stream, Op op,
+                const std::array<std::uint64_t, 64>& vals) {
+  std::uint64_t ok = 0, sum = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (op == Op::get) {
+    for (const std::uint64_t k : stream) {
+      const auto it = m.find(k);
+      if (it != m.end()) {
+        ++ok;
+        sum += it->second;
+      }
+    }
+  } else {
+    for (std::size_t i = 0; i < stream.size(); ++i) m[stream[i]] = vals[i & 63];
+    ok = stream.size();
+  }
+  const double t = seconds_since(t0);
+  g_sink = sum;
+  if (ok != stream.size()) throw Failure("absl: " + std::to_string(stream.size() - ok) + " missed");
+  return t;
+}
+
+double absl_bytes_per_item(const AbslMap& m) {
+  // Slots plus one control byte per slot plus the cloned group of control bytes.
+  const double bytes =
+      static_cast<double>(m.capacity()) * (sizeof(std::pair<std::uint64_t, std::uint64_t>) + 1) +
+      16;
+  return bytes / static_cast<double>(m.size());
+}
+
+// --- driver ------------------------------------------------------------------------------------
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+struct Row {
+  std::uint64_t keys;
+  const char* dist;
+  const char* op;
+  double buddy_mops, absl_mops, buddy_bpi, absl_bpi;
+};
+
+void print_json(const char* impl, const Row& r, double mops, double bpi) {
+  std::printf(
+      "{\"impl\":\"%s\",\"op\":\"%s\",\"keys\":%llu,\"dist\":\"%s\",\"mops\":%.2f,"
+      "\"bytes_per_item\":%.2f}\n",
+      impl, r.op, static_cast<unsigned long long>(r.keys), r.dist, mops, bpi);
+  std::fflush(stdout);
+}
+
+void print_row(const Row& r) {
+  std::printf("%10llu  %-7s  %-3s  %11.2f  %10.2f  %7.2fx  %13.1f  %12.1f\n",
+              static_cast<unsigned long long>(r.keys), r.dist, r.op, r.buddy_mops, r.absl_mops,
+              r.buddy_mops / r.absl_mops, r.buddy_bpi, r.absl_bpi);
+  std::fflush(stdout);
+}
+
+void run_keys(const Options& o, std::uint64_t n) {
+  std::vector<std::uint64_t> keys(n);
+  for (std::uint64_t i = 0; i < n; ++i) keys[i] = buddy::kv::mix64(i);  // distinct
+  std::array<std::uint64_t, 64> vals{};
+  for (std::size_t i = 0; i < vals.size(); ++i) vals[i] = buddy::kv::mix64(i + 12345);
+
+  // buddy: one partition in store mode, given o.budget bytes per item.
+  buddy::kv::StoreConfig cfg;
+  cfg.mode = buddy::kv::Mode::store;
+  cfg.partitions = 1;
+  // A small fixed slack on top: a store this small still needs whole 64 KiB slabs and pages.
+  cfg.memory_bytes = static_cast<std::size_t>(o.budget * static_cast<double>(n)) + (2u << 20);
+  cfg.expected_items = n;
+  cfg.huge_pages = o.huge_pages;
+  buddy::kv::Store store(cfg);
+  buddy::kv::Partition& part = store.partition(0);
+  buddy_run(part, keys, Op::set, o.batch, vals);  // load (throws if the budget is too small)
+  const double buddy_bpi =
+      static_cast<double>(part.stats().memory) / static_cast<double>(part.stats().items);
+
+  AbslMap m;
+  m.reserve(n);
+  for (std::uint64_t k : keys) m[k] = k;
+  const double absl_bpi = absl_bytes_per_item(m);
+
+  const buddy::kv::ZipfGenerator zipf(n, o.theta);
+  std::mt19937_64 rng(n);
+  std::vector<std::uint64_t> stream(o.ops);
+  for (const char* dist : {"uniform", "zipf"}) {
+    const bool uniform = std::strcmp(dist, "uniform") == 0;
+    for (auto& s : stream) s = keys[uniform ? rng() % n : zipf.scrambled(rng)];
+    for (const Op op : {Op::get, Op::set}) {
+      std::vector<double> tb, ta;
+      for (int r = 0; r < o.repeat; ++r) {  // interleaved, so drift hits both alike
+        tb.push_back(buddy_run(part, stream, op, o.batch, vals));
+        ta.push_back(absl_run(m, stream, op, vals));
+      }
+      const double ops = static_cast<double>(o.ops) / 1e6;
+      Row row{n,         dist,    op == Op::get ? "get" : "set", ops / median(tb), ops / median(ta),
+              buddy_bpi, absl_bpi};
+      if (o.json) {
+        print_json("buddy", row, row.buddy_mops, row.buddy_bpi);
+        print_json("absl", row, row.absl_mops, row.absl_bpi);
+      } else {
+        print_row(row);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  bool no_huge = false;
+  CLI::App app{
+      "buddykv-store-bench: buddy kv store (batched, prefetching) vs absl::flat_hash_map, "
+      "8 B keys / 8 B values, one core, measured in the same run"};
+  app.add_option("--keys", o.keys, "key counts (comma separated)")
+      ->delimiter(',')
+      ->check(CLI::Range(std::uint64_t{1000}, std::uint64_t{200'000'000}));
+  app.add_option("--ops,-n", o.ops, "operations per run")
+      ->check(CLI::Range(std::uint64_t{1000}, std::uint64_t{1'000'000'000}));
+  app.add_option("--repeat", o.repeat, "runs per point; the median is reported")
+      ->check(CLI::Range(1, 100));
+  app.add_option("--batch", o.batch, "buddy requests per execute() call")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
+  app.add_option("--theta", o.theta, "Zipf skew")->check(CLI::Range(0.01, 0.999));
+  app.add_option("--budget", o.budget, "buddy memory budget, bytes per item")
+      ->check(CLI::Range(16.0, 4096.0));
+  app.add_option("--cpu", o.cpu, "pin to this cpu (-1: no pinning)")->check(CLI::Range(-1, 4095));
+  app.add_flag("--no-huge-pages", no_huge, "no transparent huge pages for either side");
+  app.add_flag("--json", o.json, "one JSON object per result line");
+  app.name("buddykv-store-bench");
+  if (auto rc = buddy::tools::parse_args(app, argc, argv)) return *rc;
+  o.huge_pages = g_huge_pages = !no_huge;
+
+  try {
+    pin(o.cpu);
+    if (!o.json) {
+      std::printf(
+          "buddy kv store (store mode, batch %zu, xxh3 in the loop) vs absl::flat_hash_map: "
+          "8 B keys / 8 B values, one core, median of %d x %llu ops, huge pages %s\n",
+          o.batch, o.repeat, static_cast<unsigned long long>(o.ops), o.huge_pages ? "on" : "off");
+      std::printf("%10s  %-7s  %-3s  %11s  %10s  %8s  %13s  %12s\n", "keys", "dist", "op",
+                  "buddy Mops", "absl Mops", "ratio", "buddy B/item", "absl B/item");
+    }
+    for (const std::uint64_t n : o.keys) run_keys(o, n);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "buddykv-store-bench: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

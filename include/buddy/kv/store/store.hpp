@@ -1,0 +1,44 @@
+// buddy::kv::Store: the processing engine's key-value store, a set of partitions. A request goes
+// to partition_of(hash), and each partition is used by exactly one thread at a time (EREW); the
+// store itself does no routing between threads. Statistics may be read from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "buddy/kv/store/partition.hpp"
+
+namespace buddy::kv {
+
+struct StoreConfig {
+  Mode mode = Mode::store;
+  std::size_t memory_bytes = 256u << 20;  // total budget, split evenly over the partitions
+  std::uint32_t partitions = 1;           // 1..65536
+  std::size_t expected_items = 0;         // total; sizes the index (0: from memory and kv size)
+  std::size_t expected_kv_bytes = 32;     // average key + value bytes when expected_items = 0
+  bool huge_pages = true;
+};
+
+class Store {
+ public:
+  explicit Store(const StoreConfig& cfg);  // throws kv::Error on a bad config
+
+  const StoreConfig& config() const noexcept { return cfg_; }
+  std::uint32_t partition_count() const noexcept { return cfg_.partitions; }
+  std::uint32_t partition_of(std::uint64_t hash) const noexcept {
+    return hashbits::partition(hash, cfg_.partitions);
+  }
+  Partition& partition(std::uint32_t i) noexcept { return *parts_[i]; }
+  const Partition& partition(std::uint32_t i) const noexcept { return *parts_[i]; }
+  Partition& partition_for(std::uint64_t hash) noexcept { return *parts_[partition_of(hash)]; }
+
+  // Any thread: the sum of every partition's published statistics.
+  StatsSnapshot stats() const noexcept;
+
+ private:
+  StoreConfig cfg_;
+  std::vector<std::unique_ptr<Partition>> parts_;
+};
+
+}  // namespace buddy::kv

@@ -1,0 +1,45 @@
+// Region: anonymous mmap, optionally advised to use transparent huge pages.
+#include "buddy/kv/store/region.hpp"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "buddy/kv/store/status.hpp"
+
+namespace buddy::kv {
+
+Region::Region(std::size_t bytes, bool huge_pages) : size_(bytes) {
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    throw Error("cannot map " + std::to_string(bytes) + " bytes: " + std::strerror(errno));
+  }
+#ifdef MADV_HUGEPAGE
+  if (huge_pages) ::madvise(p, bytes, MADV_HUGEPAGE);  // best effort
+#else
+  (void)huge_pages;
+#endif
+  data_ = static_cast<std::byte*>(p);
+}
+
+Region::~Region() {
+  if (data_ != nullptr) ::munmap(data_, size_);
+}
+
+Region::Region(Region&& o) noexcept
+    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+
+Region& Region::operator=(Region&& o) noexcept {
+  if (this != &o) {
+    if (data_ != nullptr) ::munmap(data_, size_);
+    data_ = std::exchange(o.data_, nullptr);
+    size_ = std::exchange(o.size_, 0);
+  }
+  return *this;
+}
+
+}  // namespace buddy::kv
