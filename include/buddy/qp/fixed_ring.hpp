@@ -12,18 +12,13 @@
 #include <algorithm>
 #include <cstring>
 #include <span>
-#include <string>
 #include <type_traits>
 
 #include "buddy/qp/error.hpp"
 #include "buddy/qp/ring_header.hpp"
+#include "buddy/qp/ring_index.hpp"
 
 namespace buddy::qp {
-
-namespace detail {
-[[noreturn]] void throw_corrupt(const char* side, std::uint64_t head, std::uint64_t tail,
-                                std::uint64_t capacity);
-}
 
 template <class T>
 class alignas(kCacheLine) FixedProducer {
@@ -31,47 +26,30 @@ class alignas(kCacheLine) FixedProducer {
 
  public:
   FixedProducer() = default;
-  FixedProducer(RingHeader* h, std::byte* data)
-      : h_(h),
-        slots_(reinterpret_cast<T*>(data)),
-        cap_(h->capacity),
-        mask_(h->capacity - 1),
-        head_(h->head.load(std::memory_order_relaxed)),
-        published_(head_),
-        cached_tail_(h->tail.load(std::memory_order_acquire)) {}
+  FixedProducer(RingHeader* h, std::byte* data) : ix_(h), slots_(reinterpret_cast<T*>(data)) {}
 
-  std::uint64_t capacity() const { return cap_; }
+  std::uint64_t capacity() const { return ix_.cap; }
 
   // Up to n free slots starting at the local position, contiguous in memory: fewer than n at the
   // wrap point or when the ring is (nearly) full, empty when full. Fill them, then advance().
   std::span<T> reserve(std::size_t n) {
-    std::uint64_t free = cap_ - (head_ - cached_tail_);
-    if (free < n) {
-      cached_tail_ = h_->tail.load(std::memory_order_acquire);
-      if (head_ - cached_tail_ > cap_) detail::throw_corrupt("producer", head_, cached_tail_, cap_);
-      free = cap_ - (head_ - cached_tail_);
-    }
-    const std::uint64_t idx = head_ & mask_;
-    const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>({n, free, cap_ - idx}));
+    const std::uint64_t free = ix_.free_for(n);
+    const std::uint64_t idx = ix_.head & ix_.mask;
+    const auto k = static_cast<std::size_t>(std::min<std::uint64_t>({n, free, ix_.cap - idx}));
     return {slots_ + idx, k};
   }
 
   // Marks n reserved slots written; they stay invisible to the consumer until publish().
-  void advance(std::size_t n) { head_ += n; }
+  void advance(std::size_t n) { ix_.head += n; }
 
   // Makes everything advanced so far visible: one release store.
-  void publish() {
-    if (head_ != published_) {
-      h_->head.store(head_, std::memory_order_release);
-      published_ = head_;
-    }
-  }
+  void publish() { ix_.publish(); }
 
   bool try_push(const T& v) {
     auto s = reserve(1);
     if (s.empty()) return false;
     s[0] = v;
-    ++head_;
+    ++ix_.head;
     publish();
     return true;
   }
@@ -91,16 +69,11 @@ class alignas(kCacheLine) FixedProducer {
   }
 
   // Free slots right now (refreshes the cached consumer index).
-  std::uint64_t free_slots() {
-    cached_tail_ = h_->tail.load(std::memory_order_acquire);
-    return cap_ - (head_ - cached_tail_);
-  }
+  std::uint64_t free_slots() { return ix_.refresh(); }
 
  private:
-  RingHeader* h_ = nullptr;
+  detail::ProducerIndex ix_;
   T* slots_ = nullptr;
-  std::uint64_t cap_ = 0, mask_ = 0;
-  std::uint64_t head_ = 0, published_ = 0, cached_tail_ = 0;
 };
 
 template <class T>
@@ -110,44 +83,28 @@ class alignas(kCacheLine) FixedConsumer {
  public:
   FixedConsumer() = default;
   FixedConsumer(RingHeader* h, std::byte* data)
-      : h_(h),
-        slots_(reinterpret_cast<const T*>(data)),
-        cap_(h->capacity),
-        mask_(h->capacity - 1),
-        tail_(h->tail.load(std::memory_order_relaxed)),
-        published_(tail_),
-        cached_head_(h->head.load(std::memory_order_acquire)) {}
+      : ix_(h), slots_(reinterpret_cast<const T*>(data)) {}
 
-  std::uint64_t capacity() const { return cap_; }
+  std::uint64_t capacity() const { return ix_.cap; }
 
   // Up to n filled entries at the local position, contiguous; empty when nothing is published.
   std::span<const T> peek(std::size_t n) {
-    std::uint64_t avail = cached_head_ - tail_;
-    if (avail < n) {
-      cached_head_ = h_->head.load(std::memory_order_acquire);
-      avail = cached_head_ - tail_;
-      if (avail > cap_) detail::throw_corrupt("consumer", cached_head_, tail_, cap_);
-    }
-    const std::uint64_t idx = tail_ & mask_;
-    const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>({n, avail, cap_ - idx}));
+    const std::uint64_t avail = ix_.available_for(n);
+    const std::uint64_t idx = ix_.tail & ix_.mask;
+    const auto k = static_cast<std::size_t>(std::min<std::uint64_t>({n, avail, ix_.cap - idx}));
     return {slots_ + idx, k};
   }
 
   // Marks n peeked entries consumed; the producer may reuse them after publish().
-  void advance(std::size_t n) { tail_ += n; }
+  void advance(std::size_t n) { ix_.tail += n; }
 
-  void publish() {
-    if (tail_ != published_) {
-      h_->tail.store(tail_, std::memory_order_release);
-      published_ = tail_;
-    }
-  }
+  void publish() { ix_.publish(); }
 
   bool try_pop(T& out) {
     auto s = peek(1);
     if (s.empty()) return false;
     out = s[0];
-    ++tail_;
+    ++ix_.tail;
     publish();
     return true;
   }
@@ -182,16 +139,11 @@ class alignas(kCacheLine) FixedConsumer {
   }
 
   // Entries published and not yet consumed (refreshes the cached producer index).
-  std::uint64_t available() {
-    cached_head_ = h_->head.load(std::memory_order_acquire);
-    return cached_head_ - tail_;
-  }
+  std::uint64_t available() { return ix_.refresh(); }
 
  private:
-  RingHeader* h_ = nullptr;
+  detail::ConsumerIndex ix_;
   const T* slots_ = nullptr;
-  std::uint64_t cap_ = 0, mask_ = 0;
-  std::uint64_t tail_ = 0, published_ = 0, cached_head_ = 0;
 };
 
 }  // namespace buddy::qp

@@ -14,6 +14,7 @@
 
 #include "buddy/qp/error.hpp"
 #include "buddy/qp/ring_header.hpp"
+#include "buddy/qp/ring_index.hpp"
 
 namespace buddy::qp {
 
@@ -39,35 +40,24 @@ namespace detail {
 class alignas(kCacheLine) RecordProducer {
  public:
   RecordProducer() = default;
-  RecordProducer(RingHeader* h, std::byte* data)
-      : h_(h),
-        data_(data),
-        cap_(h->capacity),
-        mask_(h->capacity - 1),
-        head_(h->head.load(std::memory_order_relaxed)),
-        published_(head_),
-        cached_tail_(h->tail.load(std::memory_order_acquire)) {}
+  RecordProducer(RingHeader* h, std::byte* data) : ix_(h), data_(data) {}
 
-  std::uint64_t capacity() const { return cap_; }
-  std::uint64_t max_record() const { return max_record_bytes(cap_); }
+  std::uint64_t capacity() const { return ix_.cap; }
+  std::uint64_t max_record() const { return max_record_bytes(ix_.cap); }
 
   // Room for a record of len payload bytes: a pointer to write them to, or nullptr while the ring
   // is too full. Throws Error if len > max_record(). Finish with commit().
   std::byte* reserve(std::uint64_t len) {
     if (len > max_record()) detail::throw_record_too_large(len, max_record());
     const std::uint64_t need = record_footprint(len);
-    std::uint64_t idx = head_ & mask_;
-    const std::uint64_t to_end = cap_ - idx;
+    std::uint64_t idx = ix_.head & ix_.mask;
+    const std::uint64_t to_end = ix_.cap - idx;
     const std::uint64_t total = to_end < need ? to_end + need : need;
-    if (cap_ - (head_ - cached_tail_) < total) {
-      cached_tail_ = h_->tail.load(std::memory_order_acquire);
-      if (head_ - cached_tail_ > cap_) detail::throw_corrupt_record(head_, 0, cached_tail_);
-      if (cap_ - (head_ - cached_tail_) < total) return nullptr;
-    }
+    if (ix_.free_for(total) < total) return nullptr;
     if (to_end < need) {
       const std::uint32_t marker = kWrapMarker;
       std::memcpy(data_ + idx, &marker, sizeof marker);
-      head_ += to_end;
+      ix_.head += to_end;
       idx = 0;
     }
     reserved_ = len;
@@ -81,18 +71,13 @@ class alignas(kCacheLine) RecordProducer {
     if (!has_reservation_) detail::throw_no_reservation();
     if (len > reserved_) detail::throw_record_too_large(len, reserved_);
     const std::uint32_t hdr[2] = {static_cast<std::uint32_t>(len), 0};
-    std::memcpy(data_ + (head_ & mask_), hdr, sizeof hdr);
-    head_ += record_footprint(len);
+    std::memcpy(data_ + (ix_.head & ix_.mask), hdr, sizeof hdr);
+    ix_.head += record_footprint(len);
     reserved_ = 0;
     has_reservation_ = false;
   }
 
-  void publish() {
-    if (head_ != published_) {
-      h_->head.store(head_, std::memory_order_release);
-      published_ = head_;
-    }
-  }
+  void publish() { ix_.publish(); }
 
   // reserve + copy + commit, without publishing (for batches).
   bool try_append(const void* payload, std::uint64_t len) {
@@ -111,10 +96,8 @@ class alignas(kCacheLine) RecordProducer {
   bool try_push(std::span<const std::byte> rec) { return try_push(rec.data(), rec.size()); }
 
  private:
-  RingHeader* h_ = nullptr;
+  detail::ProducerIndex ix_;
   std::byte* data_ = nullptr;
-  std::uint64_t cap_ = 0, mask_ = 0;
-  std::uint64_t head_ = 0, published_ = 0, cached_tail_ = 0;
   std::uint64_t reserved_ = 0;
   bool has_reservation_ = false;
 };
@@ -122,57 +105,41 @@ class alignas(kCacheLine) RecordProducer {
 class alignas(kCacheLine) RecordConsumer {
  public:
   RecordConsumer() = default;
-  RecordConsumer(RingHeader* h, const std::byte* data)
-      : h_(h),
-        data_(data),
-        cap_(h->capacity),
-        mask_(h->capacity - 1),
-        tail_(h->tail.load(std::memory_order_relaxed)),
-        published_(tail_),
-        cached_head_(h->head.load(std::memory_order_acquire)) {}
+  RecordConsumer(RingHeader* h, const std::byte* data) : ix_(h), data_(data) {}
 
-  std::uint64_t capacity() const { return cap_; }
+  std::uint64_t capacity() const { return ix_.cap; }
 
   // The next published record's payload (valid until pop()), or nullopt when there is none.
   // Throws Error if the ring holds something that is not a well-formed record.
   std::optional<std::span<const std::byte>> front() {
     for (;;) {
-      if (tail_ == cached_head_) {
-        cached_head_ = h_->head.load(std::memory_order_acquire);
-        if (tail_ == cached_head_) return std::nullopt;
-        if (cached_head_ - tail_ > cap_)
-          detail::throw_corrupt_record(tail_, 0, cached_head_ - tail_);
-      }
-      const std::uint64_t idx = tail_ & mask_;
-      const std::uint64_t avail = cached_head_ - tail_;
+      const std::uint64_t avail = ix_.available_for(1);
+      if (avail == 0) return std::nullopt;
+      const std::uint64_t idx = ix_.tail & ix_.mask;
+      const std::uint64_t to_end = ix_.cap - idx;
       std::uint32_t len;
       std::memcpy(&len, data_ + idx, sizeof len);
       if (len == kWrapMarker) {
-        if (cap_ - idx > avail) detail::throw_corrupt_record(tail_, len, avail);
-        tail_ += cap_ - idx;
+        if (to_end > avail) detail::throw_corrupt_record(ix_.tail, len, avail);
+        ix_.tail += to_end;
         continue;
       }
-      if (len > max_record_bytes(cap_) || record_footprint(len) > avail ||
-          record_footprint(len) > cap_ - idx) {
-        detail::throw_corrupt_record(tail_, len, avail);
+      const std::uint64_t footprint = record_footprint(len);
+      if (len > max_record_bytes(ix_.cap) || footprint > avail || footprint > to_end) {
+        detail::throw_corrupt_record(ix_.tail, len, avail);
       }
-      current_ = record_footprint(len);
+      current_ = footprint;
       return std::span<const std::byte>(data_ + idx + kRecordHeaderBytes, len);
     }
   }
 
   // Consumes the record returned by the last front(); visible to the producer after publish().
   void pop() {
-    tail_ += current_;
+    ix_.tail += current_;
     current_ = 0;
   }
 
-  void publish() {
-    if (tail_ != published_) {
-      h_->tail.store(tail_, std::memory_order_release);
-      published_ = tail_;
-    }
-  }
+  void publish() { ix_.publish(); }
 
   // Calls f(std::span<const std::byte>) on up to max records in place, publishes once.
   template <class F>
@@ -190,10 +157,8 @@ class alignas(kCacheLine) RecordConsumer {
   }
 
  private:
-  RingHeader* h_ = nullptr;
+  detail::ConsumerIndex ix_;
   const std::byte* data_ = nullptr;
-  std::uint64_t cap_ = 0, mask_ = 0;
-  std::uint64_t tail_ = 0, published_ = 0, cached_head_ = 0;
   std::uint64_t current_ = 0;
 };
 
