@@ -48,8 +48,8 @@ struct GetResult {
 
 class alignas(64) Partition {
  public:
-  static constexpr std::size_t kBucketAhead = 16;  // pipeline depths of execute()
-  static constexpr std::size_t kItemAhead = 8;
+  static constexpr std::size_t kBucketAhead = 32;  // pipeline depths of execute()
+  static constexpr std::size_t kItemAhead = 16;
   static constexpr std::size_t kMinMemory = 256u << 10;
   static constexpr std::size_t kMaxMemory = std::size_t{16} << 30;
   static constexpr double kItemsPerBucket = 8.0;  // index sizing: 80% of the 10 slots
