@@ -73,15 +73,13 @@ RunResult run_pair(const Options& o, Produce produce, Consume consume) {
   std::thread consumer([&] {
     pin(o.cpus[1]);
     ready.fetch_add(1);
-    while (ready.load() < 2) {
-    }
+    while (ready.load() < 2) buddy::qp::cpu_relax();
     consumed_ok = consume(o.messages);
     t1 = std::chrono::steady_clock::now();
   });
   pin(o.cpus[0]);
   ready.fetch_add(1);
-  while (ready.load() < 2) {
-  }
+  while (ready.load() < 2) buddy::qp::cpu_relax();
   t0 = std::chrono::steady_clock::now();
   produce(o.messages);
   consumer.join();
