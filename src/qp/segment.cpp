@@ -61,7 +61,9 @@ void check_ring(const RingSpec& r, const char* which) {
   } else {
     throw Error(w + " ring: unknown kind " + std::to_string(static_cast<std::uint32_t>(r.kind)));
   }
-  if (r.data_bytes() > kMaxSegmentBytes) throw Error(w + " ring: larger than 64 GiB");
+  // Compared by division: capacity * entry_bytes may not fit in 64 bits.
+  const std::uint64_t unit = r.kind == RingKind::fixed ? r.entry_bytes : 1;
+  if (r.capacity > kMaxSegmentBytes / unit) throw Error(w + " ring: larger than 64 GiB");
 }
 
 std::uint64_t ring_region_bytes(const RingSpec& r) {

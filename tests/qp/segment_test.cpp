@@ -190,6 +190,10 @@ TEST(Segment, InvalidLayoutsAreRejected) {
   expect_error([&] { Segment::size_for(l); }, {"power of two"});
   l = kv_layout(0);
   expect_error([&] { Segment::size_for(l); }, {"queue pairs"});
+  // 2^45 entries of 2^20 B: the byte count wraps around 2^64 and must not pass as small.
+  l = kv_layout(1);
+  l.request = RingSpec::fixed(1u << 20, 1ull << 45);
+  expect_error([&] { Segment::size_for(l); }, {"request ring", "64 GiB"});
   expect_error([&] { Segment::create("bad/name", kv_layout(1)); }, {"may only hold"});
 }
 
