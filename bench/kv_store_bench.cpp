@@ -7,8 +7,6 @@
 // --repeat runs and the memory per item (buddy: index + item pages + allocator metadata; absl: ctrl
 // bytes + slots).
 #include <absl/container/flat_hash_map.h>
-#include <pthread.h>
-#include <sched.h>
 #include <sys/mman.h>
 
 #include <CLI/CLI.hpp>
@@ -22,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "buddy/kv/store/store.hpp"
 #include "buddy/kv/store/zipf.hpp"
 #include "cli.hpp"
@@ -88,13 +87,7 @@ class Failure : public std::runtime_error {
 };
 
 void pin(int cpu) {
-  if (cpu < 0) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0) {
-    throw Failure("cannot pin to cpu " + std::to_string(cpu));
-  }
+  if (!buddy::tools::pin_to_cpu(cpu)) throw Failure("cannot pin to cpu " + std::to_string(cpu));
 }
 
 std::string_view bytes_of(const std::uint64_t& x) {
@@ -181,10 +174,7 @@ double absl_bytes_per_item(const AbslMap& m) {
 
 // --- driver ------------------------------------------------------------------------------------
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using buddy::tools::median;
 
 struct Row {
   std::uint64_t keys;

@@ -5,8 +5,6 @@
 // boost: push(ptr, n) and pop(ptr, n)). Every run verifies that the consumer saw each sequence
 // number exactly once in order. Reports the fastest and the median of --repeat runs, and the
 // ratio of the fastest runs (interference on a shared machine only ever slows a run down).
-#include <pthread.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "buddy/qp/qp.hpp"
 #include "cli.hpp"
 
@@ -42,21 +41,56 @@ struct Options {
   bool json = false;
 };
 
-void pin(int cpu) {
-  if (cpu < 0) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);  // best effort: fewer cores is ok
+Msg make_msg(std::uint64_t seq) {
+  return {seq, seq * 3};
 }
+
+// Checks that the consumer sees 0, 1, 2, ... with intact payloads.
+struct SeqCheck {
+  std::uint64_t next = 0;
+  bool in_order = true;
+  void see(const Msg& m) {
+    in_order &= (m.seq == next) & (m.payload == next * 3);
+    ++next;
+  }
+  std::uint64_t result() const { return in_order ? next : 0; }
+};
 
 // Waits without burning a shared core forever: both sides are pinned, so spinning is the
 // common case, but an oversubscribed machine still makes progress.
 struct Waiter {
   buddy::qp::Backoff b{buddy::qp::BackoffConfig{4096, 64, 1, 100}};
-  void idle() { b.pause(); }
-  void busy() { b.reset(); }
+  void after(bool progress) {
+    if (progress) {
+      b.reset();
+    } else {
+      b.pause();
+    }
+  }
 };
+
+// Batch 1, the same loops for both queues around their one-message calls.
+template <class TryPush>
+void produce_singly(std::uint64_t n, TryPush try_push) {
+  Waiter w;
+  for (std::uint64_t seq = 0; seq < n;) {
+    const bool ok = try_push(make_msg(seq));
+    seq += ok;
+    w.after(ok);
+  }
+}
+template <class TryPop>
+std::uint64_t consume_singly(std::uint64_t n, TryPop try_pop) {
+  Waiter w;
+  SeqCheck check;
+  Msg m{};
+  while (check.next < n) {
+    const bool ok = try_pop(m);
+    if (ok) check.see(m);
+    w.after(ok);
+  }
+  return check.result();
+}
 
 struct RunResult {
   double seconds = 0;
@@ -71,22 +105,23 @@ RunResult run_pair(const Options& o, Produce produce, Consume consume) {
   std::uint64_t consumed_ok = 0;
   std::chrono::steady_clock::time_point t0, t1;
   std::thread consumer([&] {
-    pin(o.cpus[1]);
+    buddy::tools::pin_to_cpu(o.cpus[1]);  // best effort: fewer cores still measures something
     ready.fetch_add(1);
     while (ready.load() < 2) buddy::qp::cpu_relax();
     consumed_ok = consume(o.messages);
     t1 = std::chrono::steady_clock::now();
   });
-  pin(o.cpus[0]);
+  buddy::tools::pin_to_cpu(o.cpus[0]);
   ready.fetch_add(1);
   while (ready.load() < 2) buddy::qp::cpu_relax();
   t0 = std::chrono::steady_clock::now();
   produce(o.messages);
   consumer.join();
-  pin(-1);
   return {std::chrono::duration<double>(t1 - t0).count(), consumed_ok == o.messages};
 }
 
+// buddy's batch API: write messages in place (reserve/advance), one publish per batch; read in
+// place (consume), one publish per batch.
 RunResult run_buddy(const Options& o, std::size_t batch) {
   buddy::qp::SegmentLayout l;
   l.request = buddy::qp::RingSpec::fixed(sizeof(Msg), kCapacity);
@@ -95,152 +130,76 @@ RunResult run_buddy(const Options& o, std::size_t batch) {
   buddy::qp::Segment seg = buddy::qp::Segment::create(name, l);
   auto prod = seg.request_producer<Msg>(0);
   auto cons = seg.request_consumer<Msg>(0);
+  if (batch == 1) {
+    return run_pair(
+        o,
+        [&](std::uint64_t n) { produce_singly(n, [&](const Msg& m) { return prod.try_push(m); }); },
+        [&](std::uint64_t n) {
+          return consume_singly(n, [&](Msg& m) { return cons.try_pop(m); });
+        });
+  }
   return run_pair(
       o,
       [&](std::uint64_t n) {
         Waiter w;
-        std::uint64_t seq = 0;
-        if (batch == 1) {
-          while (seq < n) {
-            if (prod.try_push({seq, seq * 3})) {
-              ++seq;
-              w.busy();
-            } else {
-              w.idle();
-            }
-          }
-          return;
-        }
-        while (seq < n) {
-          std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(batch, n - seq));
-          std::size_t done = 0;
-          while (done < want) {
-            auto s = prod.reserve(want - done);
+        for (std::uint64_t seq = 0; seq < n;) {
+          const std::uint64_t start = seq, end = std::min<std::uint64_t>(seq + batch, n);
+          while (seq < end) {  // two reservations when the batch wraps, one publish
+            auto s = prod.reserve(end - seq);
             if (s.empty()) break;
-            for (auto& m : s) {
-              m = {seq, seq * 3};
-              ++seq;
-            }
+            for (auto& m : s) m = make_msg(seq++);
             prod.advance(s.size());
-            done += s.size();
-          }
-          if (done == 0) {
-            w.idle();
-            continue;
           }
           prod.publish();
-          w.busy();
+          w.after(seq != start);
         }
       },
       [&](std::uint64_t n) {
         Waiter w;
-        std::uint64_t next = 0;
-        bool in_order = true;
-        if (batch == 1) {
-          Msg m{};
-          while (next < n) {
-            if (cons.try_pop(m)) {
-              in_order &= (m.seq == next) & (m.payload == next * 3);
-              ++next;
-              w.busy();
-            } else {
-              w.idle();
-            }
-          }
-          return in_order ? next : 0;
+        SeqCheck check;
+        while (check.next < n) {
+          w.after(cons.consume(batch, [&](const Msg& m) { check.see(m); }) != 0);
         }
-        while (next < n) {
-          const std::size_t got = cons.consume(batch, [&](const Msg& m) {
-            in_order &= (m.seq == next) & (m.payload == next * 3);
-            ++next;
-          });
-          if (got == 0) {
-            w.idle();
-          } else {
-            w.busy();
-          }
-        }
-        return in_order ? next : 0;
+        return check.result();
       });
 }
 
+// boost's batch API: push(ptr, n) from a local array, pop(ptr, n) into one.
 RunResult run_boost(const Options& o, std::size_t batch) {
   auto q =
       std::make_unique<boost::lockfree::spsc_queue<Msg, boost::lockfree::capacity<kCapacity>>>();
+  if (batch == 1) {
+    return run_pair(
+        o, [&](std::uint64_t n) { produce_singly(n, [&](const Msg& m) { return q->push(m); }); },
+        [&](std::uint64_t n) { return consume_singly(n, [&](Msg& m) { return q->pop(m); }); });
+  }
   return run_pair(
       o,
       [&](std::uint64_t n) {
         Waiter w;
-        std::uint64_t seq = 0;
-        if (batch == 1) {
-          while (seq < n) {
-            if (q->push(Msg{seq, seq * 3})) {
-              ++seq;
-              w.busy();
-            } else {
-              w.idle();
-            }
-          }
-          return;
-        }
         std::vector<Msg> buf(batch);
-        while (seq < n) {
-          const std::size_t want =
-              static_cast<std::size_t>(std::min<std::uint64_t>(batch, n - seq));
-          for (std::size_t i = 0; i < want; ++i) buf[i] = {seq + i, (seq + i) * 3};
-          std::size_t done = 0;
-          while (done < want) {
+        for (std::uint64_t seq = 0; seq < n;) {
+          const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(batch, n - seq));
+          for (std::size_t i = 0; i < want; ++i) buf[i] = make_msg(seq + i);
+          for (std::size_t done = 0; done < want;) {
             const std::size_t k = q->push(buf.data() + done, want - done);
-            if (k == 0) {
-              w.idle();
-            } else {
-              w.busy();
-            }
             done += k;
+            w.after(k != 0);
           }
           seq += want;
         }
       },
       [&](std::uint64_t n) {
         Waiter w;
-        std::uint64_t next = 0;
-        bool in_order = true;
-        if (batch == 1) {
-          Msg m{};
-          while (next < n) {
-            if (q->pop(m)) {
-              in_order &= (m.seq == next) & (m.payload == next * 3);
-              ++next;
-              w.busy();
-            } else {
-              w.idle();
-            }
-          }
-          return in_order ? next : 0;
-        }
+        SeqCheck check;
         std::vector<Msg> buf(batch);
-        while (next < n) {
+        while (check.next < n) {
           const std::size_t got = q->pop(buf.data(), batch);
-          for (std::size_t i = 0; i < got; ++i) {
-            in_order &= (buf[i].seq == next) & (buf[i].payload == next * 3);
-            ++next;
-          }
-          if (got == 0) {
-            w.idle();
-          } else {
-            w.busy();
-          }
+          for (std::size_t i = 0; i < got; ++i) check.see(buf[i]);
+          w.after(got != 0);
         }
-        return in_order ? next : 0;
+        return check.result();
       });
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-double best(const std::vector<double>& v) {
-  return *std::max_element(v.begin(), v.end());
 }
 
 }  // namespace
@@ -294,8 +253,9 @@ int main(int argc, char** argv) {
         (buddy_turn ? buddy_rates : boost_rates).push_back(o.messages / res.seconds / 1e6);
       }
     }
-    const double bu = best(buddy_rates), bo = best(boost_rates);
-    const double bu_med = median(buddy_rates), bo_med = median(boost_rates);
+    const double bu = buddy::tools::fastest(buddy_rates), bo = buddy::tools::fastest(boost_rates);
+    const double bu_med = buddy::tools::median(buddy_rates),
+                 bo_med = buddy::tools::median(boost_rates);
     if (o.json) {
       std::printf(
           "{\"impl\":\"boost\",\"batch\":%zu,\"msg_bytes\":16,\"mmsgs_per_s\":%.1f,"

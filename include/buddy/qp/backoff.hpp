@@ -52,25 +52,10 @@ class Backoff {
     sleep_us_ = std::max<std::uint32_t>(cfg_.min_sleep_us, 1);
   }
 
-  bool sleeping() const { return step_ >= cfg_.spins + cfg_.yields; }
-
  private:
   BackoffConfig cfg_{};
   std::uint32_t step_ = 0;
   std::uint32_t sleep_us_ = 1;
 };
-
-// Waits until pred() is true or the timeout passes; returns pred()'s last value.
-template <class Pred>
-bool wait_until(Pred&& pred, std::chrono::nanoseconds timeout, BackoffConfig cfg = {}) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  Backoff b(cfg);
-  b.reset();
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return pred();
-    b.pause();
-  }
-  return true;
-}
 
 }  // namespace buddy::qp
