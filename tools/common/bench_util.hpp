@@ -24,6 +24,8 @@ inline double median(std::vector<double> v) {
 }
 
 // The fastest of repeated rates: interference on a shared machine only ever slows a run down.
-inline double fastest(const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); }
+inline double fastest(const std::vector<double>& v) {
+  return *std::max_element(v.begin(), v.end());
+}
 
 }  // namespace buddy::tools
