@@ -1,0 +1,57 @@
+// The control exchange on a server's base port: HELLO (which partition is served on which UDP
+// port) and STATS (the server's statistics as one JSON object). Layouts in docs/protocol.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "buddy/kv/wire/format.hpp"
+#include "buddy/kv/wire/parse.hpp"
+
+namespace buddy::kv::wire {
+
+enum class Command : std::uint8_t { hello = 1, stats = 2 };
+
+inline constexpr std::uint32_t kMaxPartitions = 16384;  // the map must fit in one datagram
+
+// Which UDP port owns which partition. Every partition has exactly one owner.
+struct PartitionMap {
+  std::uint32_t partitions = 0;
+  std::uint32_t max_datagram = kDefaultDatagram;  // the largest datagram the server accepts
+  std::vector<std::uint16_t> ports;               // distinct serving ports
+  std::vector<std::uint16_t> owner;               // partition -> index into ports
+
+  std::uint16_t port_index_for(std::uint64_t hash) const noexcept {
+    return owner[partition_of(hash, partitions)];
+  }
+  // Empty when consistent, else a one-line reason.
+  std::string validate() const;
+};
+
+// Encoders return the datagram size, or 0 when `buf` is too small.
+std::size_t encode_control_request(std::span<std::byte> buf, Command cmd, std::uint32_t client_id);
+std::size_t encode_hello(std::span<std::byte> buf, std::uint32_t client_id, const PartitionMap& m);
+std::size_t encode_stats(std::span<std::byte> buf, std::uint32_t client_id, std::string_view json);
+
+struct ControlRequest {
+  Drop drop = Drop::none;
+  DatagramHeader header{};
+  Command cmd = Command::hello;
+};
+ControlRequest parse_control_request(std::span<const std::byte> dgram) noexcept;
+
+struct ControlResponse {
+  Drop drop = Drop::none;
+  DatagramHeader header{};
+  Command cmd = Command::hello;
+  PartitionMap map;  // HELLO
+  std::string text;  // STATS
+};
+ControlResponse parse_control_response(std::span<const std::byte> dgram);
+
+}  // namespace buddy::kv::wire

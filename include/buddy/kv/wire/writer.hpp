@@ -1,0 +1,108 @@
+// Builders for buddykv datagrams into a caller's buffer of a fixed capacity (the datagram size
+// limit). add() refuses an entry that does not fit and leaves the datagram as it was, so the
+// caller sends what it has and starts the next datagram.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "buddy/kv/wire/format.hpp"
+
+namespace buddy::kv::wire {
+
+template <class Header>
+class DatagramWriter {
+ public:
+  DatagramWriter() = default;
+  // buf.size() is the datagram limit (at most kMaxDatagram).
+  DatagramWriter(std::span<std::byte> buf, Kind kind, std::uint32_t client_id) noexcept
+      : buf_(buf.data()), cap_(buf.size() < kMaxDatagram ? buf.size() : kMaxDatagram) {
+    hdr_.kind = kind;
+    hdr_.client_id = client_id;
+    used_ = sizeof(DatagramHeader);
+  }
+
+  std::size_t count() const noexcept { return hdr_.count; }
+  bool empty() const noexcept { return hdr_.count == 0; }
+  std::size_t bytes() const noexcept { return used_; }
+  std::size_t room() const noexcept { return cap_ - used_; }
+  // Bytes a datagram of this kind needs for one entry with `extra` bytes after its header.
+  static constexpr std::size_t entry_bytes(std::size_t extra) { return sizeof(Header) + extra; }
+
+  // Writes the datagram header; returns the datagram's size in bytes.
+  std::size_t finish() noexcept {
+    hdr_.payload_bytes = static_cast<std::uint32_t>(used_ - sizeof(DatagramHeader));
+    store(buf_, hdr_);
+    return used_;
+  }
+
+ protected:
+  bool append(const Header& h, std::string_view a, std::string_view b) noexcept {
+    const std::size_t need = sizeof(Header) + a.size() + b.size();
+    if (need > cap_ - used_ || hdr_.count >= kMaxCount) return false;
+    std::byte* p = buf_ + used_;
+    store(p, h);
+    p += sizeof(Header);
+    if (!a.empty()) std::memcpy(p, a.data(), a.size());
+    if (!b.empty()) std::memcpy(p + a.size(), b.data(), b.size());
+    used_ += need;
+    ++hdr_.count;
+    return true;
+  }
+
+ private:
+  std::byte* buf_ = nullptr;
+  std::size_t cap_ = 0;
+  std::size_t used_ = 0;
+  DatagramHeader hdr_{};
+};
+
+class RequestWriter : public DatagramWriter<RequestHeader> {
+ public:
+  RequestWriter() = default;
+  RequestWriter(std::span<std::byte> buf, std::uint32_t client_id) noexcept
+      : DatagramWriter(buf, Kind::request, client_id) {}
+
+  // hash must be key_hash(key); value only for SET.
+  bool add(Opcode op, std::uint64_t hash, std::uint64_t id, std::uint64_t ts, std::string_view key,
+           std::string_view value = {}) noexcept {
+    RequestHeader h;
+    h.op = op;
+    h.key_len = static_cast<std::uint16_t>(key.size());
+    h.value_len = static_cast<std::uint32_t>(value.size());
+    h.key_hash = hash;
+    h.request_id = id;
+    h.timestamp = ts;
+    return append(h, key, value);
+  }
+};
+
+class ResponseWriter : public DatagramWriter<ResponseHeader> {
+ public:
+  ResponseWriter() = default;
+  ResponseWriter(std::span<std::byte> buf, std::uint32_t client_id) noexcept
+      : DatagramWriter(buf, Kind::response, client_id) {}
+
+  bool add(Status st, Opcode op, std::uint64_t id, std::uint64_t ts,
+           std::string_view value = {}) noexcept {
+    ResponseHeader h;
+    h.status = st;
+    h.op = op;
+    h.value_len = static_cast<std::uint32_t>(value.size());
+    h.request_id = id;
+    h.timestamp = ts;
+    return append(h, value, {});
+  }
+};
+
+// The largest value a single-entry datagram of `limit` bytes can carry.
+constexpr std::size_t max_response_value(std::size_t limit) {
+  return limit - sizeof(DatagramHeader) - sizeof(ResponseHeader);
+}
+constexpr std::size_t max_request_value(std::size_t limit, std::size_t key_len) {
+  return limit - sizeof(DatagramHeader) - sizeof(RequestHeader) - key_len;
+}
+
+}  // namespace buddy::kv::wire
