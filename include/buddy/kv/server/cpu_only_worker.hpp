@@ -1,0 +1,47 @@
+// The cpu-only design: one host thread runs to completion on its own port and partitions:
+// receive a burst, parse (CE), execute (PE), respond (CE), send the burst.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "buddy/kv/server/comm_engine.hpp"
+#include "buddy/kv/server/processing_engine.hpp"
+#include "buddy/kv/server/stats.hpp"
+#include "buddy/kv/wire/transport.hpp"
+
+namespace buddy::kv::server {
+
+struct WorkerConfig {
+  std::size_t burst = 32;                // datagrams per receive burst
+  std::uint32_t spins = 64;              // empty non-blocking receives before blocking in poll()
+  std::chrono::microseconds wait{1000};  // longest blocking wait, so stop is seen quickly
+};
+
+class CpuOnlyWorker {
+ public:
+  CpuOnlyWorker(wire::BurstTransport& transport, CommEngine ce, ProcessingEngine pe,
+                SharedCounters& shared, WorkerConfig cfg = {});
+
+  // Serves until stop is set.
+  void run(const std::atomic<bool>& stop);
+  // One receive (waiting up to `wait`) and, if anything came, one full burst. For tests.
+  bool step(std::chrono::microseconds wait);
+
+  const Counters& counters() const noexcept { return c_; }
+
+ private:
+  wire::BurstTransport& t_;
+  CommEngine ce_;
+  ProcessingEngine pe_;
+  SharedCounters& shared_;
+  WorkerConfig cfg_;
+  Counters c_;
+  std::vector<std::byte> rx_bytes_;
+  std::vector<wire::Datagram> rx_;
+  Burst burst_;
+};
+
+}  // namespace buddy::kv::server

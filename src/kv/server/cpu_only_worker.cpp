@@ -1,0 +1,73 @@
+#include "buddy/kv/server/cpu_only_worker.hpp"
+
+#include "buddy/kv/wire/format.hpp"
+
+namespace buddy::kv::server {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+std::uint64_t ns_since(Clock::time_point& t) {
+  const auto now = Clock::now();
+  const auto d = std::chrono::duration_cast<std::chrono::nanoseconds>(now - t).count();
+  t = now;
+  return static_cast<std::uint64_t>(d);
+}
+}  // namespace
+
+CpuOnlyWorker::CpuOnlyWorker(wire::BurstTransport& transport, CommEngine ce, ProcessingEngine pe,
+                             SharedCounters& shared, WorkerConfig cfg)
+    : t_(transport),
+      ce_(std::move(ce)),
+      pe_(std::move(pe)),
+      shared_(shared),
+      cfg_(cfg),
+      rx_bytes_(cfg.burst * ce_.max_datagram()),
+      rx_(cfg.burst) {}
+
+bool CpuOnlyWorker::step(std::chrono::microseconds wait) {
+  for (std::size_t i = 0; i < rx_.size(); ++i) {
+    rx_[i].data = rx_bytes_.data() + i * ce_.max_datagram();
+    rx_[i].capacity = static_cast<std::uint32_t>(ce_.max_datagram());
+    rx_[i].size = 0;
+  }
+  auto t = Clock::now();
+  const std::size_t n = t_.recv_burst(rx_, wait);
+  if (n == 0) {
+    c_.stage_ns[static_cast<std::size_t>(Stage::idle)] += ns_since(t);
+    return false;
+  }
+  c_.stage_ns[static_cast<std::size_t>(Stage::receive)] += ns_since(t);
+
+  burst_.clear();
+  ce_.parse({rx_.data(), n}, burst_, c_);
+  c_.stage_ns[static_cast<std::size_t>(Stage::parse)] += ns_since(t);
+
+  pe_.execute(burst_.pe, burst_.results, burst_.arena);
+  c_.stage_ns[static_cast<std::size_t>(Stage::process)] += ns_since(t);
+
+  const auto tx = ce_.respond(burst_, c_);
+  const std::size_t sent = t_.send_burst(tx);
+  c_.send_failures += tx.size() - sent;
+  c_.stage_ns[static_cast<std::size_t>(Stage::respond)] += ns_since(t);
+  shared_.publish(c_);
+  return true;
+}
+
+void CpuOnlyWorker::run(const std::atomic<bool>& stop) {
+  std::uint32_t empty = 0;
+  std::uint32_t idle_publish = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    // Spin on non-blocking receives first (low latency under load), then block in poll():
+    // an idle server gives its core away, as tests on 2 oversubscribed cores need.
+    const bool blocking = empty >= cfg_.spins;
+    if (step(blocking ? cfg_.wait : std::chrono::microseconds{0})) {
+      empty = 0;
+    } else {
+      ++empty;
+      if (blocking || ++idle_publish % 1024 == 0) shared_.publish(c_);
+    }
+  }
+  shared_.publish(c_);
+}
+
+}  // namespace buddy::kv::server

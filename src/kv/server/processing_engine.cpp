@@ -1,0 +1,61 @@
+#include "buddy/kv/server/processing_engine.hpp"
+
+#include <stdexcept>
+
+namespace buddy::kv::server {
+
+ProcessingEngine::ProcessingEngine(Store& store, std::vector<std::uint32_t> owned)
+    : store_(store), owned_(std::move(owned)), local_(store.partition_count(), -1) {
+  if (owned_.empty()) throw std::invalid_argument("a processing engine needs a partition");
+  for (std::size_t i = 0; i < owned_.size(); ++i) {
+    if (owned_[i] >= local_.size() || local_[owned_[i]] != -1) {
+      throw std::invalid_argument("bad or repeated partition for a processing engine");
+    }
+    local_[owned_[i]] = static_cast<std::int32_t>(i);
+  }
+}
+
+void ProcessingEngine::run(Partition& p, std::span<const kv::Request> reqs,
+                           std::span<const std::uint32_t> index, std::span<PeResult> out,
+                           ValueArena& arena) {
+  p.execute(reqs, [&](std::size_t i, kv::Status st, std::string_view value) {
+    PeResult& r = out[index.empty() ? i : index[i]];
+    r.status = to_wire(st);
+    if (st == kv::Status::ok && !value.empty()) {
+      r.value_off = arena.append(value);
+      r.value_len = static_cast<std::uint32_t>(value.size());
+    } else {
+      r.value_len = 0;
+    }
+  });
+}
+
+void ProcessingEngine::execute(std::span<const kv::Request> reqs, std::span<PeResult> out,
+                               ValueArena& arena) {
+  if (reqs.empty()) return;
+  if (owned_.size() == 1) {
+    run(store_.partition(owned_[0]), reqs, {}, out, arena);
+    return;
+  }
+  // Counting sort by local partition, stable, so each partition sees its requests in order.
+  const std::size_t parts = owned_.size();
+  starts_.assign(parts + 1, 0);
+  for (const auto& q : reqs) ++starts_[local_[store_.partition_of(q.hash)] + 1];
+  for (std::size_t i = 1; i <= parts; ++i) starts_[i] += starts_[i - 1];
+  grouped_.resize(reqs.size());
+  order_.resize(reqs.size());
+  fill_.assign(starts_.begin(), starts_.end() - 1);
+  for (std::uint32_t i = 0; i < reqs.size(); ++i) {
+    const auto slot = fill_[local_[store_.partition_of(reqs[i].hash)]]++;
+    grouped_[slot] = reqs[i];
+    order_[slot] = i;
+  }
+  for (std::size_t l = 0; l < parts; ++l) {
+    const std::size_t b = starts_[l], e = starts_[l + 1];
+    if (b == e) continue;
+    run(store_.partition(owned_[l]), std::span(grouped_).subspan(b, e - b),
+        std::span<const std::uint32_t>(order_).subspan(b, e - b), out, arena);
+  }
+}
+
+}  // namespace buddy::kv::server

@@ -1,0 +1,137 @@
+// buddykv-server: serves the buddykv datagram protocol on UDP (docs/protocol.md section 2).
+#include <signal.h>
+
+#include <cstdio>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "buddy/kv/server/server.hpp"
+#include "cli.hpp"
+#include "size_arg.hpp"
+
+using namespace buddy::kv;
+
+namespace {
+
+std::vector<int> parse_cpus(const std::string& s) {
+  std::vector<int> cpus;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::size_t j = s.find(',', i);
+    if (j == std::string::npos) j = s.size();
+    const std::string part = s.substr(i, j - i);
+    const std::size_t dash = part.find('-');
+    const int lo = std::stoi(part.substr(0, dash));
+    const int hi = dash == std::string::npos ? lo : std::stoi(part.substr(dash + 1));
+    if (lo < 0 || hi < lo || hi > 4095) throw std::invalid_argument(part);
+    for (int c = lo; c <= hi; ++c) cpus.push_back(c);
+    i = j + 1;
+  }
+  return cpus;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  server::ServerConfig cfg;
+  std::string memory = "256M", mode = "store", cpus;
+  double stats_interval = 0;
+  bool json = false;
+  std::size_t max_datagram = cfg.max_datagram;
+
+  CLI::App app{"buddykv server: batched UDP key-value service (MICA-style, DPU-KV designs)",
+               "buddykv-server"};
+  app.add_option("--design", cfg.design, "placement of the communication and processing engines")
+      ->check(CLI::IsMember({"cpu-only"}))
+      ->capture_default_str();
+  app.add_option("--bind", cfg.bind, "IPv4 address to serve on")->capture_default_str();
+  app.add_option("--port", cfg.port,
+                 "control port (HELLO, STATS); worker threads serve port+1, port+2, ...")
+      ->capture_default_str();
+  app.add_option("--threads", cfg.threads, "serving threads (each owns its partitions)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--partitions-per-thread", cfg.partitions_per_thread,
+                 "store partitions per thread")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--memory", memory, "store memory budget (e.g. 256M, 2G)")
+      ->check([](const std::string& s) { return buddy::tools::check_size(s); })
+      ->capture_default_str();
+  app.add_option("--expected-items", cfg.expected_items, "size the index for this many items")
+      ->capture_default_str();
+  app.add_option("--mode", mode, "store: lossless, full store answers out_of_memory; cache: evicts")
+      ->check(CLI::IsMember({"store", "cache"}))
+      ->capture_default_str();
+  app.add_option("--cpus", cpus, "pin worker threads to these cpus, e.g. 0 or 0,1 or 0-3");
+  app.add_option("--max-datagram", max_datagram, "largest datagram accepted and sent (bytes)")
+      ->check(CLI::Range(std::size_t{128}, std::size_t{65507}))
+      ->capture_default_str();
+  app.add_option("--burst", cfg.worker.burst, "datagrams per receive burst")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--stats-interval", stats_interval, "print a stats line every S seconds (0: off)")
+      ->check(CLI::Range(0.0, 86400.0));
+  app.add_flag("--json", json, "print the final statistics as one JSON object");
+  if (auto rc = buddy::tools::parse_args(app, argc, argv)) return *rc;
+
+  cfg.memory_bytes = *buddy::tools::parse_size(memory);
+  cfg.mode = mode == "cache" ? Mode::cache : Mode::store;
+  cfg.max_datagram = max_datagram;
+  try {
+    cfg.cpus = parse_cpus(cpus);
+  } catch (const std::exception&) {
+    std::fprintf(stderr, "buddykv-server: --cpus '%s' is not a cpu list like 0,1 or 0-3\n",
+                 cpus.c_str());
+    return 2;
+  }
+
+  // SIGINT/SIGTERM are taken synchronously by the main thread; every thread inherits the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  std::unique_ptr<server::Server> srv;
+  try {
+    srv = std::make_unique<server::Server>(cfg);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "buddykv-server: %s\n", e.what());
+    return 1;
+  }
+  srv->start();
+  std::string ports;
+  for (auto p : srv->map().ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
+  std::fprintf(stderr,
+               "buddykv-server: %s, %u thread(s), %u partition(s), %s mode, %s memory; control "
+               "%s:%u, serving ports %s\n",
+               cfg.design.c_str(), cfg.threads, srv->map().partitions, mode.c_str(), memory.c_str(),
+               cfg.bind.c_str(), static_cast<unsigned>(srv->control_port()), ports.c_str());
+
+  std::uint64_t last = 0;
+  for (;;) {
+    timespec ts{};
+    const double wait = stats_interval > 0 ? stats_interval : 3600.0;
+    ts.tv_sec = static_cast<time_t>(wait);
+    ts.tv_nsec = static_cast<long>((wait - static_cast<double>(ts.tv_sec)) * 1e9);
+    const int sig = sigtimedwait(&sigs, nullptr, &ts);
+    if (sig == SIGINT || sig == SIGTERM) break;
+    if (stats_interval > 0) {
+      const auto t = srv->totals();
+      std::fprintf(stderr, "buddykv-server: %.3f Mreq/s, %llu requests, %llu dropped\n",
+                   static_cast<double>(t.requests - last) / stats_interval / 1e6,
+                   static_cast<unsigned long long>(t.requests),
+                   static_cast<unsigned long long>(t.dropped()));
+      last = t.requests;
+    }
+  }
+  srv->stop();
+  if (json) {
+    std::printf("%s\n", srv->stats_json().c_str());
+  } else {
+    std::printf("%s", srv->stats_text().c_str());
+  }
+  return 0;
+}
