@@ -1,0 +1,137 @@
+// buddykv client library. Learns the partition map with HELLO, routes every request by its key
+// hash to the port that owns the key's partition, packs many requests into each datagram, keeps
+// a window of outstanding requests, retransmits on timeout (UDP may drop), matches responses by
+// request id and reports a result per request.
+//
+//   buddy::kv::Client c({.server = "127.0.0.1:7000"});
+//   c.set("k", "v");                       // blocking helpers
+//   auto r = c.get("k");                   // r.status == wire::Status::ok, r.value == "v"
+//   c.submit(wire::Opcode::get, "k", {}, /*tag=*/7);   // asynchronous: submit, then poll
+//   std::array<buddy::kv::Completion, 64> done;
+//   std::size_t n = c.poll(done, std::chrono::milliseconds(1));
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "buddy/kv/wire/control.hpp"
+#include "buddy/kv/wire/format.hpp"
+#include "buddy/kv/wire/transport.hpp"
+#include "buddy/kv/wire/writer.hpp"
+
+namespace buddy::kv {
+
+struct ClientConfig {
+  std::string server = "127.0.0.1:7000";              // the server's control (base) port
+  std::size_t max_datagram = wire::kDefaultDatagram;  // capped by the server's limit (HELLO)
+  std::size_t window = 1024;                          // outstanding requests, 1..1<<20
+  std::chrono::microseconds timeout{50'000};          // no answer after this: retransmit
+  unsigned max_retries = 8;                           // then report the request timed out
+  std::chrono::milliseconds hello_timeout{3'000};
+  std::uint32_t client_id = 0;  // echoed by the server; 0: pick one at random
+};
+
+struct Completion {
+  std::uint64_t tag = 0;
+  wire::Opcode op = wire::Opcode::get;
+  wire::Status status = wire::Status::ok;  // meaningful unless timed_out
+  bool timed_out = false;                  // no answer after max_retries retransmissions
+  bool local = false;                      // refused by the client, never sent (bad key, too large)
+  std::uint32_t retries = 0;
+  std::uint64_t latency_ns = 0;  // now - the echoed timestamp (first transmission)
+  std::string_view value;        // GET ok: valid until the next poll()
+};
+
+struct ClientCounters {
+  std::uint64_t requests = 0;
+  std::uint64_t datagrams_out = 0;
+  std::uint64_t datagrams_in = 0;
+  std::uint64_t retries = 0;
+  std::uint64_t timeouts = 0;
+  std::uint64_t stale = 0;    // answers to requests already answered or given up (duplicates)
+  std::uint64_t dropped = 0;  // response datagrams that did not parse or were not ours
+  std::uint64_t send_failures = 0;
+};
+
+class Client {
+ public:
+  // Sends HELLO and waits for the map; throws std::runtime_error with a one-line reason.
+  // transport: where to send from (default: a UDP socket on an ephemeral port).
+  explicit Client(ClientConfig cfg, std::unique_ptr<wire::BurstTransport> transport = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  const wire::PartitionMap& map() const noexcept { return map_; }
+  std::size_t datagram_limit() const noexcept { return limit_; }
+  std::size_t outstanding() const noexcept { return live_; }
+  bool window_full() const noexcept { return free_.empty(); }
+  const ClientCounters& counters() const noexcept { return ctr_; }
+
+  // Queues one request (key and value are copied). Returns false, queuing nothing, when the
+  // window is full: poll() first. A request the client can tell is bad (key length 0 or > 255,
+  // value too large for one datagram) is answered locally by the next poll().
+  bool submit(wire::Opcode op, std::string_view key, std::string_view value, std::uint64_t tag);
+  // Sends every partly filled datagram now (poll() does too).
+  void flush();
+  // Flushes, receives answers (waiting up to `wait` for the first), retransmits what timed out.
+  std::size_t poll(std::span<Completion> out, std::chrono::microseconds wait);
+
+  // Blocking helpers, for tools and tests; only when nothing is outstanding.
+  struct Reply {
+    wire::Status status = wire::Status::ok;
+    bool timed_out = false;
+    std::string value;
+  };
+  Reply get(std::string_view key);
+  Reply set(std::string_view key, std::string_view value);
+  Reply del(std::string_view key);
+  // The server's statistics (STATS) as one JSON object.
+  std::string stats();
+
+ private:
+  struct Slot;
+  struct PortOut;
+  struct Deadline {
+    std::uint32_t slot;
+    std::uint64_t id;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::string control(wire::Command cmd, wire::ControlResponse& resp);
+  void enqueue(std::uint32_t slot);
+  void send_port(std::size_t port);
+  void complete(std::uint32_t slot, Completion c);
+  void expire(std::chrono::steady_clock::time_point now);
+  Reply call(wire::Opcode op, std::string_view key, std::string_view value);
+
+  ClientConfig cfg_;
+  std::unique_ptr<wire::BurstTransport> t_;
+  wire::Endpoint server_;
+  wire::PartitionMap map_;
+  std::size_t limit_ = 0;
+  std::vector<Slot> slots_;
+  std::vector<std::uint32_t> free_;
+  std::size_t live_ = 0;
+  std::uint64_t seq_ = 1;
+  std::vector<PortOut> out_;
+  std::vector<wire::Datagram> tx_;
+  std::deque<Deadline> deadlines_;
+  struct Ready {
+    Completion c;
+    std::string value;
+  };
+  std::deque<Ready> ready_;          // finished but not yet handed out
+  std::vector<std::string> values_;  // backing store of the values handed out by poll()
+  std::vector<std::byte> rx_bytes_;
+  std::vector<wire::Datagram> rx_;
+  std::vector<wire::ResponseView> views_;
+  ClientCounters ctr_;
+};
+
+}  // namespace buddy::kv

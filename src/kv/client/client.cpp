@@ -1,0 +1,301 @@
+#include "buddy/kv/client.hpp"
+
+#include <random>
+#include <stdexcept>
+
+#include "buddy/kv/wire/parse.hpp"
+#include "buddy/kv/wire/udp.hpp"
+
+namespace buddy::kv {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr unsigned kSlotBits = 24;  // request id = (sequence << 24) | slot
+constexpr std::size_t kRxBurst = 32;
+
+std::uint64_t now_ns() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+          .count());
+}
+
+}  // namespace
+
+struct Client::Slot {
+  std::uint64_t id = 0;  // 0: free
+  std::uint64_t tag = 0;
+  std::uint64_t hash = 0;
+  std::uint64_t ts = 0;  // first transmission, echoed by the server
+  wire::Opcode op = wire::Opcode::get;
+  std::uint16_t port = 0;
+  std::uint16_t key_len = 0;
+  std::uint32_t retries = 0;
+  std::string bytes;  // key then value
+};
+
+struct Client::PortOut {
+  std::vector<std::byte> buf;
+  wire::RequestWriter w;
+  std::vector<std::vector<std::byte>> full;  // finished datagrams waiting for flush()
+};
+
+Client::Client(ClientConfig cfg, std::unique_ptr<wire::BurstTransport> transport)
+    : cfg_(std::move(cfg)), t_(std::move(transport)) {
+  if (cfg_.window == 0 || cfg_.window > (std::size_t{1} << 20)) {
+    throw std::runtime_error("window must be 1..1048576 requests");
+  }
+  if (cfg_.max_datagram < wire::kMinDatagram || cfg_.max_datagram > wire::kMaxDatagram) {
+    throw std::runtime_error("max datagram must be " + std::to_string(wire::kMinDatagram) + ".." +
+                             std::to_string(wire::kMaxDatagram) + " bytes");
+  }
+  server_ = wire::parse_endpoint(cfg_.server);
+  if (!t_) t_ = std::make_unique<wire::UdpSocket>(wire::Endpoint{0, 0});
+  if (cfg_.client_id == 0) cfg_.client_id = static_cast<std::uint32_t>(std::random_device{}()) | 1;
+
+  wire::ControlResponse hello;
+  if (std::string err = control(wire::Command::hello, hello); !err.empty()) {
+    throw std::runtime_error(err);
+  }
+  map_ = std::move(hello.map);
+  limit_ = std::min<std::size_t>(cfg_.max_datagram, map_.max_datagram);
+
+  slots_.resize(cfg_.window);
+  free_.reserve(cfg_.window);
+  for (std::size_t i = cfg_.window; i-- > 0;) free_.push_back(static_cast<std::uint32_t>(i));
+  out_.resize(map_.ports.size());
+  for (auto& o : out_) {
+    o.buf.resize(limit_);
+    o.w = wire::RequestWriter(o.buf, cfg_.client_id);
+  }
+  rx_bytes_.resize(kRxBurst * wire::kMaxDatagram);
+  rx_.resize(kRxBurst);
+  views_.resize(wire::kMaxCount);
+}
+
+Client::~Client() = default;
+
+std::string Client::control(wire::Command cmd, wire::ControlResponse& resp) {
+  std::vector<std::byte> req(64), in(wire::kMaxDatagram);
+  const std::size_t n = wire::encode_control_request(req, cmd, cfg_.client_id);
+  const auto deadline = Clock::now() + cfg_.hello_timeout;
+  while (Clock::now() < deadline) {
+    wire::Datagram d{req.data(), static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(n),
+                     server_};
+    t_->send_burst({&d, 1});
+    const auto resend = Clock::now() + std::chrono::milliseconds(200);
+    while (Clock::now() < resend) {
+      wire::Datagram r{in.data(), 0, static_cast<std::uint32_t>(in.size()), {}};
+      if (t_->recv_burst({&r, 1}, std::chrono::milliseconds(50)) == 0) continue;
+      if (r.size > r.capacity) continue;
+      resp = wire::parse_control_response({r.data, r.size});
+      if (resp.drop == wire::Drop::none && resp.cmd == cmd &&
+          resp.header.client_id == cfg_.client_id) {
+        return {};
+      }
+    }
+  }
+  return "no answer from buddykv server " + wire::to_string(server_) +
+         " (is buddykv-server running there?)";
+}
+
+std::string Client::stats() {
+  if (live_ != 0) throw std::logic_error("stats() needs an idle client");
+  wire::ControlResponse r;
+  if (std::string err = control(wire::Command::stats, r); !err.empty()) {
+    throw std::runtime_error(err);
+  }
+  return r.text;
+}
+
+bool Client::submit(wire::Opcode op, std::string_view key, std::string_view value,
+                    std::uint64_t tag) {
+  ++ctr_.requests;
+  Completion local;
+  local.tag = tag;
+  local.op = op;
+  local.local = true;
+  if (key.empty() || key.size() > wire::kMaxKeyBytes ||
+      !wire::valid_opcode(static_cast<std::uint8_t>(op)) ||
+      (op != wire::Opcode::set && !value.empty())) {
+    local.status = wire::Status::malformed;
+    ready_.push_back({local, {}});
+    return true;
+  }
+  if (value.size() > wire::max_request_value(limit_, key.size())) {
+    local.status = wire::Status::too_large;
+    ready_.push_back({local, {}});
+    return true;
+  }
+  if (free_.empty()) {
+    --ctr_.requests;
+    return false;
+  }
+  const std::uint32_t s = free_.back();
+  free_.pop_back();
+  ++live_;
+  Slot& sl = slots_[s];
+  sl.id = (seq_++ << kSlotBits) | s;
+  sl.tag = tag;
+  sl.op = op;
+  sl.hash = wire::key_hash(key);
+  sl.ts = now_ns();
+  sl.retries = 0;
+  sl.port = map_.port_index_for(sl.hash);
+  sl.key_len = static_cast<std::uint16_t>(key.size());
+  sl.bytes.assign(key);
+  sl.bytes.append(value);
+  enqueue(s);
+  return true;
+}
+
+void Client::enqueue(std::uint32_t s) {
+  const Slot& sl = slots_[s];
+  PortOut& o = out_[sl.port];
+  const std::string_view key(sl.bytes.data(), sl.key_len);
+  const std::string_view value = std::string_view(sl.bytes).substr(sl.key_len);
+  if (!o.w.add(sl.op, sl.hash, sl.id, sl.ts, key, value)) {
+    const std::size_t n = o.w.finish();
+    o.full.emplace_back(o.buf.begin(), o.buf.begin() + static_cast<std::ptrdiff_t>(n));
+    o.w = wire::RequestWriter(o.buf, cfg_.client_id);
+    o.w.add(sl.op, sl.hash, sl.id, sl.ts, key, value);  // fits: checked against the limit
+    // Datagrams leave as soon as they are full, so a large window keeps the server busy.
+    send_port(sl.port);
+  }
+  deadlines_.push_back({s, sl.id, Clock::now() + cfg_.timeout});
+}
+
+void Client::send_port(std::size_t p) {
+  PortOut& o = out_[p];
+  tx_.clear();
+  const wire::Endpoint to{server_.ip, map_.ports[p]};
+  for (auto& f : o.full) {
+    tx_.push_back(
+        {f.data(), static_cast<std::uint32_t>(f.size()), static_cast<std::uint32_t>(f.size()), to});
+  }
+  if (tx_.empty()) return;
+  const std::size_t sent = t_->send_burst(tx_);
+  ctr_.datagrams_out += sent;
+  ctr_.send_failures += tx_.size() - sent;  // lost: their requests time out and are retried
+  o.full.clear();
+}
+
+void Client::flush() {
+  for (std::size_t p = 0; p < out_.size(); ++p) {
+    PortOut& o = out_[p];
+    if (!o.w.empty()) {
+      const std::size_t n = o.w.finish();
+      o.full.emplace_back(o.buf.begin(), o.buf.begin() + static_cast<std::ptrdiff_t>(n));
+      o.w = wire::RequestWriter(o.buf, cfg_.client_id);
+    }
+    send_port(p);
+  }
+}
+
+void Client::complete(std::uint32_t s, Completion c) {
+  Slot& sl = slots_[s];
+  c.tag = sl.tag;
+  c.op = sl.op;
+  c.retries = sl.retries;
+  sl.id = 0;
+  free_.push_back(s);
+  --live_;
+  ready_.push_back({c, {}});
+}
+
+void Client::expire(Clock::time_point now) {
+  while (!deadlines_.empty() && deadlines_.front().at <= now) {
+    const Deadline d = deadlines_.front();
+    deadlines_.pop_front();
+    Slot& sl = slots_[d.slot];
+    if (sl.id != d.id) continue;  // answered meanwhile
+    if (sl.retries >= cfg_.max_retries) {
+      Completion c;
+      c.timed_out = true;
+      c.latency_ns = now_ns() - sl.ts;
+      ++ctr_.timeouts;
+      complete(d.slot, c);
+      continue;
+    }
+    ++sl.retries;
+    ++ctr_.retries;
+    enqueue(d.slot);
+  }
+}
+
+std::size_t Client::poll(std::span<Completion> out, std::chrono::microseconds wait) {
+  values_.clear();
+  flush();
+  if (ready_.empty() && live_ > 0) {
+    for (std::size_t i = 0; i < rx_.size(); ++i) {
+      rx_[i] = wire::Datagram{rx_bytes_.data() + i * wire::kMaxDatagram,
+                              0,
+                              static_cast<std::uint32_t>(wire::kMaxDatagram),
+                              {}};
+    }
+    const std::size_t n = t_->recv_burst(rx_, wait);
+    const std::uint64_t now = now_ns();
+    for (std::size_t i = 0; i < n; ++i) {
+      const wire::Datagram& d = rx_[i];
+      ++ctr_.datagrams_in;
+      const auto p = d.size > d.capacity ? wire::Parsed<wire::ResponseView>{wire::Drop::truncated}
+                                         : wire::parse_responses({d.data, d.size}, views_);
+      if (p.drop != wire::Drop::none || p.header.client_id != cfg_.client_id) {
+        ++ctr_.dropped;
+        continue;
+      }
+      for (std::size_t k = 0; k < p.count; ++k) {
+        const wire::ResponseView& v = views_[k];
+        const auto s = static_cast<std::uint32_t>(v.h.request_id & ((1u << kSlotBits) - 1));
+        if (s >= slots_.size() || slots_[s].id != v.h.request_id) {
+          ++ctr_.stale;
+          continue;
+        }
+        Completion c;
+        c.status = v.h.status;
+        c.latency_ns = now - v.h.timestamp;
+        complete(s, c);
+        ready_.back().value.assign(v.value);
+      }
+    }
+  }
+  expire(Clock::now());
+  std::size_t n = 0;
+  values_.reserve(std::min(out.size(), ready_.size()));
+  while (n < out.size() && !ready_.empty()) {
+    Ready& r = ready_.front();
+    values_.push_back(std::move(r.value));
+    out[n] = r.c;
+    out[n].value = values_.back();
+    ++n;
+    ready_.pop_front();
+  }
+  return n;
+}
+
+Client::Reply Client::call(wire::Opcode op, std::string_view key, std::string_view value) {
+  if (live_ != 0 || !ready_.empty()) {
+    throw std::logic_error("blocking calls need an idle client");
+  }
+  submit(op, key, value, 0);
+  Completion c;
+  while (poll({&c, 1}, std::chrono::milliseconds(5)) == 0) {
+  }
+  Reply r;
+  r.status = c.status;
+  r.timed_out = c.timed_out;
+  r.value.assign(c.value);
+  return r;
+}
+
+Client::Reply Client::get(std::string_view key) {
+  return call(wire::Opcode::get, key, {});
+}
+Client::Reply Client::set(std::string_view key, std::string_view value) {
+  return call(wire::Opcode::set, key, value);
+}
+Client::Reply Client::del(std::string_view key) {
+  return call(wire::Opcode::del, key, {});
+}
+
+}  // namespace buddy::kv
