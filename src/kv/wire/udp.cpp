@@ -80,8 +80,8 @@ Endpoint parse_endpoint(const std::string& s) {
 UdpSocket::UdpSocket(Endpoint bind_to, std::size_t rcvbuf, std::size_t sndbuf) {
   fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) fail("socket");
-  const int one = 1;
-  ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  // No SO_REUSEADDR: on UDP it would let a second socket bind a port already in use and take
+  // its traffic silently; a port in use must be an error.
   // Larger buffers absorb bursts; the kernel caps them at net.core.{r,w}mem_max silently.
   if (rcvbuf != 0) {
     const int v = static_cast<int>(rcvbuf);
