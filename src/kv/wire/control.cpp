@@ -61,6 +61,12 @@ std::string PartitionMap::validate() const {
            std::to_string(kMaxPartitions);
   }
   if (ports.empty()) return "no serving port";
+  std::vector<bool> seen(65536, false);
+  for (std::uint16_t p : ports) {
+    if (p == 0) return "port 0 cannot serve";
+    if (seen[p]) return "port " + std::to_string(p) + " is listed twice";
+    seen[p] = true;
+  }
   if (owner.size() != partitions) return "owner table does not cover every partition";
   for (std::uint16_t o : owner) {
     if (o >= ports.size()) return "a partition is owned by port index " + std::to_string(o);
