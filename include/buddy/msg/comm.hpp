@@ -1,0 +1,259 @@
+// buddy::msg::comm: fire-and-forget active messages over MPI, inline mode (this rank buffers,
+// routes and calls MPI itself). Shape of LLNL's YGM:
+//
+//   buddy::msg::comm world(&argc, &argv);            // MPI_Init if needed; options from env
+//   std::vector<std::uint64_t> counts(n);
+//   auto table = world.make_local(counts);           // same order on every rank
+//   world.async(owner, [table](std::uint64_t slot) { ++(*table)[slot]; }, slot);
+//   world.barrier();                                 // every message (and its offspring) ran
+//
+// A handler is a trivially copyable function object, called on the destination rank as
+// fn(args...) or fn(comm&, args...) (the latter lets it send more messages). Arguments are
+// copied by value into the message (archive.hpp lists the supported types). There is no
+// ordering guarantee between messages. barrier(), all_reduce_*() and the destructor are
+// collective and must not be called from a handler. After barrier() returns, every message sent
+// before any rank entered it has run; ranks that leave first may already send new ones.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <typeinfo>
+#include <vector>
+
+#include "buddy/msg/archive.hpp"
+#include "buddy/msg/error.hpp"
+#include "buddy/msg/handler_registry.hpp"
+#include "buddy/msg/local_ptr.hpp"
+#include "buddy/msg/options.hpp"
+#include "buddy/msg/router.hpp"
+#include "buddy/msg/routing.hpp"
+#include "buddy/msg/stats.hpp"
+#include "buddy/msg/wire.hpp"
+
+namespace buddy::msg {
+
+namespace detail {
+template <class Fn, class... Args>
+struct handler;
+template <class T>
+MPI_Datatype mpi_type();
+}  // namespace detail
+
+class comm {
+ public:
+  // Initialises MPI if nobody has (and finalises it in the destructor), on MPI_COMM_WORLD.
+  comm(int* argc, char*** argv, const options& opts = options::from_env());
+  // On an existing communicator (duplicated; MPI must be initialised).
+  explicit comm(MPI_Comm c, const options& opts = options::from_env());
+  // Collective: a final barrier, then MPI resources are released.
+  ~comm();
+  comm(const comm&) = delete;
+  comm& operator=(const comm&) = delete;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  const options& config() const { return opts_; }
+  const msg::layout& topology() const { return layout_; }
+
+  // Runs fn(args...) (or fn(*this, args...)) on rank dest, later.
+  template <class Fn, class... Args>
+  void async(int dest, const Fn& fn, const Args&... args);
+  // Runs fn on every rank, this one included (one message per rank).
+  template <class Fn, class... Args>
+  void async_bcast(const Fn& fn, const Args&... args) {
+    for (int r = 0; r < size_; ++r) async(r, fn, args...);
+  }
+
+  // Returns when every message sent anywhere, including by handlers, has run. Collective.
+  void barrier();
+  // Processes what has arrived so far (never blocks); true if anything ran or moved. Lets a
+  // rank busy with its own work serve others; not needed before barrier().
+  bool progress();
+
+  // Collective reduction over all ranks. Not a barrier: the value is taken when called, so call
+  // barrier() first if it depends on messages. Arriving messages are served while it waits.
+  template <class T>
+  T all_reduce_sum(T v) {
+    all_reduce_raw(&v, detail::mpi_type<T>(), MPI_SUM);
+    return v;
+  }
+  template <class T>
+  T all_reduce_min(T v) {
+    all_reduce_raw(&v, detail::mpi_type<T>(), MPI_MIN);
+    return v;
+  }
+  template <class T>
+  T all_reduce_max(T v) {
+    all_reduce_raw(&v, detail::mpi_type<T>(), MPI_MAX);
+    return v;
+  }
+
+  // Registers obj (which must outlive this comm) and returns its handle; every rank registers
+  // its objects in the same order.
+  template <class T>
+  local_ptr<T> make_local(T& obj) {
+    locals_.push_back({&obj, &typeid(T)});
+    return local_ptr<T>(static_cast<std::uint32_t>(locals_.size() - 1));
+  }
+
+  // This rank's counters; global_stats() is collective and sums them over all ranks.
+  stats local_stats() const;
+  stats global_stats();
+
+  // A private duplicate of the communicator, free for the application's own MPI calls.
+  MPI_Comm mpi_comm() const { return user_comm_; }
+
+ private:
+  template <class Fn, class... Args>
+  friend struct detail::handler;
+
+  void init(MPI_Comm c);
+  bool process_inbox();
+  void execute(const wire::record& r);
+  static bool drain(void* self);
+  void all_reduce_raw(void* inout, MPI_Datatype type, MPI_Op op);
+  [[noreturn]] void bad_dest(int dest) const;
+  [[noreturn]] static void unregistered(bool registered);
+  [[noreturn]] static void too_large(std::size_t len);
+
+  options opts_;
+  bool owns_mpi_ = false;
+  int rank_ = 0;
+  int size_ = 0;
+  MPI_Comm coll_ = MPI_COMM_NULL;       // termination and reductions
+  MPI_Comm user_comm_ = MPI_COMM_NULL;  // handed to the application
+  msg::layout layout_{0, {0}};
+  std::unique_ptr<router> router_;
+  const detail::invoke_fn* invokers_ = nullptr;
+  std::uint32_t handler_count_ = 0;
+  std::vector<detail::local_entry> locals_;
+
+  std::uint64_t sent_ = 0;
+  std::uint64_t executed_ = 0;
+  std::uint64_t bytes_sent_ = 0;
+  std::uint64_t bytes_executed_ = 0;
+  std::uint64_t barriers_ = 0;
+  std::uint64_t termination_rounds_ = 0;
+  double handler_s_ = 0;
+  int depth_ = 0;          // > 0 while a handler runs
+  bool in_inbox_ = false;  // process_inbox() is on the stack
+};
+
+namespace detail {
+
+// Decodes a record payload (after the handler id) into Fn and Args and calls it.
+template <class Fn, class... Args>
+struct handler {
+  static void invoke(void* ctx, const std::byte* payload, std::size_t length) {
+    archive::reader in(payload, length);
+    alignas(Fn) std::byte fn_bytes[sizeof(Fn)];
+    Fn* fn;
+    if constexpr (std::is_empty_v<Fn>) {
+      fn = ::new (static_cast<void*>(fn_bytes)) Fn();
+    } else {
+      in.get(fn_bytes, sizeof(Fn));  // trivially copyable: the bytes are the object
+      fn = std::launder(reinterpret_cast<Fn*>(fn_bytes));
+    }
+    std::tuple<Args...> args;
+    std::apply([&in](auto&... a) { (archive::read(in, a), ...); }, args);
+    if (!in.done()) {
+      throw error("corrupt message: " + std::to_string(in.remaining()) +
+                  " bytes left over after the handler's arguments");
+    }
+    comm& c = *static_cast<comm*>(ctx);
+    std::apply(
+        [&](auto&... a) {
+          if constexpr (std::is_invocable_v<Fn&, comm&, Args&...>) {
+            (*fn)(c, a...);
+          } else {
+            (void)c;
+            (*fn)(a...);
+          }
+        },
+        args);
+  }
+};
+
+template <class T>
+MPI_Datatype mpi_type() {
+  using U = std::remove_cv_t<T>;
+  if constexpr (std::is_same_v<U, int>)
+    return MPI_INT;
+  else if constexpr (std::is_same_v<U, unsigned>)
+    return MPI_UNSIGNED;
+  else if constexpr (std::is_same_v<U, long>)
+    return MPI_LONG;
+  else if constexpr (std::is_same_v<U, unsigned long>)
+    return MPI_UNSIGNED_LONG;
+  else if constexpr (std::is_same_v<U, long long>)
+    return MPI_LONG_LONG;
+  else if constexpr (std::is_same_v<U, unsigned long long>)
+    return MPI_UNSIGNED_LONG_LONG;
+  else if constexpr (std::is_same_v<U, short>)
+    return MPI_SHORT;
+  else if constexpr (std::is_same_v<U, unsigned short>)
+    return MPI_UNSIGNED_SHORT;
+  else if constexpr (std::is_same_v<U, signed char>)
+    return MPI_SIGNED_CHAR;
+  else if constexpr (std::is_same_v<U, unsigned char>)
+    return MPI_UNSIGNED_CHAR;
+  else if constexpr (std::is_same_v<U, float>)
+    return MPI_FLOAT;
+  else if constexpr (std::is_same_v<U, double>)
+    return MPI_DOUBLE;
+  else if constexpr (std::is_same_v<U, long double>)
+    return MPI_LONG_DOUBLE;
+  else
+    static_assert(sizeof(U) == 0, "buddy::msg: all_reduce_* takes an arithmetic type");
+}
+
+}  // namespace detail
+
+template <class Fn, class... Args>
+void comm::async(int dest, const Fn& fn, const Args&... args) {
+  static_assert(std::is_trivially_copyable_v<Fn>,
+                "buddy::msg::async: the handler must be a trivially copyable function object "
+                "(a lambda capturing nothing, or only trivially copyable values by copy)");
+  static_assert(!std::is_empty_v<Fn> || std::is_default_constructible_v<Fn>,
+                "buddy::msg::async: an empty handler type must be default constructible");
+  static_assert((archive::serializable_v<Args> && ...),
+                "buddy::msg::async: an argument type cannot be sent; use trivially copyable "
+                "types (no pointers or views), std::string, std::vector/std::array of those, or "
+                "std::pair/std::tuple of those");
+  static_assert(std::is_invocable_v<Fn&, comm&, Args&...> || std::is_invocable_v<Fn&, Args&...>,
+                "buddy::msg::async: fn cannot be called as fn(args...) or fn(comm&, args...)");
+  using H = detail::handler<Fn, Args...>;
+  if (static_cast<unsigned>(dest) >= static_cast<unsigned>(size_)) [[unlikely]] {
+    bad_dest(dest);
+  }
+  const std::uint32_t id = detail::handler_id<H>::value;
+  if (id == detail::unassigned_id) [[unlikely]] {
+    unregistered(detail::handler_id<H>::registered);
+  }
+  constexpr std::size_t fn_len = std::is_empty_v<Fn> ? 0 : sizeof(Fn);
+  const std::size_t len =
+      wire::handler_id_bytes + fn_len + (std::size_t{0} + ... + archive::size_of(args));
+  if (len > wire::max_payload) [[unlikely]] {
+    too_large(len);
+  }
+  std::byte* p = router_->reserve(dest, static_cast<std::uint32_t>(len));
+  std::memcpy(p, &id, wire::handler_id_bytes);
+  p += wire::handler_id_bytes;
+  if constexpr (fn_len != 0) {
+    std::memcpy(p, &fn, fn_len);
+    p += fn_len;
+  }
+  (archive::write(p, args), ...);
+  ++sent_;
+  bytes_sent_ += wire::header_bytes + len;
+}
+
+}  // namespace buddy::msg

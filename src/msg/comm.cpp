@@ -1,0 +1,277 @@
+#include "buddy/msg/comm.hpp"
+
+#include <array>
+#include <exception>
+#include <string>
+
+#include "buddy/msg/termination.hpp"
+#include "buddy/qp/backoff.hpp"
+
+namespace buddy::msg {
+
+namespace {
+
+// Node ids from the machine: the lowest rank sharing memory with each rank.
+std::vector<int> real_nodes(MPI_Comm c, int rank, int size) {
+  MPI_Comm shared;
+  MPI_Comm_split_type(c, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &shared);
+  int lowest = rank;
+  MPI_Allreduce(&rank, &lowest, 1, MPI_INT, MPI_MIN, shared);
+  MPI_Comm_free(&shared);
+  std::vector<int> node_of(static_cast<std::size_t>(size));
+  MPI_Allgather(&lowest, 1, MPI_INT, node_of.data(), 1, MPI_INT, c);
+  return node_of;
+}
+
+}  // namespace
+
+comm::comm(int* argc, char*** argv, const options& opts) : opts_(opts) {
+  opts_.validate();
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    MPI_Init(argc, argv);
+    owns_mpi_ = true;
+  }
+  init(MPI_COMM_WORLD);
+}
+
+comm::comm(MPI_Comm c, const options& opts) : opts_(opts) {
+  opts_.validate();
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) throw error("buddy::msg::comm(MPI_Comm): MPI is not initialised");
+  init(c);
+}
+
+void comm::init(MPI_Comm c) {
+  MPI_Comm_dup(c, &coll_);
+  MPI_Comm_dup(c, &user_comm_);
+  MPI_Comm_rank(coll_, &rank_);
+  MPI_Comm_size(coll_, &size_);
+  if (opts_.ranks_per_node > 0) {
+    layout_ = msg::layout::consecutive(rank_, size_, opts_.ranks_per_node);
+  } else {
+    layout_ = msg::layout(rank_, real_nodes(coll_, rank_, size_));
+  }
+
+  auto& reg = detail::handler_registry::instance();
+  reg.finalize();
+  invokers_ = reg.invokers();
+  handler_count_ = static_cast<std::uint32_t>(reg.size());
+
+  // Every rank must run the same program with the same configuration.
+  const std::array<unsigned long long, 4> mine = {
+      reg.table_hash(), static_cast<unsigned long long>(opts_.route),
+      static_cast<unsigned long long>(opts_.ranks_per_node), handler_count_};
+  std::array<unsigned long long, 4> lo{}, hi{};
+  MPI_Allreduce(mine.data(), lo.data(), 4, MPI_UNSIGNED_LONG_LONG, MPI_MIN, coll_);
+  MPI_Allreduce(mine.data(), hi.data(), 4, MPI_UNSIGNED_LONG_LONG, MPI_MAX, coll_);
+  if (lo[0] != hi[0] || lo[3] != hi[3]) {
+    throw error("buddy::msg: ranks have different handler tables (different binaries?)");
+  }
+  if (lo[1] != hi[1] || lo[2] != hi[2]) {
+    throw error("buddy::msg: ranks disagree on routing or ranks-per-node (check BUDDY_* env)");
+  }
+
+  router_ = std::make_unique<router>(coll_, layout_, opts_.route, opts_.buffer_kb * 1024);
+  router_->set_drain_hook(&comm::drain, this);
+  detail::active_locals = &locals_;
+}
+
+comm::~comm() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) {
+    if (std::uncaught_exceptions() == 0) {
+      try {
+        barrier();
+      } catch (...) {
+        // A destructor must not throw; the error already surfaced (or will) on some rank.
+      }
+    }
+    router_.reset();
+    MPI_Comm_free(&coll_);
+    MPI_Comm_free(&user_comm_);
+  }
+  if (detail::active_locals == &locals_) detail::active_locals = nullptr;
+  if (owns_mpi_ && !finalized) MPI_Finalize();
+}
+
+void comm::bad_dest(int dest) const {
+  throw error("buddy::msg::async: destination rank " + std::to_string(dest) + " is outside [0, " +
+              std::to_string(size_) + ")");
+}
+
+void comm::unregistered(bool registered) {
+  throw error(std::string("buddy::msg::async: handler ") +
+              (registered ? "registered after the comm was created (loaded late?)"
+                          : "was never registered") +
+              "; create the comm after all code is loaded");
+}
+
+void comm::too_large(std::size_t len) {
+  throw error("buddy::msg::async: a message of " + std::to_string(len) +
+              " bytes exceeds the 4 GiB record limit");
+}
+
+void comm::execute(const wire::record& r) {
+  if (r.length < wire::handler_id_bytes) {
+    throw error("corrupt message: a record of " + std::to_string(r.length) +
+                " bytes has no handler id");
+  }
+  std::uint32_t id;
+  std::memcpy(&id, r.payload, wire::handler_id_bytes);
+  if (id >= handler_count_) {
+    throw error("corrupt message: handler id " + std::to_string(id) + " but only " +
+                std::to_string(handler_count_) + " handlers exist");
+  }
+  ++depth_;
+  invokers_[id](this, r.payload + wire::handler_id_bytes, r.length - wire::handler_id_bytes);
+  --depth_;
+  ++executed_;
+  bytes_executed_ += wire::header_bytes + r.length;
+}
+
+bool comm::process_inbox() {
+  if (in_inbox_) return false;
+  in_inbox_ = true;
+  struct reset {
+    bool& flag;
+    ~reset() { flag = false; }
+  } guard{in_inbox_};
+  bool any = false;
+  buffer b;
+  const auto me = static_cast<std::uint32_t>(rank_);
+  while (router_->pop_inbox(b)) {
+    any = true;
+    const double t0 = now_s();
+    const double comm0 = router_->counters().comm_s;
+    wire::for_each_record(b.data.get(), b.size, static_cast<std::uint32_t>(size_),
+                          [&](const wire::record& r) {
+                            if (r.dest == me) {
+                              execute(r);
+                            } else {
+                              router_->forward(r);
+                            }
+                          });
+    router_->recycle(std::move(b));
+    handler_s_ += (now_s() - t0) - (router_->counters().comm_s - comm0);
+  }
+  return any;
+}
+
+bool comm::drain(void* self) {
+  auto* c = static_cast<comm*>(self);
+  // Inside a handler, only receive (the router already did): running handlers here would nest
+  // without bound.
+  if (c->depth_ > 0) return false;
+  return c->process_inbox();
+}
+
+bool comm::progress() {
+  if (depth_ > 0 || in_inbox_) return false;
+  bool any = router_->poll();
+  any = process_inbox() || any;
+  return any;
+}
+
+void comm::barrier() {
+  if (depth_ > 0 || in_inbox_) throw error("buddy::msg: barrier() called from inside a handler");
+  ++barriers_;
+  termination_rounds rounds;
+  std::array<unsigned long long, 2> snap{}, sum{};
+  MPI_Request req = MPI_REQUEST_NULL;
+  qp::Backoff backoff;
+  for (;;) {
+    router_->flush_all();
+    bool worked = router_->poll();
+    worked = process_inbox() || worked;
+    if (req == MPI_REQUEST_NULL) {
+      router_->flush_all();  // what the handlers just sent
+      snap = {sent_, executed_};
+      MPI_Iallreduce(snap.data(), sum.data(), 2, MPI_UNSIGNED_LONG_LONG, MPI_SUM, coll_, &req);
+    } else {
+      int done = 0;
+      MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+      if (done) {
+        if (rounds.finished({sum[0], sum[1]})) break;
+        worked = true;
+      }
+    }
+    if (worked) {
+      backoff.reset();
+    } else {
+      const double t0 = now_s();
+      backoff.pause();
+      router_->counters().comm_s += now_s() - t0;
+    }
+  }
+  termination_rounds_ += rounds.rounds();
+}
+
+void comm::all_reduce_raw(void* inout, MPI_Datatype type, MPI_Op op) {
+  if (depth_ > 0 || in_inbox_) {
+    throw error("buddy::msg: all_reduce called from inside a handler");
+  }
+  MPI_Request req;
+  MPI_Iallreduce(MPI_IN_PLACE, inout, 1, type, op, coll_, &req);
+  qp::Backoff backoff;
+  for (;;) {
+    int done = 0;
+    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    router_->flush_all();
+    if (progress()) {
+      backoff.reset();
+    } else {
+      backoff.pause();
+    }
+  }
+}
+
+stats comm::local_stats() const {
+  stats s = router_->counters();
+  s.msgs_sent = sent_;
+  s.bytes_sent = bytes_sent_;
+  s.msgs_executed = executed_;
+  s.bytes_executed = bytes_executed_;
+  s.barriers = barriers_;
+  s.termination_rounds = termination_rounds_;
+  s.handler_s = handler_s_;
+  return s;
+}
+
+stats comm::global_stats() {
+  const stats s = local_stats();
+  std::array<unsigned long long, 14> u = {
+      s.msgs_sent,     s.bytes_sent,        s.msgs_executed,   s.bytes_executed,
+      s.msgs_relayed,  s.bytes_relayed,     s.buffers_flushed, s.bytes_flushed,
+      s.buffers_local, s.buffers_received,  s.large_sends,     s.backpressure_waits,
+      s.barriers,      s.termination_rounds};
+  std::array<double, 2> d = {s.handler_s, s.comm_s};
+  barrier();
+  MPI_Allreduce(MPI_IN_PLACE, u.data(), static_cast<int>(u.size()), MPI_UNSIGNED_LONG_LONG, MPI_SUM,
+                coll_);
+  MPI_Allreduce(MPI_IN_PLACE, d.data(), 2, MPI_DOUBLE, MPI_SUM, coll_);
+  stats g;
+  g.msgs_sent = u[0];
+  g.bytes_sent = u[1];
+  g.msgs_executed = u[2];
+  g.bytes_executed = u[3];
+  g.msgs_relayed = u[4];
+  g.bytes_relayed = u[5];
+  g.buffers_flushed = u[6];
+  g.bytes_flushed = u[7];
+  g.buffers_local = u[8];
+  g.buffers_received = u[9];
+  g.large_sends = u[10];
+  g.backpressure_waits = u[11];
+  g.barriers = u[12];
+  g.termination_rounds = u[13];
+  g.handler_s = d[0];
+  g.comm_s = d[1];
+  return g;
+}
+
+}  // namespace buddy::msg
