@@ -22,7 +22,7 @@
 
 #include "bench_util.hpp"
 #include "buddy/kv/store/store.hpp"
-#include "buddy/kv/store/zipf.hpp"
+#include "buddy/kv/client/zipf.hpp"
 #include "cli.hpp"
 
 namespace {

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   std::string memory = "256M", mode = "store", cpus;
   double stats_interval = 0;
   bool json = false;
+  std::string port_file;
   std::size_t max_datagram = cfg.max_datagram;
 
   CLI::App app{"buddykv server: batched UDP key-value service (MICA-style, DPU-KV designs)",
@@ -74,6 +75,8 @@ int main(int argc, char** argv) {
   app.add_option("--stats-interval", stats_interval, "print a stats line every S seconds (0: off)")
       ->check(CLI::Range(0.0, 86400.0));
   app.add_flag("--json", json, "print the final statistics as one JSON object");
+  app.add_option("--port-file", port_file,
+                 "once serving, write the control port to this file (for scripts using --port 0)");
   if (auto rc = buddy::tools::parse_args(app, argc, argv)) return *rc;
 
   cfg.memory_bytes = *buddy::tools::parse_size(memory);
@@ -109,6 +112,16 @@ int main(int argc, char** argv) {
                "%s:%u, serving ports %s\n",
                cfg.design.c_str(), cfg.threads, srv->map().partitions, mode.c_str(), memory.c_str(),
                cfg.bind.c_str(), static_cast<unsigned>(srv->control_port()), ports.c_str());
+
+  if (!port_file.empty()) {
+    const std::string tmp = port_file + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "w");
+    if (f == nullptr || std::fprintf(f, "%u\n", static_cast<unsigned>(srv->control_port())) < 0 ||
+        std::fclose(f) != 0 || std::rename(tmp.c_str(), port_file.c_str()) != 0) {
+      std::fprintf(stderr, "buddykv-server: cannot write --port-file %s\n", port_file.c_str());
+      return 1;
+    }
+  }
 
   std::uint64_t last = 0;
   for (;;) {

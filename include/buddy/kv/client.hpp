@@ -31,8 +31,9 @@ struct ClientConfig {
   std::string server = "127.0.0.1:7000";              // the server's control (base) port
   std::size_t max_datagram = wire::kDefaultDatagram;  // capped by the server's limit (HELLO)
   std::size_t window = 1024;                          // outstanding requests, 1..1<<20
-  std::chrono::microseconds timeout{50'000};          // no answer after this: retransmit
-  unsigned max_retries = 8;                           // then report the request timed out
+  std::size_t batch = 0;  // most requests per datagram (0: as many as fit the datagram limit)
+  std::chrono::microseconds timeout{50'000};  // no answer after this: retransmit
+  unsigned max_retries = 8;                   // then report the request timed out
   std::chrono::milliseconds hello_timeout{3'000};
   std::uint32_t client_id = 0;  // echoed by the server; 0: pick one at random
 };
@@ -70,7 +71,8 @@ class Client {
 
   const wire::PartitionMap& map() const noexcept { return map_; }
   std::size_t datagram_limit() const noexcept { return limit_; }
-  std::size_t outstanding() const noexcept { return live_; }
+  // Submitted requests poll() has not handed out yet (in flight, or answered and waiting).
+  std::size_t outstanding() const noexcept { return live_ + ready_.size(); }
   bool window_full() const noexcept { return free_.empty(); }
   const ClientCounters& counters() const noexcept { return ctr_; }
 

@@ -100,7 +100,7 @@ std::string Client::control(wire::Command cmd, wire::ControlResponse& resp) {
 }
 
 std::string Client::stats() {
-  if (live_ != 0) throw std::logic_error("stats() needs an idle client");
+  if (outstanding() != 0) throw std::logic_error("stats() needs an idle client");
   wire::ControlResponse r;
   if (std::string err = control(wire::Command::stats, r); !err.empty()) {
     throw std::runtime_error(err);
@@ -154,7 +154,8 @@ void Client::enqueue(std::uint32_t s) {
   PortOut& o = out_[sl.port];
   const std::string_view key(sl.bytes.data(), sl.key_len);
   const std::string_view value = std::string_view(sl.bytes).substr(sl.key_len);
-  if (!o.w.add(sl.op, sl.hash, sl.id, sl.ts, key, value)) {
+  const bool at_batch = cfg_.batch != 0 && o.w.count() >= cfg_.batch;
+  if (at_batch || !o.w.add(sl.op, sl.hash, sl.id, sl.ts, key, value)) {
     const std::size_t n = o.w.finish();
     o.full.emplace_back(o.buf.begin(), o.buf.begin() + static_cast<std::ptrdiff_t>(n));
     o.w = wire::RequestWriter(o.buf, cfg_.client_id);
@@ -274,7 +275,7 @@ std::size_t Client::poll(std::span<Completion> out, std::chrono::microseconds wa
 }
 
 Client::Reply Client::call(wire::Opcode op, std::string_view key, std::string_view value) {
-  if (live_ != 0 || !ready_.empty()) {
+  if (outstanding() != 0) {
     throw std::logic_error("blocking calls need an idle client");
   }
   submit(op, key, value, 0);

@@ -1,5 +1,5 @@
 // The Zipf generator follows the distribution: rank frequencies match 1/(i^theta * zeta(n)).
-#include "buddy/kv/store/zipf.hpp"
+#include "buddy/kv/client/zipf.hpp"
 
 #include <gtest/gtest.h>
 
