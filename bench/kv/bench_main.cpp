@@ -1,0 +1,472 @@
+// buddykv-bench: YCSB workloads A/B/C against buddykv (UDP, batched datagrams) or a stock
+// memcached (TCP, pipelined), with uniform or Zipf keys, optional preload and verification of
+// every GET, a progress line each second, and throughput and latency percentiles at the end.
+#include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "buddy/kv/client/ycsb.hpp"
+#include "buddykv_target.hpp"
+#include "cli.hpp"
+#include "keyspace.hpp"
+#include "latency_histogram.hpp"
+#include "memcached_target.hpp"
+#include "verifier.hpp"
+
+using namespace buddy;
+using namespace buddy::bench;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+  std::string target = "buddykv://127.0.0.1:7000";
+  std::string workload = "b";
+  std::string dist = "zipf";
+  double theta = 0.99;
+  std::uint64_t keys = 1'000'000;
+  std::size_t key_size = 8;
+  std::size_t value_size = 8;
+  unsigned threads = 1;
+  std::size_t batch = 0;
+  std::size_t window = 1024;
+  double duration = 5.0;
+  bool preload = true;
+  bool verify = false;
+  bool json = false;
+  bool quiet = false;
+  std::size_t max_datagram = kv::wire::kDefaultDatagram;
+  unsigned timeout_ms = 50;
+  std::vector<int> cpus;
+  std::uint64_t seed = 1;
+};
+
+struct Endpoint {
+  std::string scheme, host;
+  std::uint16_t port = 0;
+};
+
+std::optional<Endpoint> parse_target(const std::string& s) {
+  const auto sep = s.find("://");
+  if (sep == std::string::npos) return std::nullopt;
+  Endpoint e;
+  e.scheme = s.substr(0, sep);
+  const std::string rest = s.substr(sep + 3);
+  const auto colon = rest.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  e.host = rest.substr(0, colon);
+  try {
+    const unsigned long p = std::stoul(rest.substr(colon + 1));
+    if (p == 0 || p > 65535) return std::nullopt;
+    e.port = static_cast<std::uint16_t>(p);
+  } catch (...) {
+    return std::nullopt;
+  }
+  if (e.scheme != "buddykv" && e.scheme != "memcached") return std::nullopt;
+  return e;
+}
+
+std::unique_ptr<Target> connect(const Options& o, const Endpoint& e) {
+  if (e.scheme == "memcached") {
+    MemcachedOptions m;
+    m.host = e.host;
+    m.port = e.port;
+    m.window = o.window;
+    return make_memcached_target(m);
+  }
+  kv::ClientConfig c;
+  c.server = e.host + ":" + std::to_string(e.port);
+  c.window = o.window;
+  c.batch = o.batch;
+  c.max_datagram = o.max_datagram;
+  c.timeout = std::chrono::milliseconds(o.timeout_ms);
+  return std::make_unique<BuddykvTarget>(c);
+}
+
+void pin(int cpu) {
+  if (cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+// What a thread saw; merged at the end.
+struct Tally {
+  tools::LatencyHistogram lat;
+  std::uint64_t ops = 0, gets = 0, sets = 0, hits = 0, misses = 0, errors = 0, timeouts = 0;
+  std::uint64_t bad_values = 0, stale = 0, stale_after_retry = 0, missing = 0, set_failures = 0;
+  std::vector<std::uint64_t> stale_keys;  // reclassified at the end (a SET may be retried late)
+  std::string first_error;
+  void note(const std::string& e) {
+    if (first_error.empty()) first_error = e;
+  }
+};
+
+struct InFlight {
+  std::uint64_t key = 0;
+  std::uint64_t version = 0;  // SET: the version written; GET: acked version at start
+  bool get = true;
+};
+
+// Runs `total` SETs of version 1 over keys [first, last) to load the store.
+void preload(Target& t, const Options& o, std::uint64_t first, std::uint64_t last, Verifier* ver,
+             Tally& tally) {
+  std::string key, value;
+  std::vector<Done> done(256);
+  std::uint64_t next = first;
+  while (next < last || t.outstanding() > 0) {
+    while (next < last) {
+      make_key(next, o.key_size, key);
+      make_value(next, 1, o.value_size, value);
+      if (!t.submit(OpKind::set, key, value, next)) break;
+      if (ver != nullptr) ver->begin_set(next);
+      ++next;
+    }
+    const std::size_t n = t.poll(done, std::chrono::microseconds(1000));
+    for (std::size_t i = 0; i < n; ++i) {
+      if (done[i].outcome != Outcome::ok) {
+        ++tally.set_failures;
+        tally.note("preload SET of key " + std::to_string(done[i].tag) + ": " +
+                   std::string(done[i].detail));
+      } else if (ver != nullptr) {
+        ver->set_acked(done[i].tag, 1, done[i].retried);
+      }
+    }
+  }
+}
+
+void run_thread(Target& t, const Options& o, const kv::ycsb::Workload& w, kv::ycsb::Dist d,
+                const kv::ZipfGenerator* zipf, Verifier* ver, unsigned id,
+                const std::atomic<bool>& stop, std::atomic<std::uint64_t>& progress, Tally& tally) {
+  kv::ycsb::Generator gen(w, d, zipf, o.keys, o.seed * 0x9e3779b97f4a7c15ull + id + 1);
+  std::vector<InFlight> slots(o.window);
+  std::vector<std::uint32_t> free_slots;
+  for (std::size_t i = o.window; i-- > 0;) free_slots.push_back(static_cast<std::uint32_t>(i));
+  std::vector<Done> done(512);
+  std::string key, value, scratch;
+  std::uint64_t published = 0;
+  auto finish = [&](const Done& r) {
+    InFlight& f = slots[r.tag];
+    free_slots.push_back(static_cast<std::uint32_t>(r.tag));
+    ++tally.ops;
+    tally.lat.record(r.latency_ns);
+    if (r.outcome == Outcome::timeout) {
+      ++tally.timeouts;
+      if (!f.get && ver != nullptr) ver->set_retried(f.key);  // may still land later
+      return;
+    }
+    if (!f.get) {
+      ++tally.sets;
+      if (r.outcome != Outcome::ok) {
+        ++tally.errors;
+        tally.note("SET answered " + std::string(r.detail));
+      } else if (ver != nullptr) {
+        ver->set_acked(f.key, f.version, r.retried);
+      }
+      return;
+    }
+    ++tally.gets;
+    if (r.outcome == Outcome::ok) {
+      ++tally.hits;
+    } else if (r.outcome == Outcome::not_found) {
+      ++tally.misses;
+    } else {
+      ++tally.errors;
+      tally.note("GET answered " + std::string(r.detail));
+      return;
+    }
+    if (ver == nullptr) return;
+    switch (ver->check_get(f.key, f.version, r.outcome == Outcome::ok, r.value, scratch)) {
+      case Check::ok:
+        break;
+      case Check::bad_value:
+        ++tally.bad_values;
+        tally.note("GET of key " + std::to_string(f.key) + " returned a value never written");
+        break;
+      case Check::stale:
+      case Check::stale_after_retry:
+        tally.stale_keys.push_back(f.key);
+        break;
+      case Check::missing:
+        ++tally.missing;
+        tally.note("GET of key " + std::to_string(f.key) + " missed after an acknowledged SET");
+        break;
+    }
+  };
+  while (!stop.load(std::memory_order_relaxed)) {
+    while (!free_slots.empty()) {
+      const auto next = gen.next();
+      const std::uint32_t s = free_slots.back();
+      InFlight& f = slots[s];
+      f.key = next.key;
+      f.get = next.read;
+      make_key(next.key, o.key_size, key);
+      if (f.get) {
+        f.version = ver != nullptr ? ver->begin_get(next.key) : 0;
+        if (!t.submit(OpKind::get, key, {}, s)) break;
+      } else {
+        f.version = ver != nullptr ? ver->begin_set(next.key) : 2;
+        make_value(next.key, f.version, o.value_size, value);
+        if (!t.submit(OpKind::set, key, value, s)) break;
+      }
+      free_slots.pop_back();
+    }
+    const std::size_t n = t.poll(done, std::chrono::microseconds(200));
+    for (std::size_t i = 0; i < n; ++i) finish(done[i]);
+    if (tally.ops - published >= 1024) {
+      progress.fetch_add(tally.ops - published, std::memory_order_relaxed);
+      published = tally.ops;
+    }
+  }
+  // Drain: answers that arrive after the clock stopped still count for verification, not rate.
+  const std::uint64_t counted = tally.ops;
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (t.outstanding() > 0 && Clock::now() < deadline) {
+    const std::size_t n = t.poll(done, std::chrono::microseconds(1000));
+    for (std::size_t i = 0; i < n; ++i) finish(done[i]);
+  }
+  progress.fetch_add(counted - published, std::memory_order_relaxed);
+  tally.ops = counted;
+}
+
+double us(std::uint64_t ns) {
+  return static_cast<double>(ns) / 1000.0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  std::string cpus;
+  CLI::App app{"buddykv-bench: YCSB A/B/C against buddykv or memcached", "buddykv-bench"};
+  app.add_option("--target", o.target, "buddykv://HOST:PORT or memcached://HOST:PORT")
+      ->capture_default_str();
+  app.add_option("--workload", o.workload, "YCSB workload: a (50% GET), b (95%), c (100%)")
+      ->check(CLI::IsMember({"a", "b", "c"}))
+      ->capture_default_str();
+  app.add_option("--dist", o.dist, "key distribution")
+      ->check(CLI::IsMember({"uniform", "zipf"}))
+      ->capture_default_str();
+  app.add_option("--theta", o.theta, "Zipf skew")
+      ->check(CLI::Range(0.01, 0.999))
+      ->capture_default_str();
+  app.add_option("--keys", o.keys, "key space")
+      ->check(CLI::Range(1ull, 1ull << 36))
+      ->capture_default_str();
+  app.add_option("--key-size", o.key_size, "key bytes")
+      ->check(CLI::Range(1, 250))
+      ->capture_default_str();
+  app.add_option("--value-size", o.value_size, "value bytes")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "client threads, each with its own socket")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--batch", o.batch, "most requests per datagram (0: as many as fit)")
+      ->capture_default_str();
+  app.add_option("--window", o.window, "outstanding requests per thread")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  app.add_option("--duration", o.duration, "seconds of measured load")
+      ->check(CLI::Range(0.1, 86400.0))
+      ->capture_default_str();
+  app.add_option("--preload", o.preload, "load every key first so GETs hit (true/false)")
+      ->capture_default_str();
+  app.add_flag("--verify", o.verify, "check every GET against the acknowledged SETs");
+  app.add_option("--max-datagram", o.max_datagram, "largest request datagram (buddykv)")
+      ->check(CLI::Range(std::size_t{128}, std::size_t{65507}))
+      ->capture_default_str();
+  app.add_option("--timeout-ms", o.timeout_ms, "retransmit after this long (buddykv)")
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  app.add_option("--cpus", cpus, "pin client thread i to the i-th cpu of this list, e.g. 1 or 2,3");
+  app.add_option("--seed", o.seed, "random seed")->capture_default_str();
+  app.add_flag("--json", o.json, "print the final result as one JSON object");
+  app.add_flag("--quiet", o.quiet, "no progress lines");
+  if (auto rc = tools::parse_args(app, argc, argv)) return *rc;
+
+  const auto ep = parse_target(o.target);
+  if (!ep) {
+    std::fprintf(stderr,
+                 "buddykv-bench: --target '%s' is not buddykv://HOST:PORT or "
+                 "memcached://HOST:PORT\n",
+                 o.target.c_str());
+    return 2;
+  }
+  if (o.key_size < key_chars_needed(o.keys)) {
+    std::fprintf(stderr, "buddykv-bench: --key-size %zu is too small for %llu keys (need %zu)\n",
+                 o.key_size, static_cast<unsigned long long>(o.keys), key_chars_needed(o.keys));
+    return 2;
+  }
+  if (o.verify && o.value_size < 8) {
+    std::fprintf(stderr, "buddykv-bench: --verify needs --value-size of at least 8\n");
+    return 2;
+  }
+  for (std::size_t i = 0; i < cpus.size();) {
+    std::size_t j = cpus.find(',', i);
+    if (j == std::string::npos) j = cpus.size();
+    try {
+      o.cpus.push_back(std::stoi(cpus.substr(i, j - i)));
+    } catch (...) {
+      std::fprintf(stderr, "buddykv-bench: --cpus '%s' is not a list like 1 or 2,3\n",
+                   cpus.c_str());
+      return 2;
+    }
+    i = j + 1;
+  }
+  const kv::ycsb::Workload w = *kv::ycsb::workload(o.workload);
+  const kv::ycsb::Dist dist = o.dist == "zipf" ? kv::ycsb::Dist::zipf : kv::ycsb::Dist::uniform;
+
+  std::vector<std::unique_ptr<Target>> targets;
+  try {
+    for (unsigned i = 0; i < o.threads; ++i) targets.push_back(connect(o, *ep));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "buddykv-bench: %s\n", e.what());
+    return 1;
+  }
+  std::unique_ptr<kv::ZipfGenerator> zipf;
+  if (dist == kv::ycsb::Dist::zipf) zipf = std::make_unique<kv::ZipfGenerator>(o.keys, o.theta);
+  std::unique_ptr<Verifier> ver;
+  if (o.verify) ver = std::make_unique<Verifier>(o.keys, o.value_size);
+
+  std::vector<Tally> tallies(o.threads);
+  if (o.preload) {
+    const auto t0 = Clock::now();
+    std::vector<std::thread> th;
+    for (unsigned i = 0; i < o.threads; ++i) {
+      th.emplace_back([&, i] {
+        if (!o.cpus.empty()) pin(o.cpus[i % o.cpus.size()]);
+        preload(*targets[i], o, o.keys * i / o.threads, o.keys * (i + 1) / o.threads, ver.get(),
+                tallies[i]);
+      });
+    }
+    for (auto& t : th) t.join();
+    if (!o.quiet) {
+      std::fprintf(stderr, "buddykv-bench: preloaded %llu keys in %.2f s\n",
+                   static_cast<unsigned long long>(o.keys),
+                   std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+  }
+
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> progress{0};
+  std::vector<std::thread> th;
+  const auto start = Clock::now();
+  for (unsigned i = 0; i < o.threads; ++i) {
+    th.emplace_back([&, i] {
+      if (!o.cpus.empty()) pin(o.cpus[i % o.cpus.size()]);
+      run_thread(*targets[i], o, w, dist, zipf.get(), ver.get(), i, stop, progress, tallies[i]);
+    });
+  }
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(o.duration));
+  std::uint64_t last = 0;
+  auto tick = start;
+  while (Clock::now() < end) {
+    const auto next = std::min(end, tick + std::chrono::seconds(1));
+    std::this_thread::sleep_until(next);
+    const double dt = std::chrono::duration<double>(next - tick).count();
+    tick = next;
+    const std::uint64_t now = progress.load(std::memory_order_relaxed);
+    if (!o.quiet) {
+      std::fprintf(stderr, "buddykv-bench: %5.1f s  %.3f Mops\n",
+                   std::chrono::duration<double>(tick - start).count(),
+                   static_cast<double>(now - last) / dt / 1e6);
+    }
+    last = now;
+  }
+  stop.store(true);
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  for (auto& t : th) t.join();
+
+  Tally all;
+  TargetCounters tc;
+  for (unsigned i = 0; i < o.threads; ++i) {
+    Tally& t = tallies[i];
+    all.lat.merge(t.lat);
+    all.ops += t.ops;
+    all.gets += t.gets;
+    all.sets += t.sets;
+    all.hits += t.hits;
+    all.misses += t.misses;
+    all.errors += t.errors;
+    all.timeouts += t.timeouts;
+    all.bad_values += t.bad_values;
+    all.missing += t.missing;
+    all.set_failures += t.set_failures;
+    for (std::uint64_t k : t.stale_keys) {
+      // Decided now, not when the GET was checked: a SET of the key may have been
+      // retransmitted (and so re-applied late) after that.
+      if (ver->retried(k)) {
+        ++all.stale_after_retry;
+      } else {
+        ++all.stale;
+        all.note("GET of key " + std::to_string(k) + " returned a version older than acknowledged");
+      }
+    }
+    if (all.first_error.empty()) all.first_error = t.first_error;
+    const TargetCounters c = targets[i]->counters();
+    tc.retries += c.retries;
+    tc.timeouts += c.timeouts;
+    tc.stale += c.stale;
+  }
+  const std::uint64_t errors =
+      all.errors + all.bad_values + all.stale + all.missing + all.set_failures;
+  const bool verified = o.verify && errors == 0 && all.timeouts == 0;
+  const double mops = static_cast<double>(all.ops) / elapsed / 1e6;
+  const double p50 = us(all.lat.quantile(0.50)), p99 = us(all.lat.quantile(0.99)),
+               p999 = us(all.lat.quantile(0.999));
+  if (o.json) {
+    std::printf(
+        "{\"target\":\"%s\",\"workload\":\"%s\",\"dist\":\"%s\",\"theta\":%.3f,\"keys\":%llu,"
+        "\"key_size\":%zu,\"value_size\":%zu,\"threads\":%u,\"batch\":%zu,\"window\":%zu,"
+        "\"duration_s\":%.3f,\"ops\":%llu,\"mops\":%.4f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+        "\"p999_us\":%.1f,\"gets\":%llu,\"sets\":%llu,\"hits\":%llu,\"misses\":%llu,"
+        "\"timeouts\":%llu,\"retries\":%llu,\"stale_after_retry\":%llu,\"errors\":%llu,"
+        "\"verify\":%s,\"verified\":%s}\n",
+        ep->scheme.c_str(), o.workload.c_str(), o.dist.c_str(), o.theta,
+        static_cast<unsigned long long>(o.keys), o.key_size, o.value_size, o.threads, o.batch,
+        o.window, elapsed, static_cast<unsigned long long>(all.ops), mops, p50, p99, p999,
+        static_cast<unsigned long long>(all.gets), static_cast<unsigned long long>(all.sets),
+        static_cast<unsigned long long>(all.hits), static_cast<unsigned long long>(all.misses),
+        static_cast<unsigned long long>(all.timeouts), static_cast<unsigned long long>(tc.retries),
+        static_cast<unsigned long long>(all.stale_after_retry),
+        static_cast<unsigned long long>(errors), o.verify ? "true" : "false",
+        verified ? "true" : "false");
+  } else {
+    std::printf("target %s  workload %s  dist %s  keys %llu  key/value %zu/%zu B  threads %u\n",
+                o.target.c_str(), o.workload.c_str(), o.dist.c_str(),
+                static_cast<unsigned long long>(o.keys), o.key_size, o.value_size, o.threads);
+    std::printf("throughput %.3f Mops (%llu ops in %.2f s)\n", mops,
+                static_cast<unsigned long long>(all.ops), elapsed);
+    std::printf("latency    p50 %.1f us  p99 %.1f us  p999 %.1f us  max %.1f us\n", p50, p99, p999,
+                us(all.lat.max()));
+    std::printf(
+        "gets %llu (hits %llu, misses %llu)  sets %llu\n",
+        static_cast<unsigned long long>(all.gets), static_cast<unsigned long long>(all.hits),
+        static_cast<unsigned long long>(all.misses), static_cast<unsigned long long>(all.sets));
+    std::printf("timeouts %llu  retries %llu  stale answers %llu  errors %llu\n",
+                static_cast<unsigned long long>(all.timeouts),
+                static_cast<unsigned long long>(tc.retries),
+                static_cast<unsigned long long>(tc.stale), static_cast<unsigned long long>(errors));
+    if (o.verify) {
+      std::printf("verify     %s (stale after a retransmitted SET: %llu)\n",
+                  verified ? "every GET answer matched the acknowledged SETs" : "FAILED",
+                  static_cast<unsigned long long>(all.stale_after_retry));
+    }
+  }
+  if (!all.first_error.empty()) {
+    std::fprintf(stderr, "buddykv-bench: first error: %s\n", all.first_error.c_str());
+  }
+  if (o.verify && !verified) return 1;
+  return 0;
+}

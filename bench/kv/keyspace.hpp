@@ -1,0 +1,59 @@
+// Keys and self-describing values for buddykv-bench.
+//   key i:      key_size printable characters [0-9a-v], i in base 32, least significant digit
+//               first, padded with '_' (memcached's ASCII protocol needs printable keys).
+//   value(k,v): 8 bytes little-endian (check(k) << 40 | v), v = the key's version (1 = preload),
+//               then filler bytes derived from (k, v). Any value can be checked against (k, v).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "buddy/kv/client/zipf.hpp"
+
+namespace buddy::bench {
+
+inline constexpr std::uint64_t kMaxVersion = (std::uint64_t{1} << 40) - 1;
+
+// Characters needed for keys 0..keys-1.
+inline std::size_t key_chars_needed(std::uint64_t keys) {
+  std::size_t n = 1;
+  for (std::uint64_t m = 32; m < keys && n < 13; m *= 32) ++n;
+  return n;
+}
+
+inline void make_key(std::uint64_t i, std::size_t size, std::string& out) {
+  static constexpr char digits[] = "0123456789abcdefghijklmnopqrstuv";
+  out.assign(size, '_');
+  for (std::size_t p = 0; p < size && (i != 0 || p == 0); ++p, i /= 32) out[p] = digits[i % 32];
+}
+
+inline std::uint64_t key_check(std::uint64_t k) {
+  return kv::mix64(k) & 0xffffff;
+}
+
+inline void make_value(std::uint64_t k, std::uint64_t v, std::size_t size, std::string& out) {
+  out.resize(size);
+  const std::uint64_t head = (key_check(k) << 40) | (v & kMaxVersion);
+  std::memcpy(out.data(), &head, size < 8 ? size : 8);
+  std::uint64_t x = kv::mix64(k ^ (v << 24));
+  for (std::size_t p = 8; p < size; p += 8) {
+    x = kv::mix64(x);
+    std::memcpy(out.data() + p, &x, size - p < 8 ? size - p : 8);
+  }
+}
+
+// The version stored in `value` if it is a well-formed value of key k, else 0.
+inline std::uint64_t value_version(std::uint64_t k, std::string_view value, std::size_t size,
+                                   std::string& scratch) {
+  if (value.size() != size || size < 8) return 0;
+  std::uint64_t head = 0;
+  std::memcpy(&head, value.data(), 8);
+  if ((head >> 40) != key_check(k)) return 0;
+  const std::uint64_t v = head & kMaxVersion;
+  make_value(k, v, size, scratch);
+  return scratch == value ? v : 0;
+}
+
+}  // namespace buddy::bench

@@ -1,0 +1,51 @@
+// What buddykv-bench drives: one Target per bench thread, asynchronous (submit many, poll for
+// answers), so the same YCSB loop, verification and latency accounting run against buddykv
+// (UDP, batched datagrams) and against a stock memcached (TCP, pipelined), side by side.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace buddy::bench {
+
+enum class OpKind : std::uint8_t { get, set };
+
+enum class Outcome : std::uint8_t {
+  ok,         // GET found the key (value set) or SET stored it
+  not_found,  // GET missed
+  error,      // any other answer (detail says which)
+  timeout,    // no answer after the target's retries
+};
+
+struct Done {
+  std::uint64_t tag = 0;
+  OpKind op = OpKind::get;
+  Outcome outcome = Outcome::ok;
+  bool retried = false;          // sent more than once (UDP retransmission)
+  std::uint64_t latency_ns = 0;  // from submit (or the echoed timestamp) to the answer
+  std::string_view value;        // GET ok: valid until the next poll()
+  std::string_view detail;       // error: a short reason, e.g. "out_of_memory"
+};
+
+struct TargetCounters {
+  std::uint64_t retries = 0;
+  std::uint64_t timeouts = 0;
+  std::uint64_t stale = 0;  // duplicate or late answers ignored
+};
+
+class Target {
+ public:
+  virtual ~Target() = default;
+  // Queues one request; false (nothing queued) when the window is full: poll() first.
+  virtual bool submit(OpKind op, std::string_view key, std::string_view value,
+                      std::uint64_t tag) = 0;
+  // Sends what is queued, returns finished requests, waiting up to `wait` for the first.
+  virtual std::size_t poll(std::span<Done> out, std::chrono::microseconds wait) = 0;
+  virtual std::size_t outstanding() const = 0;
+  virtual TargetCounters counters() const = 0;
+};
+
+}  // namespace buddy::bench
