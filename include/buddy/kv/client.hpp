@@ -107,7 +107,8 @@ class Client {
   };
   std::string control(wire::Command cmd, wire::ControlResponse& resp);
   void enqueue(std::uint32_t slot);
-  void send_port(std::size_t port);
+  void open(std::size_t port);
+  void close(std::size_t port);
   void complete(std::uint32_t slot, Completion c);
   void expire(std::chrono::steady_clock::time_point now);
   Reply call(wire::Opcode op, std::string_view key, std::string_view value);
@@ -122,7 +123,10 @@ class Client {
   std::size_t live_ = 0;
   std::uint64_t seq_ = 1;
   std::vector<PortOut> out_;
-  std::vector<wire::Datagram> tx_;
+  std::vector<std::vector<std::byte>> pool_;  // datagram buffers of limit_ bytes
+  std::vector<std::uint32_t> free_bufs_;
+  std::vector<wire::Datagram> tx_;      // finished datagrams, sent by flush()
+  std::vector<std::uint32_t> tx_bufs_;  // their pool buffers
   std::deque<Deadline> deadlines_;
   struct Ready {
     Completion c;

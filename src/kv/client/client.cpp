@@ -34,10 +34,10 @@ struct Client::Slot {
   std::string bytes;  // key then value
 };
 
+// The datagram being filled for one serving port; its buffer comes from the client's pool.
 struct Client::PortOut {
-  std::vector<std::byte> buf;
+  std::uint32_t buf = UINT32_MAX;  // pool index, UINT32_MAX: none open
   wire::RequestWriter w;
-  std::vector<std::vector<std::byte>> full;  // finished datagrams waiting for flush()
 };
 
 Client::Client(ClientConfig cfg, std::unique_ptr<wire::BurstTransport> transport)
@@ -64,10 +64,6 @@ Client::Client(ClientConfig cfg, std::unique_ptr<wire::BurstTransport> transport
   free_.reserve(cfg_.window);
   for (std::size_t i = cfg_.window; i-- > 0;) free_.push_back(static_cast<std::uint32_t>(i));
   out_.resize(map_.ports.size());
-  for (auto& o : out_) {
-    o.buf.resize(limit_);
-    o.w = wire::RequestWriter(o.buf, cfg_.client_id);
-  }
   rx_bytes_.resize(kRxBurst * wire::kMaxDatagram);
   rx_.resize(kRxBurst);
   views_.resize(wire::kMaxCount);
@@ -149,48 +145,57 @@ bool Client::submit(wire::Opcode op, std::string_view key, std::string_view valu
   return true;
 }
 
+void Client::open(std::size_t port) {
+  PortOut& o = out_[port];
+  if (free_bufs_.empty()) {
+    free_bufs_.push_back(static_cast<std::uint32_t>(pool_.size()));
+    pool_.emplace_back(limit_);
+  }
+  o.buf = free_bufs_.back();
+  free_bufs_.pop_back();
+  o.w = wire::RequestWriter(pool_[o.buf], cfg_.client_id);
+}
+
+void Client::close(std::size_t port) {
+  PortOut& o = out_[port];
+  if (o.buf == UINT32_MAX) return;
+  if (o.w.empty()) {
+    free_bufs_.push_back(o.buf);
+  } else {
+    const std::size_t n = o.w.finish();
+    tx_.push_back({pool_[o.buf].data(), static_cast<std::uint32_t>(n),
+                   static_cast<std::uint32_t>(n), wire::Endpoint{server_.ip, map_.ports[port]}});
+    tx_bufs_.push_back(o.buf);
+  }
+  o.buf = UINT32_MAX;
+}
+
 void Client::enqueue(std::uint32_t s) {
   const Slot& sl = slots_[s];
-  PortOut& o = out_[sl.port];
+  if (out_[sl.port].buf == UINT32_MAX) open(sl.port);
+  PortOut* o = &out_[sl.port];
   const std::string_view key(sl.bytes.data(), sl.key_len);
   const std::string_view value = std::string_view(sl.bytes).substr(sl.key_len);
-  const bool at_batch = cfg_.batch != 0 && o.w.count() >= cfg_.batch;
-  if (at_batch || !o.w.add(sl.op, sl.hash, sl.id, sl.ts, key, value)) {
-    const std::size_t n = o.w.finish();
-    o.full.emplace_back(o.buf.begin(), o.buf.begin() + static_cast<std::ptrdiff_t>(n));
-    o.w = wire::RequestWriter(o.buf, cfg_.client_id);
-    o.w.add(sl.op, sl.hash, sl.id, sl.ts, key, value);  // fits: checked against the limit
-    // Datagrams leave as soon as they are full, so a large window keeps the server busy.
-    send_port(sl.port);
+  const bool at_batch = cfg_.batch != 0 && o->w.count() >= cfg_.batch;
+  if (at_batch || !o->w.add(sl.op, sl.hash, sl.id, sl.ts, key, value)) {
+    // Full datagrams wait for flush(), which sends them all with one sendmmsg.
+    close(sl.port);
+    open(sl.port);
+    o = &out_[sl.port];
+    o->w.add(sl.op, sl.hash, sl.id, sl.ts, key, value);  // fits: checked against the limit
   }
   deadlines_.push_back({s, sl.id, Clock::now() + cfg_.timeout});
 }
 
-void Client::send_port(std::size_t p) {
-  PortOut& o = out_[p];
-  tx_.clear();
-  const wire::Endpoint to{server_.ip, map_.ports[p]};
-  for (auto& f : o.full) {
-    tx_.push_back(
-        {f.data(), static_cast<std::uint32_t>(f.size()), static_cast<std::uint32_t>(f.size()), to});
-  }
+void Client::flush() {
+  for (std::size_t p = 0; p < out_.size(); ++p) close(p);
   if (tx_.empty()) return;
   const std::size_t sent = t_->send_burst(tx_);
   ctr_.datagrams_out += sent;
   ctr_.send_failures += tx_.size() - sent;  // lost: their requests time out and are retried
-  o.full.clear();
-}
-
-void Client::flush() {
-  for (std::size_t p = 0; p < out_.size(); ++p) {
-    PortOut& o = out_[p];
-    if (!o.w.empty()) {
-      const std::size_t n = o.w.finish();
-      o.full.emplace_back(o.buf.begin(), o.buf.begin() + static_cast<std::ptrdiff_t>(n));
-      o.w = wire::RequestWriter(o.buf, cfg_.client_id);
-    }
-    send_port(p);
-  }
+  for (std::uint32_t b : tx_bufs_) free_bufs_.push_back(b);
+  tx_.clear();
+  tx_bufs_.clear();
 }
 
 void Client::complete(std::uint32_t s, Completion c) {
