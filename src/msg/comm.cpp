@@ -82,8 +82,11 @@ void comm::init(MPI_Comm c) {
 comm::~comm() {
   int finalized = 0;
   MPI_Finalized(&finalized);
+  // Unwinding after an error: the other ranks may never reach a barrier or MPI_Finalize, so
+  // neither happens here; the caller reports the error and aborts the job.
+  const bool unwinding = std::uncaught_exceptions() > 0;
   if (!finalized) {
-    if (std::uncaught_exceptions() == 0) {
+    if (!unwinding) {
       try {
         barrier();
       } catch (...) {
@@ -95,7 +98,7 @@ comm::~comm() {
     MPI_Comm_free(&user_comm_);
   }
   if (detail::active_locals == &locals_) detail::active_locals = nullptr;
-  if (owns_mpi_ && !finalized) MPI_Finalize();
+  if (owns_mpi_ && !finalized && !unwinding) MPI_Finalize();
 }
 
 void comm::bad_dest(int dest) const {
@@ -182,7 +185,7 @@ void comm::barrier() {
   termination_rounds rounds;
   std::array<unsigned long long, 2> snap{}, sum{};
   MPI_Request req = MPI_REQUEST_NULL;
-  qp::Backoff backoff;
+  qp::Backoff backoff(wait_backoff);
   for (;;) {
     router_->flush_all();
     bool worked = router_->poll();
@@ -216,7 +219,7 @@ void comm::all_reduce_raw(void* inout, MPI_Datatype type, MPI_Op op) {
   }
   MPI_Request req;
   MPI_Iallreduce(MPI_IN_PLACE, inout, 1, type, op, coll_, &req);
-  qp::Backoff backoff;
+  qp::Backoff backoff(wait_backoff);
   for (;;) {
     int done = 0;
     MPI_Test(&req, &done, MPI_STATUS_IGNORE);

@@ -11,7 +11,12 @@ namespace buddy::msg {
 
 namespace {
 constexpr std::size_t min_hop_bytes = 512;  // room for a few small records at any budget
-}
+}  // namespace
+
+// Waits for peers are short (a peer's next poll): spin, then yield for a long time (on an idle
+// core sched_yield returns at once; oversubscribed it hands the core over), sleep only late.
+const qp::BackoffConfig wait_backoff{
+    .spins = 64, .yields = 2000, .min_sleep_us = 1, .max_sleep_us = 100};
 
 router::router(MPI_Comm comm, const layout& lay, routing route, std::size_t budget_bytes)
     : pool_(0) {
@@ -95,6 +100,10 @@ void router::flush(int hop) {
   buffer b = std::move(slot);
   slot = pool_.get();
   send(hop, std::move(b));
+  // Serve what has arrived (and this rank's own buffer) while busy sending: it keeps peers'
+  // sends completing and the inbox from growing.
+  poll();
+  if (drain_ != nullptr && !inbox_.empty()) drain_(drain_ctx_);
 }
 
 void router::flush_all() {
@@ -130,7 +139,7 @@ void router::send(int hop, buffer&& b) {
 
 void router::wait_for_room() {
   ++stats_.backpressure_waits;
-  qp::Backoff backoff;
+  qp::Backoff backoff(wait_backoff);
   while (inflight_bytes_ > inflight_limit_) {
     bool progressed = poll();
     if (drain_ != nullptr && !inbox_.empty()) progressed = drain_(drain_ctx_) || progressed;

@@ -26,8 +26,12 @@
 #include "buddy/msg/routing.hpp"
 #include "buddy/msg/stats.hpp"
 #include "buddy/msg/wire.hpp"
+#include "buddy/qp/backoff.hpp"
 
 namespace buddy::msg {
+
+// How every buddy::msg wait backs off (router backpressure, barrier, reductions).
+extern const qp::BackoffConfig wait_backoff;
 
 class router {
  public:

@@ -1,0 +1,140 @@
+// Shared by the buddy::msg applications: argument parsing before MPI starts (errors printed
+// once, by launch rank 0), a seeded random stream, CPU time, and the result line.
+#pragma once
+
+#include <mpi.h>
+#include <time.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <optional>
+#include <string>
+
+#include "buddy/msg/comm.hpp"
+#include "cli.hpp"
+
+namespace buddy::apps {
+
+// This process's rank as mpirun announced it, before MPI_Init (0 when run alone).
+inline int launch_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}) {
+    if (const char* v = std::getenv(var)) return std::atoi(v);
+  }
+  return 0;
+}
+
+// buddy::tools::parse_args, but only launch rank 0 prints (help or a one-line error).
+inline std::optional<int> parse_args_once(CLI::App& app, int argc, char** argv) {
+  if (launch_rank() == 0) return buddy::tools::parse_args(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    return 0;
+  } catch (const CLI::ParseError&) {
+    return 2;
+  }
+  return std::nullopt;
+}
+
+// The comm options from the environment; a bad BUDDY_* value is a one-line error (exit 2).
+inline std::optional<msg::options> env_options(const char* app) {
+  try {
+    return msg::options::from_env();
+  } catch (const std::exception& e) {
+    if (launch_rank() == 0) std::fprintf(stderr, "%s: %s\n", app, e.what());
+    return std::nullopt;
+  }
+}
+
+// splitmix64: a small, fast, seedable stream; identical on every rank for the same seed.
+struct rng {
+  std::uint64_t state;
+  rng(std::uint64_t seed, int rank)
+      : state(seed * 0x9E3779B97F4A7C15ull +
+              static_cast<std::uint64_t>(rank) * 0xD1B54A32D192ED03ull + 0x632BE59BD9B4E019ull) {}
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [0, n) by multiply-high (no division).
+  std::uint64_t below(std::uint64_t n) {
+    __extension__ using u128 = unsigned __int128;
+    return static_cast<std::uint64_t>((static_cast<u128>(next()) * n) >> 64);
+  }
+};
+
+inline std::uint64_t mix64(std::uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return x;
+}
+
+inline double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+// A table of `total` entries split in blocks over `ranks`: owner and slot of a global index.
+struct block_map {
+  std::uint64_t total;
+  std::uint64_t block;  // ceil(total / ranks)
+  block_map(std::uint64_t t, int ranks)
+      : total(t),
+        block((t + static_cast<std::uint64_t>(ranks) - 1) / static_cast<std::uint64_t>(ranks)) {}
+  int owner(std::uint64_t i) const { return static_cast<int>(i / block); }
+  std::uint64_t slot(std::uint64_t i) const { return i % block; }
+  std::uint64_t local_size(int rank) const {
+    const std::uint64_t lo = static_cast<std::uint64_t>(rank) * block;
+    if (lo >= total) return 0;
+    return total - lo < block ? total - lo : block;
+  }
+};
+
+struct result {
+  const char* app;
+  const char* mode;
+  const char* routing;
+  int ranks;
+  double elapsed_s;
+  double mmsgs_per_s;  // all ranks together
+  double host_cpu_s;   // summed over ranks
+  bool verified;
+};
+
+inline void print_json(const result& r) {
+  std::printf(
+      "{\"app\":\"%s\",\"mode\":\"%s\",\"routing\":\"%s\",\"ranks\":%d,\"elapsed_s\":%.6f,"
+      "\"mmsgs_per_s\":%.3f,\"host_cpu_s\":%.3f,\"verified\":%s}\n",
+      r.app, r.mode, r.routing, r.ranks, r.elapsed_s, r.mmsgs_per_s, r.host_cpu_s,
+      r.verified ? "true" : "false");
+  std::fflush(stdout);
+}
+
+// Runs body(), turning an exception on any rank into one line on stderr and an MPI abort.
+template <class F>
+int guarded(const char* app, F&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    int rank = -1, init = 0, fin = 0;
+    MPI_Initialized(&init);
+    MPI_Finalized(&fin);
+    if (init && !fin) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    std::fprintf(stderr, "%s: rank %d: %s\n", app, rank, e.what());
+    std::fflush(stderr);
+    if (init && !fin) MPI_Abort(MPI_COMM_WORLD, 1);
+    return 1;
+  }
+}
+
+}  // namespace buddy::apps

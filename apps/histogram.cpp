@@ -1,0 +1,177 @@
+// buddy-histogram: every rank sends --updates random increments (one 8-byte slot index each)
+// to a table of --table-size counters split in blocks over the ranks, then a barrier. The
+// result is checked against a deterministic recount: every rank regenerates every rank's
+// random stream, compares each of its own counters exactly, and all ranks compare the global
+// sum and a checksum of all counts. Exit status 1 if anything differs.
+// --baseline alltoallv runs the same updates bulk-synchronously (bucket by owner, then
+// MPI_Alltoallv, in rounds) as the competitor measured on the same machine.
+#include <mpi.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "app_common.hpp"
+
+namespace {
+
+using namespace buddy;
+
+struct config {
+  std::uint64_t updates = 4'000'000;   // per rank
+  std::uint64_t table_size = 1 << 20;  // counters over all ranks
+  std::uint64_t seed = 1;
+  std::string baseline;  // "" or "alltoallv"
+  bool json = false;
+  bool stats = false;
+  bool inject_fault = false;  // tests: rank 0 drops its last update, verification must fail
+};
+
+// Bulk-synchronous competitor: rounds of `chunk` updates per rank, exchanged with Alltoallv.
+void run_alltoallv(MPI_Comm c, const config& cfg, const apps::block_map& map, int rank, int size,
+                   std::vector<std::uint64_t>& counts) {
+  constexpr std::uint64_t chunk = 1 << 16;
+  apps::rng gen(cfg.seed, rank);
+  std::vector<std::uint64_t> idx(chunk), out(chunk), in;
+  std::vector<int> scount(static_cast<std::size_t>(size)), rcount(scount), sdispl(scount),
+      rdispl(scount), fill(scount);
+  for (std::uint64_t done = 0; done < cfg.updates; done += chunk) {
+    const std::uint64_t n = std::min(chunk, cfg.updates - done);
+    std::fill(scount.begin(), scount.end(), 0);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      idx[i] = gen.below(map.total);
+      ++scount[static_cast<std::size_t>(map.owner(idx[i]))];
+    }
+    for (int r = 1; r < size; ++r) {
+      sdispl[static_cast<std::size_t>(r)] =
+          sdispl[static_cast<std::size_t>(r - 1)] + scount[static_cast<std::size_t>(r - 1)];
+    }
+    std::copy(sdispl.begin(), sdispl.end(), fill.begin());
+    for (std::uint64_t i = 0; i < n; ++i) {
+      out[static_cast<std::size_t>(fill[static_cast<std::size_t>(map.owner(idx[i]))]++)] =
+          map.slot(idx[i]);
+    }
+    MPI_Alltoall(scount.data(), 1, MPI_INT, rcount.data(), 1, MPI_INT, c);
+    int total = 0;
+    for (int r = 0; r < size; ++r) {
+      rdispl[static_cast<std::size_t>(r)] = total;
+      total += rcount[static_cast<std::size_t>(r)];
+    }
+    in.resize(static_cast<std::size_t>(total));
+    MPI_Alltoallv(out.data(), scount.data(), sdispl.data(), MPI_UINT64_T, in.data(), rcount.data(),
+                  rdispl.data(), MPI_UINT64_T, c);
+    for (std::uint64_t s : in) ++counts[s];
+  }
+  // Every rank runs the same number of rounds (same --updates), so nothing is left over.
+}
+
+int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
+  msg::comm world(&argc, &argv, opts);
+  const int rank = world.rank(), size = world.size();
+  const apps::block_map map(cfg.table_size, size);
+  std::vector<std::uint64_t> counts(map.local_size(rank), 0);
+  const auto table = world.make_local(counts);
+  const bool bulk = cfg.baseline == "alltoallv";
+
+  world.barrier();
+  MPI_Barrier(world.mpi_comm());
+  const double cpu0 = apps::cpu_seconds();
+  const double t0 = MPI_Wtime();
+  if (bulk) {
+    run_alltoallv(world.mpi_comm(), cfg, map, rank, size, counts);
+  } else {
+    apps::rng gen(cfg.seed, rank);
+    const std::uint64_t last = cfg.updates - 1;
+    for (std::uint64_t i = 0; i < cfg.updates; ++i) {
+      const std::uint64_t g = gen.below(map.total);
+      if (cfg.inject_fault && rank == 0 && i == last) break;
+      world.async(
+          map.owner(g), [table](std::uint64_t slot) { ++(*table)[slot]; }, map.slot(g));
+    }
+    world.barrier();
+  }
+  const double elapsed = world.all_reduce_max(MPI_Wtime() - t0);
+  const double cpu = world.all_reduce_sum(apps::cpu_seconds() - cpu0);
+
+  // Deterministic recount of this rank's counters from every rank's stream.
+  std::vector<std::uint64_t> expect(counts.size(), 0);
+  for (int r = 0; r < size; ++r) {
+    apps::rng gen(cfg.seed, r);
+    for (std::uint64_t i = 0; i < cfg.updates; ++i) {
+      const std::uint64_t g = gen.below(map.total);
+      if (map.owner(g) == rank) ++expect[map.slot(g)];
+    }
+  }
+  std::uint64_t wrong = 0, sum = 0, check = 0, expect_check = 0;
+  const std::uint64_t base = static_cast<std::uint64_t>(rank) * map.block;
+  for (std::size_t s = 0; s < counts.size(); ++s) {
+    wrong += counts[s] != expect[s];
+    sum += counts[s];
+    check += counts[s] * apps::mix64(base + s);
+    expect_check += expect[s] * apps::mix64(base + s);
+  }
+  wrong = world.all_reduce_sum(wrong);
+  sum = world.all_reduce_sum(sum);
+  check = world.all_reduce_sum(check);
+  expect_check = world.all_reduce_sum(expect_check);
+  const std::uint64_t total = cfg.updates * static_cast<std::uint64_t>(size);
+  const bool ok = wrong == 0 && sum == total && check == expect_check;
+
+  const msg::stats st = world.global_stats();
+  if (rank == 0) {
+    const double rate = static_cast<double>(total) / elapsed / 1e6;
+    const apps::result r{"histogram",
+                         bulk ? "alltoallv" : "inline",
+                         bulk ? "none" : msg::to_string(opts.route),
+                         size,
+                         elapsed,
+                         rate,
+                         cpu,
+                         ok};
+    if (cfg.json) {
+      apps::print_json(r);
+    } else {
+      std::printf(
+          "buddy-histogram: %d ranks, mode %s, routing %s, buffer %zu KiB, %llu updates per "
+          "rank into %llu counters\n"
+          "  elapsed %.3f s  rate %.2f M updates/s (%.2f M/s per rank)  host cpu %.2f s\n"
+          "  verified: %s (sum %llu of %llu, %llu counters differ, checksum %s)\n",
+          size, r.mode, r.routing, opts.buffer_kb, static_cast<unsigned long long>(cfg.updates),
+          static_cast<unsigned long long>(cfg.table_size), elapsed, rate, rate / size, cpu,
+          ok ? "yes" : "NO", static_cast<unsigned long long>(sum),
+          static_cast<unsigned long long>(total), static_cast<unsigned long long>(wrong),
+          check == expect_check ? "matches" : "differs");
+    }
+    if (cfg.stats) std::fputs(st.format("all " + std::to_string(size) + " ranks").c_str(), stderr);
+  }
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Distributed histogram over buddy::msg: random increments to a table split over "
+      "the ranks, verified against a recount.",
+      "buddy-histogram"};
+  config cfg;
+  app.add_option("--updates", cfg.updates, "increments sent by each rank")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
+  app.add_option("--table-size", cfg.table_size, "counters in the whole table")
+      ->capture_default_str()
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 36));
+  app.add_option("--seed", cfg.seed, "random seed")->capture_default_str();
+  app.add_option("--baseline", cfg.baseline,
+                 "run the bulk-synchronous MPI_Alltoallv version instead of messages")
+      ->check(CLI::IsMember({"alltoallv"}));
+  app.add_flag("--json", cfg.json, "print one JSON object (rank 0)");
+  app.add_flag("--stats", cfg.stats, "print buddy::msg statistics summed over ranks to stderr");
+  app.add_flag("--inject-fault", cfg.inject_fault, "rank 0 drops one update (tests)")->group("");
+  if (auto rc = apps::parse_args_once(app, argc, argv)) return *rc;
+  const auto opts = apps::env_options("buddy-histogram");
+  if (!opts) return 2;
+  return apps::guarded("buddy-histogram", [&] { return run(argc, argv, cfg, *opts); });
+}
