@@ -11,6 +11,7 @@
 //   std::size_t n = c.poll(done, std::chrono::milliseconds(1));
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -111,6 +112,7 @@ class Client {
   void close(std::size_t port);
   void complete(std::uint32_t slot, Completion c);
   void expire(std::chrono::steady_clock::time_point now);
+  void expire(std::deque<Deadline>& q, std::chrono::steady_clock::time_point now);
   Reply call(wire::Opcode op, std::string_view key, std::string_view value);
 
   ClientConfig cfg_;
@@ -125,9 +127,10 @@ class Client {
   std::vector<PortOut> out_;
   std::vector<std::vector<std::byte>> pool_;  // datagram buffers of limit_ bytes
   std::vector<std::uint32_t> free_bufs_;
-  std::vector<wire::Datagram> tx_;      // finished datagrams, sent by flush()
-  std::vector<std::uint32_t> tx_bufs_;  // their pool buffers
-  std::deque<Deadline> deadlines_;
+  std::vector<wire::Datagram> tx_;                  // finished datagrams, sent by flush()
+  std::vector<std::uint32_t> tx_bufs_;              // their pool buffers
+  static constexpr std::size_t kBackoffLevels = 6;  // timeout x 1, 2, 4, ... 32
+  std::array<std::deque<Deadline>, kBackoffLevels> deadlines_;
   struct Ready {
     Completion c;
     std::string value;

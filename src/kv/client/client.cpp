@@ -184,7 +184,9 @@ void Client::enqueue(std::uint32_t s) {
     o = &out_[sl.port];
     o->w.add(sl.op, sl.hash, sl.id, sl.ts, key, value);  // fits: checked against the limit
   }
-  deadlines_.push_back({s, sl.id, Clock::now() + cfg_.timeout});
+  // Retransmissions back off exponentially; one FIFO per level keeps each sorted by deadline.
+  const std::size_t level = std::min<std::size_t>(sl.retries, kBackoffLevels - 1);
+  deadlines_[level].push_back({s, sl.id, Clock::now() + cfg_.timeout * (1u << level)});
 }
 
 void Client::flush() {
@@ -210,9 +212,13 @@ void Client::complete(std::uint32_t s, Completion c) {
 }
 
 void Client::expire(Clock::time_point now) {
-  while (!deadlines_.empty() && deadlines_.front().at <= now) {
-    const Deadline d = deadlines_.front();
-    deadlines_.pop_front();
+  for (auto& level : deadlines_) expire(level, now);
+}
+
+void Client::expire(std::deque<Deadline>& q, Clock::time_point now) {
+  while (!q.empty() && q.front().at <= now) {
+    const Deadline d = q.front();
+    q.pop_front();
     Slot& sl = slots_[d.slot];
     if (sl.id != d.id) continue;  // answered meanwhile
     if (sl.retries >= cfg_.max_retries) {
