@@ -11,6 +11,11 @@
 
 namespace buddy::kv::server {
 
+namespace {
+// STATS lists items per partition up to this many partitions (the answer is one datagram).
+constexpr std::uint32_t kListedPartitions = 512;
+}  // namespace
+
 struct Server::Worker {
   std::unique_ptr<wire::BurstTransport> transport;
   std::unique_ptr<CpuOnlyWorker> worker;
@@ -185,12 +190,19 @@ std::string Server::stats_json() const {
        ",\"sets\":" + std::to_string(st.sets) + ",\"deletes\":" + std::to_string(st.deletes) +
        ",\"evictions\":" + std::to_string(st.evictions) + ",\"oom\":" + std::to_string(st.oom) +
        "}";
-  s += ",\"partition_items\":[";
+  // Per-partition items, or a summary when the list would not fit a STATS datagram.
+  std::uint64_t lo = UINT64_MAX, hi = 0;
+  std::string list;
   for (std::uint32_t p = 0; p < map_.partitions; ++p) {
-    if (p != 0) s += ',';
-    s += std::to_string(store_->partition(p).stats().items);
+    const std::uint64_t n = store_->partition(p).stats().items;
+    lo = std::min(lo, n);
+    hi = std::max(hi, n);
+    if (map_.partitions <= kListedPartitions) list += (p != 0 ? "," : "") + std::to_string(n);
   }
-  s += "],\"workers\":[";
+  s += ",\"partition_items_min\":" + std::to_string(lo) +
+       ",\"partition_items_max\":" + std::to_string(hi);
+  if (map_.partitions <= kListedPartitions) s += ",\"partition_items\":[" + list + "]";
+  s += ",\"workers\":[";
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     if (i != 0) s += ',';
     s += "{\"port\":" + std::to_string(map_.ports[i]) +

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -358,6 +359,20 @@ TEST(Format, WireConstantsAndHelpers) {
   EXPECT_EQ(to_string(Opcode::del), "del");
   EXPECT_EQ(to_string(Drop::bad_control), "bad_control");
   EXPECT_EQ(to_string(static_cast<Drop>(kDropReasons)), "unknown");
+}
+
+}  // namespace
+}  // namespace buddy::kv::wire::testing
+
+namespace buddy::kv::wire::testing {
+namespace {
+
+TEST(Writer, BufferTooSmallForAHeaderRefusesEverything) {
+  std::array<std::byte, 15> small{};
+  RequestWriter w(small, 1);
+  EXPECT_FALSE(w.add(Opcode::get, key_hash("k"), 1, 0, "k"));
+  EXPECT_EQ(w.finish(), 0u);
+  for (std::byte b : small) EXPECT_EQ(b, std::byte{0});  // nothing written
 }
 
 }  // namespace

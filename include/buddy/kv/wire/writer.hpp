@@ -22,6 +22,7 @@ class DatagramWriter {
     hdr_.kind = kind;
     hdr_.client_id = client_id;
     used_ = sizeof(DatagramHeader);
+    if (cap_ < used_) cap_ = used_ = 0;  // too small for a header: add() and finish() refuse
   }
 
   std::size_t count() const noexcept { return hdr_.count; }
@@ -31,8 +32,9 @@ class DatagramWriter {
   // Bytes a datagram of this kind needs for one entry with `extra` bytes after its header.
   static constexpr std::size_t entry_bytes(std::size_t extra) { return sizeof(Header) + extra; }
 
-  // Writes the datagram header; returns the datagram's size in bytes.
+  // Writes the datagram header; returns the datagram's size in bytes (0: buffer too small).
   std::size_t finish() noexcept {
+    if (cap_ == 0) return 0;
     hdr_.payload_bytes = static_cast<std::uint32_t>(used_ - sizeof(DatagramHeader));
     store(buf_, hdr_);
     return used_;
