@@ -114,6 +114,7 @@ class Client {
   void expire(std::chrono::steady_clock::time_point now);
   void expire(std::deque<Deadline>& q, std::chrono::steady_clock::time_point now);
   Reply call(wire::Opcode op, std::string_view key, std::string_view value);
+  std::uint64_t clock_ns();
 
   ClientConfig cfg_;
   std::unique_ptr<wire::BurstTransport> t_;
@@ -141,6 +142,9 @@ class Client {
   std::vector<wire::Datagram> rx_;
   std::vector<wire::ResponseView> views_;
   ClientCounters ctr_;
+  static constexpr std::uint32_t kClockReuse = 16;
+  std::uint64_t now_cache_ = 0;
+  std::uint32_t now_uses_ = 0;
 };
 
 }  // namespace buddy::kv

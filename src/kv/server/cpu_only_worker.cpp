@@ -31,12 +31,15 @@ bool CpuOnlyWorker::step(std::chrono::microseconds wait) {
     rx_[i].size = 0;
   }
   auto t = Clock::now();
-  const std::size_t n = t_.recv_burst(rx_, wait);
+  std::size_t n = t_.recv_burst(rx_, std::chrono::microseconds{0});
   if (n == 0) {
+    // Waiting for traffic is idle time, even when the wait ends with a datagram.
+    if (wait.count() > 0) n = t_.recv_burst(rx_, wait);
     c_.stage_ns[static_cast<std::size_t>(Stage::idle)] += ns_since(t);
-    return false;
+    if (n == 0) return false;
+  } else {
+    c_.stage_ns[static_cast<std::size_t>(Stage::receive)] += ns_since(t);
   }
-  c_.stage_ns[static_cast<std::size_t>(Stage::receive)] += ns_since(t);
 
   burst_.clear();
   ce_.parse({rx_.data(), n}, burst_, c_);
