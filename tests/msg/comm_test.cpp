@@ -154,15 +154,18 @@ TEST(Comm, BroadcastRunsOnEveryRankIncludingTheSender) {
 
 TEST(Comm, Reductions) {
   comm world(MPI_COMM_WORLD);
+  // Registered before any rank can send to it: the reductions below serve arriving messages.
+  std::uint64_t hits = 0;
+  const auto p = world.make_local(hits);
   const int n = world.size();
   EXPECT_EQ(world.all_reduce_sum(world.rank() + 1), n * (n + 1) / 2);
   EXPECT_EQ(world.all_reduce_min(world.rank() + 10), 10);
   EXPECT_EQ(world.all_reduce_max(world.rank() * 2.5), (n - 1) * 2.5);
   EXPECT_EQ(world.all_reduce_sum(std::uint64_t{1} << 40), static_cast<std::uint64_t>(n) << 40);
-  // Messages keep being served while a rank waits in a reduction.
-  std::uint64_t hits = 0;
-  const auto p = world.make_local(hits);
   for (int i = 0; i < 1000; ++i) world.async((world.rank() + i) % n, [p]() { ++*p; });
+  // Messages keep being served while ranks wait in a reduction; its value is taken at the call.
+  const std::uint64_t early = world.all_reduce_sum(std::uint64_t{1});
+  EXPECT_EQ(early, static_cast<std::uint64_t>(n));
   world.barrier();
   EXPECT_EQ(world.all_reduce_sum(hits), 1000ull * static_cast<std::uint64_t>(n));
 }

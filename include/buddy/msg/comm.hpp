@@ -97,7 +97,9 @@ class comm {
   }
 
   // Registers obj (which must outlive this comm) and returns its handle; every rank registers
-  // its objects in the same order.
+  // its objects in the same order. Not collective: register before any rank may send a message
+  // that uses the handle (right after constructing the comm, or follow with barrier()), since a
+  // rank serves arriving messages inside async(), barrier() and all_reduce_*().
   template <class T>
   local_ptr<T> make_local(T& obj) {
     locals_.push_back({&obj, &typeid(T)});
