@@ -73,7 +73,7 @@ class Client {
   const wire::PartitionMap& map() const noexcept { return map_; }
   std::size_t datagram_limit() const noexcept { return limit_; }
   // Submitted requests poll() has not handed out yet (in flight, or answered and waiting).
-  std::size_t outstanding() const noexcept { return live_ + ready_.size(); }
+  std::size_t outstanding() const noexcept { return live_ + (ready_.size() - ready_head_); }
   bool window_full() const noexcept { return free_.empty(); }
   const ClientCounters& counters() const noexcept { return ctr_; }
 
@@ -111,6 +111,7 @@ class Client {
   void open(std::size_t port);
   void close(std::size_t port);
   void complete(std::uint32_t slot, Completion c);
+  void refuse(wire::Opcode op, std::uint64_t tag, wire::Status status);
   void expire(std::chrono::steady_clock::time_point now);
   void expire(std::deque<Deadline>& q, std::chrono::steady_clock::time_point now);
   Reply call(wire::Opcode op, std::string_view key, std::string_view value);
@@ -132,12 +133,17 @@ class Client {
   std::vector<std::uint32_t> tx_bufs_;              // their pool buffers
   static constexpr std::size_t kBackoffLevels = 6;  // timeout x 1, 2, 4, ... 32
   std::array<std::deque<Deadline>, kBackoffLevels> deadlines_;
+  // Finished requests not yet handed out, in order: ready_[ready_head_..]. GET values are in
+  // ready_values_ (value_off/value_len), which is only cleared when everything was handed out,
+  // at the start of a poll(): that keeps the views of the previous poll() valid until then.
   struct Ready {
     Completion c;
-    std::string value;
+    std::uint32_t value_off = 0;
+    std::uint32_t value_len = 0;
   };
-  std::deque<Ready> ready_;          // finished but not yet handed out
-  std::vector<std::string> values_;  // backing store of the values handed out by poll()
+  std::vector<Ready> ready_;
+  std::size_t ready_head_ = 0;
+  std::string ready_values_;
   std::vector<std::byte> rx_bytes_;
   std::vector<wire::Datagram> rx_;
   std::vector<wire::ResponseView> views_;

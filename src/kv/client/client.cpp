@@ -115,23 +115,26 @@ std::string Client::stats() {
   return r.text;
 }
 
+void Client::refuse(wire::Opcode op, std::uint64_t tag, wire::Status status) {
+  Completion c;
+  c.tag = tag;
+  c.op = op;
+  c.local = true;
+  c.status = status;
+  ready_.push_back({c, 0, 0});
+}
+
 bool Client::submit(wire::Opcode op, std::string_view key, std::string_view value,
                     std::uint64_t tag) {
   ++ctr_.requests;
-  Completion local;
-  local.tag = tag;
-  local.op = op;
-  local.local = true;
   if (key.empty() || key.size() > wire::kMaxKeyBytes ||
       !wire::valid_opcode(static_cast<std::uint8_t>(op)) ||
       (op != wire::Opcode::set && !value.empty())) {
-    local.status = wire::Status::malformed;
-    ready_.push_back({local, {}});
+    refuse(op, tag, wire::Status::malformed);
     return true;
   }
   if (value.size() > wire::max_request_value(limit_, key.size())) {
-    local.status = wire::Status::too_large;
-    ready_.push_back({local, {}});
+    refuse(op, tag, wire::Status::too_large);
     return true;
   }
   if (free_.empty()) {
@@ -220,7 +223,7 @@ void Client::complete(std::uint32_t s, Completion c) {
   sl.id = 0;
   free_.push_back(s);
   --live_;
-  ready_.push_back({c, {}});
+  ready_.push_back({c, 0, 0});
 }
 
 void Client::expire(Clock::time_point now) {
@@ -248,10 +251,14 @@ void Client::expire(std::deque<Deadline>& q, Clock::time_point now) {
 }
 
 std::size_t Client::poll(std::span<Completion> out, std::chrono::microseconds wait) {
-  values_.clear();
+  if (ready_head_ == ready_.size()) {
+    ready_.clear();
+    ready_head_ = 0;
+    ready_values_.clear();
+  }
   now_uses_ = 0;  // the next submit reads the clock again
   flush();
-  if (ready_.empty() && live_ > 0) {
+  if (ready_head_ == ready_.size() && live_ > 0) {
     for (std::size_t i = 0; i < rx_.size(); ++i) {
       rx_[i] = wire::Datagram{rx_bytes_.data() + i * wire::kMaxDatagram,
                               0,
@@ -280,20 +287,20 @@ std::size_t Client::poll(std::span<Completion> out, std::chrono::microseconds wa
         c.status = v.h.status;
         c.latency_ns = now - v.h.timestamp;
         complete(s, c);
-        ready_.back().value.assign(v.value);
+        Ready& r = ready_.back();
+        r.value_off = static_cast<std::uint32_t>(ready_values_.size());
+        r.value_len = static_cast<std::uint32_t>(v.value.size());
+        ready_values_.append(v.value);
       }
     }
   }
   expire(Clock::now());
   std::size_t n = 0;
-  values_.reserve(std::min(out.size(), ready_.size()));
-  while (n < out.size() && !ready_.empty()) {
-    Ready& r = ready_.front();
-    values_.push_back(std::move(r.value));
+  while (n < out.size() && ready_head_ < ready_.size()) {
+    const Ready& r = ready_[ready_head_++];
     out[n] = r.c;
-    out[n].value = values_.back();
+    out[n].value = std::string_view(ready_values_).substr(r.value_off, r.value_len);
     ++n;
-    ready_.pop_front();
   }
   return n;
 }
