@@ -118,16 +118,25 @@ void comm::too_large(std::size_t len) {
               " bytes exceeds the 4 GiB record limit");
 }
 
+namespace {
+[[noreturn, gnu::noinline, gnu::cold]] void no_handler_id(std::uint32_t length) {
+  throw error("corrupt message: a record of " + std::to_string(length) +
+              " bytes has no handler id");
+}
+[[noreturn, gnu::noinline, gnu::cold]] void bad_handler_id(std::uint32_t id, std::uint32_t n) {
+  throw error("corrupt message: handler id " + std::to_string(id) + " but only " +
+              std::to_string(n) + " handlers exist");
+}
+}  // namespace
+
 void comm::execute(const wire::record& r) {
-  if (r.length < wire::handler_id_bytes) {
-    throw error("corrupt message: a record of " + std::to_string(r.length) +
-                " bytes has no handler id");
+  if (r.length < wire::handler_id_bytes) [[unlikely]] {
+    no_handler_id(r.length);
   }
   std::uint32_t id;
   std::memcpy(&id, r.payload, wire::handler_id_bytes);
-  if (id >= handler_count_) {
-    throw error("corrupt message: handler id " + std::to_string(id) + " but only " +
-                std::to_string(handler_count_) + " handlers exist");
+  if (id >= handler_count_) [[unlikely]] {
+    bad_handler_id(id, handler_count_);
   }
   ++depth_;
   invokers_[id](this, r.payload + wire::handler_id_bytes, r.length - wire::handler_id_bytes);

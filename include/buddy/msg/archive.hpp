@@ -167,9 +167,8 @@ class reader {
   reader(const std::byte* p, std::size_t n) : p_(p), end_(p + n) {}
 
   void get(void* dst, std::size_t n) {
-    if (n > remaining()) {
-      throw error("corrupt message: an argument runs past the end of its record (" +
-                  std::to_string(n) + " bytes wanted, " + std::to_string(remaining()) + " left)");
+    if (n > remaining()) [[unlikely]] {
+      overrun(n, remaining());
     }
     if (n != 0) std::memcpy(dst, p_, n);
     p_ += n;
@@ -178,10 +177,8 @@ class reader {
     std::uint32_t c;
     get(&c, 4);
     // Every item takes at least min_item_bytes: reject impossible counts before allocating.
-    if (min_item_bytes != 0 && c > remaining() / min_item_bytes) {
-      throw error("corrupt message: a count of " + std::to_string(c) +
-                  " items does not fit in the " + std::to_string(remaining()) +
-                  " bytes left of its record");
+    if (min_item_bytes != 0 && c > remaining() / min_item_bytes) [[unlikely]] {
+      bad_count(c, remaining());
     }
     return c;
   }
@@ -189,6 +186,16 @@ class reader {
   bool done() const { return p_ == end_; }
 
  private:
+  // Out of line and cold, so that get() stays a bounds check and a memcpy.
+  [[noreturn, gnu::noinline, gnu::cold]] static void overrun(std::size_t want, std::size_t left) {
+    throw error("corrupt message: an argument runs past the end of its record (" +
+                std::to_string(want) + " bytes wanted, " + std::to_string(left) + " left)");
+  }
+  [[noreturn, gnu::noinline, gnu::cold]] static void bad_count(std::size_t c, std::size_t left) {
+    throw error("corrupt message: a count of " + std::to_string(c) + " items does not fit in the " +
+                std::to_string(left) + " bytes left of its record");
+  }
+
   const std::byte* p_;
   const std::byte* end_;
 };

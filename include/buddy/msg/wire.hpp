@@ -33,29 +33,39 @@ struct record {
   const std::byte* payload;
 };
 
+[[noreturn, gnu::noinline, gnu::cold]] inline void corrupt_tail(std::size_t off, std::size_t left) {
+  throw error("corrupt message buffer: " + std::to_string(left) + " trailing bytes at offset " +
+              std::to_string(off) + " are too short for a record header");
+}
+[[noreturn, gnu::noinline, gnu::cold]] inline void corrupt_dest(std::size_t off, std::uint32_t dest,
+                                                                std::uint32_t nranks) {
+  throw error("corrupt message buffer: record at offset " + std::to_string(off) +
+              " is addressed to rank " + std::to_string(dest) + " of " + std::to_string(nranks));
+}
+[[noreturn, gnu::noinline, gnu::cold]] inline void corrupt_length(std::size_t off,
+                                                                  std::uint32_t length,
+                                                                  std::size_t left) {
+  throw error("corrupt message buffer: record at offset " + std::to_string(off) + " claims " +
+              std::to_string(length) + " payload bytes, only " + std::to_string(left) + " remain");
+}
+
 // Calls f(record) for each record of buf[0, size). Throws before calling f on a record whose
 // header is cut short, whose length runs past the buffer, or whose dest is not below nranks.
 template <class F>
 void for_each_record(const std::byte* buf, std::size_t size, std::uint32_t nranks, F&& f) {
   std::size_t off = 0;
   while (off < size) {
-    if (size - off < header_bytes) {
-      throw error("corrupt message buffer: " + std::to_string(size - off) +
-                  " trailing bytes at offset " + std::to_string(off) +
-                  " are too short for a record header");
+    if (size - off < header_bytes) [[unlikely]] {
+      corrupt_tail(off, size - off);
     }
     record r;
     std::memcpy(&r.dest, buf + off, 4);
     std::memcpy(&r.length, buf + off + 4, 4);
-    if (r.dest >= nranks) {
-      throw error("corrupt message buffer: record at offset " + std::to_string(off) +
-                  " is addressed to rank " + std::to_string(r.dest) + " of " +
-                  std::to_string(nranks));
+    if (r.dest >= nranks) [[unlikely]] {
+      corrupt_dest(off, r.dest, nranks);
     }
-    if (r.length > size - off - header_bytes) {
-      throw error("corrupt message buffer: record at offset " + std::to_string(off) + " claims " +
-                  std::to_string(r.length) + " payload bytes, only " +
-                  std::to_string(size - off - header_bytes) + " remain");
+    if (r.length > size - off - header_bytes) [[unlikely]] {
+      corrupt_length(off, r.length, size - off - header_bytes);
     }
     r.payload = buf + off + header_bytes;
     f(r);
