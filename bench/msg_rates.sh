@@ -4,6 +4,9 @@
 # the same run: the same app with routing none (ratio "vs none") and, for the histogram, the
 # bulk-synchronous MPI_Alltoallv version of the same updates (ratio "vs a2av").
 # Each point is the fastest of REPEAT runs (interference on a shared machine only slows a run).
+# "M/cpu_s" divides the messages by the CPU time the ranks actually got (host_cpu_s), the best
+# of the runs: on a machine shared with other jobs it shows the cost per message even when the
+# ranks did not get whole cores.
 #
 # usage: bench/msg_rates.sh            (after ./buddy build)
 # environment: RANKS="2 4"  BUFFERS_KB="64 256 1024"  REPEAT=3  UPDATES=<app default>
@@ -21,10 +24,11 @@ for b in buddy-run buddy-histogram buddy-index-gather; do
   [[ -x "$BIN/$b" ]] || { echo "msg_rates.sh: $BIN/$b missing (run ./buddy build first)" >&2; exit 2; }
 done
 
-# rate APP RANKS RPN ROUTING BUFFER_KB [APP ARGS...]: fastest mmsgs_per_s of REPEAT verified runs.
+# rate APP RANKS RPN ROUTING BUFFER_KB [APP ARGS...]: "fastest-mmsgs_per_s best-M/cpu_s" of
+# REPEAT verified runs.
 rate() {
   local app="$1" n="$2" rpn="$3" routing="$4" kb="$5"; shift 5
-  local best=0 i out r
+  local best=0 best_cpu=0 i out r c
   local extra=()
   [[ -n "$UPDATES" ]] && extra=(--updates "$UPDATES")
   for ((i = 0; i < REPEAT; i++)); do
@@ -33,35 +37,38 @@ rate() {
       || { echo "msg_rates.sh: buddy-$app failed (ranks $n routing $routing buffer $kb KiB)" >&2; exit 1; }
     grep -q '"verified":true' <<<"$out" || { echo "msg_rates.sh: unverified result: $out" >&2; exit 1; }
     r="$(sed -E 's/.*"mmsgs_per_s":([0-9.]+).*/\1/' <<<"$out")"
+    c="$(sed -E 's/.*"elapsed_s":([0-9.]+).*"mmsgs_per_s":([0-9.]+),"host_cpu_s":([0-9.]+).*/\1 \2 \3/' <<<"$out" \
+      | awk '{ print $1 * $2 / $3 }')"
     best="$(awk -v a="$best" -v b="$r" 'BEGIN { print (b > a ? b : a) }')"
+    best_cpu="$(awk -v a="$best_cpu" -v b="$c" 'BEGIN { print (b > a ? b : a) }')"
   done
-  echo "$best"
+  echo "$best $best_cpu"
 }
 
 echo "buddy::msg message rates, fastest of $REPEAT runs, $(nproc) cpus; Mmsg/s summed over ranks"
 echo "(histogram: 1 message per update; index-gather: request + reply = 2 messages per entry)"
-printf '%-13s %5s %4s %-7s %7s %10s %10s %8s %8s\n' app ranks rpn routing buf_KiB Mmsg/s per_rank \
-  "vs none" "vs a2av"
+printf '%-13s %5s %4s %-7s %7s %9s %9s %8s %8s %9s\n' app ranks rpn routing buf_KiB Mmsg/s per_rank \
+  "vs none" "vs a2av" "M/cpu_s"
 for app in histogram index-gather; do
   for n in $RANKS; do
     rpn=1
     ((n >= 4)) && rpn=2
     a2a=""
     if [[ "$app" == histogram ]]; then
-      a2a="$(rate histogram "$n" "$rpn" none 256 --baseline alltoallv)"
-      printf '%-13s %5d %4d %-7s %7s %10.2f %10.2f %8s %8s\n' "histogram" "$n" "$rpn" "a2av" "-" \
-        "$a2a" "$(awk -v r="$a2a" -v n="$n" 'BEGIN { print r / n }')" "-" "1.00x"
+      read -r a2a cpu <<<"$(rate histogram "$n" "$rpn" none 256 --baseline alltoallv)"
+      printf '%-13s %5d %4d %-7s %7s %9.2f %9.2f %8s %8s %9.2f\n' "histogram" "$n" "$rpn" "a2av" "-" \
+        "$a2a" "$(awk -v r="$a2a" -v n="$n" 'BEGIN { print r / n }')" "-" "1.00x" "$cpu"
     fi
     for kb in $BUFFERS_KB; do
       none=""
       for routing in none nr nlnr; do
-        r="$(rate "$app" "$n" "$rpn" "$routing" "$kb")"
+        read -r r cpu <<<"$(rate "$app" "$n" "$rpn" "$routing" "$kb")"
         [[ "$routing" == none ]] && none="$r"
         vs_none="$(awk -v r="$r" -v b="$none" 'BEGIN { printf "%.2fx", r / b }')"
         vs_a2a="-"
         [[ -n "$a2a" ]] && vs_a2a="$(awk -v r="$r" -v b="$a2a" 'BEGIN { printf "%.2fx", r / b }')"
-        printf '%-13s %5d %4d %-7s %7d %10.2f %10.2f %8s %8s\n' "$app" "$n" "$rpn" "$routing" "$kb" \
-          "$r" "$(awk -v r="$r" -v n="$n" 'BEGIN { print r / n }')" "$vs_none" "$vs_a2a"
+        printf '%-13s %5d %4d %-7s %7d %9.2f %9.2f %8s %8s %9.2f\n' "$app" "$n" "$rpn" "$routing" \
+          "$kb" "$r" "$(awk -v r="$r" -v n="$n" 'BEGIN { print r / n }')" "$vs_none" "$vs_a2a" "$cpu"
       done
     done
   done
