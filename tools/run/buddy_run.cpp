@@ -11,10 +11,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "buddy/msg/options.hpp"
 #include "cli.hpp"
 
 namespace {
@@ -94,6 +96,15 @@ int main(int argc, char** argv) {
     ::setenv("BUDDY_RANKS_PER_NODE", std::to_string(ranks_per_node).c_str(), 1);
   if (!routing.empty()) ::setenv("BUDDY_ROUTING", routing.c_str(), 1);
   if (buffer_kb > 0) ::setenv("BUDDY_BUFFER_KB", std::to_string(buffer_kb).c_str(), 1);
+
+  // BUDDY_* values the user set in the environment are checked here, once, before any rank
+  // starts (every rank would otherwise fail with the same message).
+  try {
+    (void)buddy::msg::options::from_env();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "buddy-run: %s\n", e.what());
+    return 2;
+  }
 
   std::vector<std::string> args = {*mpirun, "--oversubscribe",     "--bind-to", "none", "--mca",
                                    "btl",   "self,vader",          "--mca",     "pml",  "ob1",
