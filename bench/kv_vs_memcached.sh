@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# buddykv vs a stock memcached, side by side in one run: the same YCSB workload from
+# build/bin/buddykv-bench against buddykv-server (cpu-only, UDP, batched datagrams) and against
+# memcached (TCP, meta protocol, pipelined), both servers with one worker thread on the same cpu
+# and the same memory, the client on another cpu. Prints both results and buddykv/memcached.
+#
+#   bench/kv_vs_memcached.sh                                   # YCSB-B, Zipf 0.99, 5 s each
+#   bench/kv_vs_memcached.sh --workload a --dist uniform --duration 10 --verify
+#
+# Every argument goes to buddykv-bench (see build/bin/buddykv-bench --help), except --target,
+# which this script sets. Settings from the environment:
+#   SERVER_CPU=0     cpu both servers are pinned to (taskset; buddykv-server also --cpus)
+#   CLIENT_CPUS=1    cpus the client may run on (taskset; --cpus unless you pass --cpus)
+#   MEMORY_MB=1024   item memory of each server (buddykv --memory, memcached -m)
+#   MEMCACHED=memcached  the memcached binary
+# memcached runs with -t 1 and -R 1000: its default of 20 requests per connection per event
+# makes it stop and answer every 20 pipelined requests (YCSB-B, window 512, this 2-core
+# machine: 1.0-1.4 Mops with -R 20, 1.1-2.5 Mops with -R 1000), and -I 2m so that
+# --value-size 1048576 fits. The script exits non-zero if either run reports errors, timeouts,
+# no operations or a failed --verify. Reading the --json results needs python3.
+set -euo pipefail
+
+die() {
+  echo "kv_vs_memcached: $*" >&2
+  exit 1
+}
+
+usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+}
+
+for a in "$@"; do
+  case "$a" in
+    -h | --help) usage; exit 0 ;;
+    --target | --target=*) die "--target is set by this script (it runs both targets)" ;;
+  esac
+done
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+server_bin="$root/build/bin/buddykv-server"
+bench_bin="$root/build/bin/buddykv-bench"
+[[ -x "$server_bin" ]] || die "$server_bin not found: run ./buddy build first"
+[[ -x "$bench_bin" ]] || die "$bench_bin not found: run ./buddy build first"
+MEMCACHED="${MEMCACHED:-memcached}"
+mc_bin="$(command -v "$MEMCACHED" || true)"
+[[ -n "$mc_bin" ]] || die "memcached not found: run ./buddy setup (Debian package memcached)"
+command -v python3 >/dev/null || die "python3 is needed to read buddykv-bench --json results"
+command -v taskset >/dev/null || die "taskset not found (Debian package util-linux)"
+
+SERVER_CPU="${SERVER_CPU:-0}"
+CLIENT_CPUS="${CLIENT_CPUS:-1}"
+MEMORY_MB="${MEMORY_MB:-1024}"
+[[ "$MEMORY_MB" =~ ^[0-9]+$ && "$MEMORY_MB" -gt 0 ]] || die "MEMORY_MB must be a number of MB"
+
+# Arguments for the bench: the caller's, plus pinning and JSON output unless given.
+extra=("$@")
+has() {
+  local a
+  for a in "${extra[@]}"; do [[ "$a" == "$1" || "$a" == "$1="* ]] && return 0; done
+  return 1
+}
+bench_args=("${extra[@]}")
+has --cpus || bench_args+=(--cpus "${CLIENT_CPUS%%[,-]*}")
+has --json || bench_args+=(--json)
+has --quiet || bench_args+=(--quiet)
+
+tmp="$(mktemp -d /tmp/kv_vs_memcached.XXXXXX)"
+kv_pid=""
+mc_pid=""
+bench_pid=""
+cleanup() {
+  local p
+  for p in "$bench_pid" "$kv_pid" "$mc_pid"; do
+    [[ -n "$p" ]] && kill "$p" 2>/dev/null || true
+  done
+  for p in "$bench_pid" "$kv_pid" "$mc_pid"; do
+    [[ -n "$p" ]] && wait "$p" 2>/dev/null || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+accepts() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# buddykv-server on a free port (--port 0), found through --port-file.
+taskset -c "$SERVER_CPU" "$server_bin" --port 0 --port-file "$tmp/kv.port" --threads 1 \
+  --cpus "$SERVER_CPU" --memory "${MEMORY_MB}M" >"$tmp/kv.log" 2>&1 &
+kv_pid=$!
+for _ in $(seq 200); do
+  [[ -s "$tmp/kv.port" ]] && break
+  kill -0 "$kv_pid" 2>/dev/null || { cat "$tmp/kv.log" >&2; die "buddykv-server exited"; }
+  sleep 0.05
+done
+[[ -s "$tmp/kv.port" ]] || die "buddykv-server did not start within 10 s"
+kv_port="$(cat "$tmp/kv.port")"
+
+# memcached on a free port; retried if another process takes the port first.
+mc_user=()
+[[ "$(id -u)" == 0 ]] && mc_user=(-u root)
+mc_port=""
+for _ in 1 2 3 4 5; do
+  port="$(free_port)"
+  taskset -c "$SERVER_CPU" "$mc_bin" -p "$port" -U 0 -l 127.0.0.1 -t 1 -m "$MEMORY_MB" \
+    -I 2m -R 1000 "${mc_user[@]}" >"$tmp/mc.log" 2>&1 &
+  mc_pid=$!
+  for _ in $(seq 200); do
+    kill -0 "$mc_pid" 2>/dev/null || break
+    if accepts "$port"; then
+      mc_port="$port"
+      break
+    fi
+    sleep 0.05
+  done
+  [[ -n "$mc_port" ]] && break
+  kill "$mc_pid" 2>/dev/null || true
+  wait "$mc_pid" 2>/dev/null || true
+  mc_pid=""
+done
+[[ -n "$mc_port" ]] || { cat "$tmp/mc.log" >&2; die "memcached did not start"; }
+
+run() {  # run NAME TARGET: one buddykv-bench run, its JSON line in $tmp/NAME.json
+  local name="$1" target="$2"
+  echo "running buddykv-bench --target $target ${bench_args[*]}" >&2
+  # In the background, so that INT/TERM (trapped: cleanup) need not wait for it to finish.
+  taskset -c "$CLIENT_CPUS" "$bench_bin" --target "$target" "${bench_args[@]}" \
+    >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  bench_pid=$!
+  local rc=0
+  wait "$bench_pid" || rc=$?
+  bench_pid=""
+  if ((rc != 0)); then
+    cat "$tmp/$name.err" "$tmp/$name.out" >&2
+    die "buddykv-bench against $name failed (exit $rc)"
+  fi
+  grep '^{' "$tmp/$name.out" | tail -n 1 >"$tmp/$name.json" || true
+  [[ -s "$tmp/$name.json" ]] || { cat "$tmp/$name.out" >&2; die "no JSON result from $name"; }
+}
+
+run buddykv "buddykv://127.0.0.1:$kv_port"
+run memcached "memcached://127.0.0.1:$mc_port"
+
+python3 - "$tmp/buddykv.json" "$tmp/memcached.json" "$SERVER_CPU" "$CLIENT_CPUS" "$MEMORY_MB" <<'EOF'
+import json, sys
+
+kv, mc = (json.load(open(p)) for p in sys.argv[1:3])
+server_cpu, client_cpus, memory_mb = sys.argv[3:6]
+dist = kv.get("dist", "?")
+if dist == "zipf":
+    dist = "zipf %s" % kv.get("theta", "?")
+print("buddykv vs memcached: YCSB-%s, %s keys (%s), %s-B keys, %s-B values, %s client thread(s), "
+      "window %s, %s s each" % (kv.get("workload", "?").upper(), kv.get("keys", "?"), dist,
+                                kv.get("key_size", "?"), kv.get("value_size", "?"),
+                                kv.get("threads", "?"), kv.get("window", "?"),
+                                kv.get("duration_s", "?")))
+print("servers: 1 worker thread on cpu %s, %s MB each; client on cpu %s"
+      % (server_cpu, memory_mb, client_cpus))
+cols = ("Mops", "p50 us", "p99 us", "p999 us", "errors", "timeouts", "verified")
+print("%-10s" % "target" + "".join("%10s" % c for c in cols))
+for name, r in (("buddykv", kv), ("memcached", mc)):
+    ver = ("yes" if r.get("verified") else "NO") if r.get("verify") else "-"
+    vals = ("%.3f" % r["mops"], "%.1f" % r["p50_us"], "%.1f" % r["p99_us"],
+            "%.1f" % r["p999_us"], r.get("errors", "?"), r.get("timeouts", "?"), ver)
+    print("%-10s" % name + "".join("%10s" % v for v in vals))
+tput = kv["mops"] / mc["mops"] if mc["mops"] > 0 else float("inf")
+p99 = kv["p99_us"] / mc["p99_us"] if mc["p99_us"] > 0 else float("inf")
+print("buddykv/memcached: throughput %.2fx, p99 latency %.2fx (lower is better)" % (tput, p99))
+for name, r in (("buddykv", kv), ("memcached", mc)):
+    print("json %s: %s" % (name, json.dumps(r, separators=(",", ":"))))
+bad = [n for n, r in (("buddykv", kv), ("memcached", mc))
+       if r.get("errors", 0) or r.get("timeouts", 0) or not r.get("ops", 0)
+       or (r.get("verify") and not r.get("verified"))]
+if bad:
+    print("kv_vs_memcached: errors, timeouts, no operations or failed verification from %s"
+          % ", ".join(bad), file=sys.stderr)
+    sys.exit(1)
+EOF
