@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "bench_util.hpp"
-#include "buddy/kv/store/store.hpp"
 #include "buddy/kv/client/zipf.hpp"
+#include "buddy/kv/store/store.hpp"
 #include "cli.hpp"
 
 namespace {
