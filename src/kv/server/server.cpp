@@ -197,7 +197,10 @@ std::string Server::stats_json() const {
     const std::uint64_t n = store_->partition(p).stats().items;
     lo = std::min(lo, n);
     hi = std::max(hi, n);
-    if (map_.partitions <= kListedPartitions) list += (p != 0 ? "," : "") + std::to_string(n);
+    if (map_.partitions <= kListedPartitions) {
+      if (p != 0) list += ',';
+      list += std::to_string(n);
+    }
   }
   s += ",\"partition_items_min\":" + std::to_string(lo) +
        ",\"partition_items_max\":" + std::to_string(hi);
