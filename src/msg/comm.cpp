@@ -185,7 +185,18 @@ bool comm::progress() {
   if (depth_ > 0 || in_inbox_) return false;
   bool any = router_->poll();
   any = process_inbox() || any;
-  return any;
+  if (any) {
+    idle_calls_ = 0;
+    return true;
+  }
+  // Idle: nothing arrived and nothing ran. After a few such calls in a row, send what is
+  // buffered, so a rank waiting for a reply (while (!got) progress();) is never stuck behind
+  // its own half-full buffers or its peers'.
+  if (++idle_calls_ >= idle_flush_calls) {
+    idle_calls_ = 0;
+    if (router_->flush_all()) return true;
+  }
+  return false;
 }
 
 void comm::barrier() {

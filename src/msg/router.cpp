@@ -106,10 +106,15 @@ void router::flush(int hop) {
   if (drain_ != nullptr && !inbox_.empty()) drain_(drain_ctx_);
 }
 
-void router::flush_all() {
+bool router::flush_all() {
+  bool any = false;
   for (int h = 0; h < size_; ++h) {
-    if (!out_[static_cast<std::size_t>(h)].empty()) flush(h);
+    if (!out_[static_cast<std::size_t>(h)].empty()) {
+      flush(h);
+      any = true;
+    }
   }
+  return any;
 }
 
 void router::send(int hop, buffer&& b) {

@@ -292,6 +292,29 @@ TEST(Comm, RequestReplyThroughTheCommArgument) {
   }
 }
 
+// A rank waiting for a reply only calls progress(): the request and the reply sit in half-full
+// buffers until a rank flushes them while idle. 50 round trips in a row, no barrier between.
+TEST(Comm, ProgressAloneCompletesRequestAndReply) {
+  comm world(MPI_COMM_WORLD);
+  std::uint64_t got = 0;
+  const auto g = world.make_local(got);
+  world.barrier();
+  const int to = (world.rank() + 1) % world.size();
+  const double deadline = now_s() + 30;
+  for (std::uint64_t round = 1; round <= 50; ++round) {
+    world.async(
+        to,
+        [g](comm& c, int from, std::uint64_t r) {
+          c.async(
+              from, [g](std::uint64_t v) { *g = v; }, r);
+        },
+        world.rank(), round);
+    while (got != round && now_s() < deadline) world.progress();
+    ASSERT_EQ(got, round) << "no reply within 30 s using progress() alone";
+  }
+  world.barrier();
+}
+
 TEST(Comm, MisuseIsAClearError) {
   comm world(MPI_COMM_WORLD);
   EXPECT_THROW(world.async(world.size(), []() {}), error);

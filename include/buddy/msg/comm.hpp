@@ -75,7 +75,9 @@ class comm {
   // Returns when every message sent anywhere, including by handlers, has run. Collective.
   void barrier();
   // Processes what has arrived so far (never blocks); true if anything ran or moved. Lets a
-  // rank busy with its own work serve others; not needed before barrier().
+  // rank busy with its own work serve others; not needed before barrier(). When a few calls
+  // in a row find nothing to do (the rank is idle), it also flushes the half-full send
+  // buffers, so `while (!got) world.progress();` waiting for a reply always finishes.
   bool progress();
 
   // Collective reduction over all ranks. Not a barrier: the value is taken when called, so call
@@ -145,6 +147,8 @@ class comm {
   std::uint64_t barriers_ = 0;
   std::uint64_t termination_rounds_ = 0;
   double handler_s_ = 0;
+  static constexpr int idle_flush_calls = 4;  // idle progress() calls before a flush
+  int idle_calls_ = 0;
   int depth_ = 0;          // > 0 while a handler runs
   bool in_inbox_ = false;  // process_inbox() is on the stack
 };

@@ -69,8 +69,9 @@ class router {
     stats_.bytes_relayed += wire::header_bytes + r.length;
   }
 
-  // Hands every non-empty buffer to MPI (this rank's own buffer goes straight to the inbox).
-  void flush_all();
+  // Hands every non-empty buffer to MPI (this rank's own buffer goes straight to the inbox);
+  // true if there was anything to flush.
+  bool flush_all();
   // Tests sends and receives without blocking; received buffers join the inbox. True if
   // anything completed.
   bool poll();
