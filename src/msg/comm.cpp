@@ -1,6 +1,8 @@
 #include "buddy/msg/comm.hpp"
 
 #include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 
@@ -89,8 +91,21 @@ comm::~comm() {
     if (!unwinding) {
       try {
         barrier();
+      } catch (const std::exception& e) {
+        // A destructor must not throw, and returning would leave the other ranks waiting in
+        // this barrier forever: report the error on one line and end the whole job.
+        std::string line = "buddy::msg: rank ";
+        line += std::to_string(rank_);
+        line += ": ";
+        const std::string what = e.what();
+        const std::string prefix = "buddy::msg: ";
+        line += what.compare(0, prefix.size(), prefix) == 0 ? what.substr(prefix.size()) : what;
+        abort_job(line);
       } catch (...) {
-        // A destructor must not throw; the error already surfaced (or will) on some rank.
+        std::string line = "buddy::msg: rank ";
+        line += std::to_string(rank_);
+        line += ": unknown exception in the final barrier of ~comm";
+        abort_job(line);
       }
     }
     router_.reset();
@@ -99,6 +114,16 @@ comm::~comm() {
   }
   if (detail::active_locals == &locals_) detail::active_locals = nullptr;
   if (owns_mpi_ && !finalized && !unwinding) MPI_Finalize();
+}
+
+void abort_job(const std::string& line) noexcept {
+  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, 1);
+  std::_Exit(1);
 }
 
 void comm::bad_dest(int dest) const {

@@ -40,6 +40,10 @@
 
 namespace buddy::msg {
 
+// Prints `line` (one line, no newline needed) to stderr and ends every rank of the job
+// (MPI_Abort on MPI_COMM_WORLD; plain exit status 1 if MPI is not running).
+[[noreturn]] void abort_job(const std::string& line) noexcept;
+
 namespace detail {
 template <class Fn, class... Args>
 struct handler;
@@ -53,7 +57,9 @@ class comm {
   comm(int* argc, char*** argv, const options& opts = options::from_env());
   // On an existing communicator (duplicated; MPI must be initialised).
   explicit comm(MPI_Comm c, const options& opts = options::from_env());
-  // Collective: a final barrier, then MPI resources are released.
+  // Collective: a final barrier, then MPI resources are released. If that barrier fails (a
+  // handler throws), the error is printed on one line and the job is aborted (abort_job):
+  // returning would leave the other ranks in the barrier forever.
   ~comm();
   comm(const comm&) = delete;
   comm& operator=(const comm&) = delete;
