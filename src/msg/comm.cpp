@@ -78,7 +78,6 @@ void comm::init(MPI_Comm c) {
 
   router_ = std::make_unique<router>(coll_, layout_, opts_.route, opts_.buffer_kb * 1024);
   router_->set_drain_hook(&comm::drain, this);
-  detail::active_locals = &locals_;
 }
 
 comm::~comm() {
@@ -112,7 +111,6 @@ comm::~comm() {
     MPI_Comm_free(&coll_);
     MPI_Comm_free(&user_comm_);
   }
-  if (detail::active_locals == &locals_) detail::active_locals = nullptr;
   if (owns_mpi_ && !finalized && !unwinding) MPI_Finalize();
 }
 
@@ -163,6 +161,12 @@ void comm::execute(const wire::record& r) {
   if (id >= handler_count_) [[unlikely]] {
     bad_handler_id(id, handler_count_);
   }
+  // local_ptr resolves through the comm running the handler (restored even if it throws).
+  struct locals_scope {
+    const std::vector<detail::local_entry>* saved = detail::current_locals;
+    ~locals_scope() { detail::current_locals = saved; }
+  } scope;
+  detail::current_locals = &locals_;
   ++depth_;
   invokers_[id](this, r.payload + wire::handler_id_bytes, r.length - wire::handler_id_bytes);
   --depth_;

@@ -315,6 +315,30 @@ TEST(Comm, ProgressAloneCompletesRequestAndReply) {
   world.barrier();
 }
 
+// Handles are per comm: with two comms alive, index 0 of each names that comm's own object,
+// and destroying one comm leaves the other's handles working.
+TEST(Comm, LocalPointersOfTwoCommsStayApart) {
+  comm a(MPI_COMM_WORLD);
+  std::uint64_t in_a = 0;
+  const auto pa = a.make_local(in_a);
+  {
+    comm b(MPI_COMM_WORLD);
+    std::uint64_t in_b = 0;
+    const auto pb = b.make_local(in_b);
+    ASSERT_EQ(pa.index(), pb.index());  // same index, different objects
+    const int to = (a.rank() + 1) % a.size();
+    for (int i = 0; i < 10; ++i) a.async(to, [pa]() { ++*pa; });
+    for (int i = 0; i < 3; ++i) b.async(to, [pb]() { ++*pb; });
+    a.barrier();
+    b.barrier();
+    EXPECT_EQ(in_a, 10u);
+    EXPECT_EQ(in_b, 3u);
+  }
+  a.async((a.rank() + 1) % a.size(), [pa]() { ++*pa; });
+  a.barrier();
+  EXPECT_EQ(in_a, 11u);
+}
+
 TEST(Comm, MisuseIsAClearError) {
   comm world(MPI_COMM_WORLD);
   EXPECT_THROW(world.async(world.size(), []() {}), error);

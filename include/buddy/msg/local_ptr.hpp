@@ -2,7 +2,9 @@
 // small and trivially copyable so it can be captured by a handler or sent as an argument.
 // comm::make_local(obj) registers obj; ranks must register their objects in the same order, so
 // the same handle names "the same" object everywhere. On the rank that runs a handler,
-// p->... or *p reaches that rank's own object (of the comm alive in this process).
+// p->... or *p reaches that rank's own object, registered with the comm that delivered the
+// message (handles are per comm: with two comms, index 0 of each names different objects).
+// Only inside a handler: elsewhere use the object itself.
 #pragma once
 
 #include <cstdint>
@@ -22,15 +24,26 @@ struct local_entry {
   void* object;
   const std::type_info* type;
 };
-// The table of the live comm (set by its constructor, cleared by its destructor).
-inline std::vector<local_entry>* active_locals = nullptr;
+// The table of the comm whose handler is running on this thread (set by comm::execute for the
+// duration of the handler and restored afterwards), so that with several comms each handle
+// reaches the object registered with the comm that delivered the message.
+inline thread_local const std::vector<local_entry>* current_locals = nullptr;
+
+[[noreturn, gnu::noinline, gnu::cold]] inline void bad_local(std::uint32_t index) {
+  if (current_locals == nullptr) {
+    throw error("buddy::msg: local_ptr " + std::to_string(index) +
+                " dereferenced outside a handler (use the object itself there)");
+  }
+  throw error("buddy::msg: local_ptr " + std::to_string(index) +
+              " does not name an object registered with the comm running the handler");
+}
 
 inline void* local_object(std::uint32_t index, const std::type_info& type) {
-  if (active_locals == nullptr || index >= active_locals->size()) [[unlikely]] {
-    throw error("buddy::msg: local_ptr " + std::to_string(index) +
-                " does not name an object registered with the live comm");
+  const std::vector<local_entry>* table = current_locals;
+  if (table == nullptr || index >= table->size()) [[unlikely]] {
+    bad_local(index);
   }
-  const local_entry& e = (*active_locals)[index];
+  const local_entry& e = (*table)[index];
   if (e.type != &type && *e.type != type) [[unlikely]] {
     throw error(std::string("buddy::msg: local_ptr used as ") + type.name() +
                 " but registered as " + e.type->name());
