@@ -4,13 +4,17 @@
 
 #include <mpi.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <new>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "buddy/msg/comm.hpp"
 #include "cli.hpp"
@@ -118,6 +122,40 @@ inline void print_json(const result& r) {
       r.app, r.mode, r.routing, r.ranks, r.elapsed_s, r.mmsgs_per_s, r.host_cpu_s,
       r.verified ? "true" : "false");
   std::fflush(stdout);
+}
+
+// Sizes v to n zeroed values on every rank. If that does not fit on some rank (more than this
+// machine's memory, or the allocation fails), rank 0 prints one line ("APP: WHAT of N bytes per
+// rank does not fit in memory ...") and every rank gets false, so the app can return 2 instead
+// of dying with std::bad_alloc (or being killed after overcommitting). Collective.
+template <class T>
+bool allocate_everywhere(msg::comm& world, std::vector<T>& v, std::uint64_t n, const char* app,
+                         const char* what) {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  const unsigned long long memory =
+      pages > 0 && page > 0
+          ? static_cast<unsigned long long>(pages) * static_cast<unsigned long long>(page)
+          : 0;
+  const unsigned long long bytes = static_cast<unsigned long long>(n) * sizeof(T);
+  bool fits = memory == 0 || bytes <= memory;
+  if (fits) {
+    try {
+      v.assign(static_cast<std::size_t>(n), T{});
+    } catch (const std::bad_alloc&) {
+      fits = false;
+    } catch (const std::length_error&) {
+      fits = false;
+    }
+  }
+  const unsigned long long worst = world.all_reduce_max(fits ? 0ull : bytes);
+  if (worst == 0) return true;
+  if (world.rank() == 0) {
+    std::fprintf(stderr,
+                 "%s: %s of %llu bytes per rank does not fit in memory (%llu bytes on this "
+                 "machine); lower --table-size / --updates or use more ranks\n",
+                 app, what, worst, memory);
+  }
+  return false;
 }
 
 // Runs body(), turning an exception on any rank into one line on stderr and an MPI abort.

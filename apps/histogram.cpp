@@ -71,7 +71,13 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
   msg::comm world(&argc, &argv, opts);
   const int rank = world.rank(), size = world.size();
   const apps::block_map map(cfg.table_size, size);
-  std::vector<std::uint64_t> counts(map.local_size(rank), 0);
+  std::vector<std::uint64_t> counts, expect;
+  if (!apps::allocate_everywhere(world, counts, map.local_size(rank), "buddy-histogram",
+                                 "a table") ||
+      !apps::allocate_everywhere(world, expect, map.local_size(rank), "buddy-histogram",
+                                 "a table and its recount")) {
+    return 2;
+  }
   const auto table = world.make_local(counts);
   const bool bulk = cfg.baseline == "alltoallv";
 
@@ -96,7 +102,6 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
   const double cpu = world.all_reduce_sum(apps::cpu_seconds() - cpu0);
 
   // Deterministic recount of this rank's counters from every rank's stream.
-  std::vector<std::uint64_t> expect(counts.size(), 0);
   for (int r = 0; r < size; ++r) {
     apps::rng gen(cfg.seed, r);
     for (std::uint64_t i = 0; i < cfg.updates; ++i) {

@@ -46,10 +46,15 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
   msg::comm world(&argc, &argv, opts);
   const int rank = world.rank(), size = world.size();
   const apps::block_map map(cfg.table_size, size);
-  std::vector<std::uint64_t> array(map.local_size(rank));
+  std::vector<std::uint64_t> array, results;
+  if (!apps::allocate_everywhere(world, array, map.local_size(rank), "buddy-index-gather",
+                                 "an array") ||
+      !apps::allocate_everywhere(world, results, cfg.updates, "buddy-index-gather",
+                                 "the gathered values")) {
+    return 2;
+  }
   const std::uint64_t base = static_cast<std::uint64_t>(rank) * map.block;
   for (std::size_t s = 0; s < array.size(); ++s) array[s] = value_of(base + s, cfg.seed);
-  std::vector<std::uint64_t> results(cfg.updates, 0);
   const auto arr = world.make_local(array);
   const auto res = world.make_local(results);
 

@@ -106,9 +106,11 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  std::vector<std::string> args = {*mpirun, "--oversubscribe",     "--bind-to", "none", "--mca",
-                                   "btl",   "self,vader",          "--mca",     "pml",  "ob1",
-                                   "--mca", "mpi_yield_when_idle", "1"};
+  // -q: no Open MPI banners ("Primary job terminated normally, but ...", "MPI_ABORT was
+  // invoked ..."), so an application's one-line error stays the only line.
+  std::vector<std::string> args = {*mpirun, "-q",    "--oversubscribe",     "--bind-to", "none",
+                                   "--mca", "btl",   "self,vader",          "--mca",     "pml",
+                                   "ob1",   "--mca", "mpi_yield_when_idle", "1"};
   for (const char* var : {"BUDDY_ROUTING", "BUDDY_BUFFER_KB", "BUDDY_RANKS_PER_NODE"}) {
     if (std::getenv(var) != nullptr) {
       args.push_back("-x");
