@@ -137,8 +137,12 @@ void comm::unregistered(bool registered) {
 }
 
 void comm::too_large(std::size_t len) {
-  throw error("buddy::msg::async: a message of " + std::to_string(len) +
-              " bytes exceeds the 4 GiB record limit");
+  std::string m = "buddy::msg::async: a message of ";
+  m += std::to_string(len);
+  m += " bytes exceeds the record limit of ";
+  m += std::to_string(wire::max_payload);
+  m += " bytes (with its 8-byte header, one MPI message of at most 2^31-1 bytes)";
+  throw error(m);
 }
 
 namespace {

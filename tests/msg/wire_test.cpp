@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <climits>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -29,6 +30,13 @@ TEST(Wire, HeaderLayoutIsDestThenLength) {
   std::memcpy(&len, h + 4, 4);
   EXPECT_EQ(dest, 3u);
   EXPECT_EQ(len, 0x01020304u);
+}
+
+// comm::async refuses records above max_payload; the router sends a record in one MPI message
+// (int count), so the largest accepted record must still fit one.
+TEST(Wire, LargestRecordFitsOneMpiMessage) {
+  EXPECT_LE(header_bytes + max_payload, static_cast<std::size_t>(INT_MAX));
+  EXPECT_EQ(header_bytes + max_payload, static_cast<std::size_t>(INT_MAX));
 }
 
 TEST(Wire, WalksEveryRecord) {

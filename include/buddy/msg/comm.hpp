@@ -253,7 +253,7 @@ void comm::async(int dest, const Fn& fn, const Args&... args) {
   constexpr std::size_t fn_len = std::is_empty_v<Fn> ? 0 : sizeof(Fn);
   const std::size_t len =
       wire::handler_id_bytes + fn_len + (std::size_t{0} + ... + archive::size_of(args));
-  if (len > wire::max_payload) [[unlikely]] {
+  if (len > wire::max_payload) [[unlikely]] {  // header + len must fit one MPI message
     too_large(len);
   }
   std::byte* p = router_->reserve(dest, static_cast<std::uint32_t>(len));

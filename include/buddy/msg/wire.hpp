@@ -20,7 +20,8 @@ namespace buddy::msg::wire {
 
 inline constexpr std::size_t header_bytes = 8;
 inline constexpr std::size_t handler_id_bytes = 4;
-inline constexpr std::uint32_t max_payload = 0xFFFFFFF0u;
+// A record travels in one MPI message at most (int count): header + payload <= INT_MAX.
+inline constexpr std::uint32_t max_payload = 0x7FFFFFFFu - header_bytes;
 
 inline void write_header(std::byte* p, std::uint32_t dest, std::uint32_t length) noexcept {
   std::memcpy(p, &dest, 4);
