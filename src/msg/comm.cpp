@@ -166,16 +166,23 @@ void comm::execute(const wire::record& r) {
     bad_handler_id(id, handler_count_);
   }
   // local_ptr resolves through the comm running the handler (restored even if it throws).
-  struct locals_scope {
+  // The depth, the local table and the counters are restored / updated even if the handler
+  // throws: the exception reaches the caller of async/progress/barrier, and the comm stays
+  // usable (a thrown message counts as executed, so later barriers still terminate).
+  struct handler_scope {
+    comm& c;
+    std::uint32_t length;
     const std::vector<detail::local_entry>* saved = detail::current_locals;
-    ~locals_scope() { detail::current_locals = saved; }
-  } scope;
+    ~handler_scope() {
+      detail::current_locals = saved;
+      --c.depth_;
+      ++c.executed_;
+      c.bytes_executed_ += wire::header_bytes + length;
+    }
+  } scope{*this, r.length};
   detail::current_locals = &locals_;
   ++depth_;
   invokers_[id](this, r.payload + wire::handler_id_bytes, r.length - wire::handler_id_bytes);
-  --depth_;
-  ++executed_;
-  bytes_executed_ += wire::header_bytes + r.length;
 }
 
 bool comm::process_inbox() {

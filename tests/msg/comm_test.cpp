@@ -339,6 +339,20 @@ TEST(Comm, LocalPointersOfTwoCommsStayApart) {
   EXPECT_EQ(in_a, 11u);
 }
 
+// A handler that throws: the error reaches the caller, and the comm stays usable afterwards
+// (not stuck "inside a handler", and later barriers still terminate).
+TEST(Comm, HandlerThatThrowsLeavesTheCommUsable) {
+  comm world(MPI_COMM_WORLD);
+  std::uint64_t runs = 0;
+  const auto p = world.make_local(runs);
+  world.async(world.rank(), []() { throw error("handler failed on purpose"); });
+  EXPECT_THROW(world.barrier(), error);
+  EXPECT_NO_THROW(world.barrier());
+  world.async((world.rank() + 1) % world.size(), [p]() { ++*p; });
+  EXPECT_NO_THROW(world.barrier());
+  EXPECT_EQ(runs, 1u);
+}
+
 TEST(Comm, MisuseIsAClearError) {
   comm world(MPI_COMM_WORLD);
   EXPECT_THROW(world.async(world.size(), []() {}), error);
