@@ -306,6 +306,7 @@ stats comm::local_stats() const {
 }
 
 stats comm::global_stats() {
+  barrier();  // first: messages sent just before the call are counted as executed too
   const stats s = local_stats();
   std::array<unsigned long long, 14> u = {
       s.msgs_sent,     s.bytes_sent,        s.msgs_executed,   s.bytes_executed,
@@ -313,7 +314,6 @@ stats comm::global_stats() {
       s.buffers_local, s.buffers_received,  s.large_sends,     s.backpressure_waits,
       s.barriers,      s.termination_rounds};
   std::array<double, 2> d = {s.handler_s, s.comm_s};
-  barrier();
   MPI_Allreduce(MPI_IN_PLACE, u.data(), static_cast<int>(u.size()), MPI_UNSIGNED_LONG_LONG, MPI_SUM,
                 coll_);
   MPI_Allreduce(MPI_IN_PLACE, d.data(), 2, MPI_DOUBLE, MPI_SUM, coll_);

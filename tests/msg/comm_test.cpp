@@ -353,6 +353,19 @@ TEST(Comm, HandlerThatThrowsLeavesTheCommUsable) {
   EXPECT_EQ(runs, 1u);
 }
 
+// global_stats() waits for the messages sent just before it: sent == executed in the sum.
+TEST(Comm, GlobalStatsCountMessagesSentJustBefore) {
+  comm world(MPI_COMM_WORLD);
+  std::uint64_t runs = 0;
+  const auto p = world.make_local(runs);
+  world.barrier();
+  for (int i = 0; i < 100; ++i) world.async((world.rank() + 1) % world.size(), [p]() { ++*p; });
+  const stats g = world.global_stats();  // no barrier before it
+  EXPECT_EQ(g.msgs_sent, 100u * static_cast<std::uint64_t>(world.size()));
+  EXPECT_EQ(g.msgs_executed, g.msgs_sent);
+  EXPECT_EQ(runs, 100u);
+}
+
 TEST(Comm, MisuseIsAClearError) {
   comm world(MPI_COMM_WORLD);
   EXPECT_THROW(world.async(world.size(), []() {}), error);
