@@ -3,6 +3,7 @@
 # every routing mode and several send-buffer budgets, each next to its competitors measured in
 # the same run: the same app with routing none (ratio "vs none") and, for the histogram, the
 # bulk-synchronous MPI_Alltoallv version of the same updates (ratio "vs a2av").
+# nr and nlnr run only where they relay (more than one node, some node with several ranks).
 # Each point is the fastest of REPEAT runs (interference on a shared machine only slows a run).
 # "M/cpu_s" divides the messages by the CPU time the ranks actually got (host_cpu_s), the best
 # of the runs: on a machine shared with other jobs it shows the cost per message even when the
@@ -47,6 +48,8 @@ rate() {
 
 echo "buddy::msg message rates, fastest of $REPEAT runs, $(nproc) cpus; Mmsg/s summed over ranks"
 echo "(histogram: 1 message per update; index-gather: request + reply = 2 messages per entry)"
+echo "(nr/nlnr rows only where they relay: with 1 rank per node, or a single node, every route"
+echo " is direct and they would repeat routing none)"
 printf '%-13s %5s %4s %-7s %7s %9s %9s %8s %8s %9s\n' app ranks rpn routing buf_KiB Mmsg/s per_rank \
   "vs none" "vs a2av" "M/cpu_s"
 for app in histogram index-gather; do
@@ -61,7 +64,9 @@ for app in histogram index-gather; do
     fi
     for kb in $BUFFERS_KB; do
       none=""
-      for routing in none nr nlnr; do
+      routings="none"
+      ((rpn > 1 && n > rpn)) && routings="none nr nlnr"
+      for routing in $routings; do
         read -r r cpu <<<"$(rate "$app" "$n" "$rpn" "$routing" "$kb")"
         [[ "$routing" == none ]] && none="$r"
         vs_none="$(awk -v r="$r" -v b="$none" 'BEGIN { printf "%.2fx", r / b }')"

@@ -1,11 +1,20 @@
 #!/bin/sh
-# check_run.sh STATUS REGEX [one-line] -- COMMAND...
+# check_run.sh STATUS REGEX [one-line] [also REGEX2]... -- COMMAND...
 # Runs COMMAND and passes only if it exits with STATUS (a number, or "nonzero"), some line of
-# its output (stdout and stderr) matches the extended regular expression REGEX, and, with
-# "one-line", it printed exactly one line.
+# its output (stdout and stderr) matches the extended regular expression REGEX (and some line
+# matches each REGEX2), and, with "one-line", it printed exactly one line.
 want="$1"; regex="$2"; shift 2
 one_line=0
-if [ "$1" = one-line ]; then one_line=1; shift; fi
+also=""
+nl='
+'
+while [ $# -gt 0 ] && [ "$1" != -- ]; do
+  case "$1" in
+    one-line) one_line=1; shift ;;
+    also) also="$also$2$nl"; shift 2 ;;
+    *) echo "check_run: unknown option $1"; exit 2 ;;
+  esac
+done
 [ "$1" = -- ] && shift
 out="$("$@" 2>&1)"; rc=$?
 printf '%s\n' "$out"
@@ -15,6 +24,9 @@ else
   [ "$rc" -eq "$want" ] || { echo "check_run: exit status $rc, wanted $want"; exit 1; }
 fi
 printf '%s\n' "$out" | grep -Eq -- "$regex" || { echo "check_run: no line matches /$regex/"; exit 1; }
+printf '%s' "$also" | while IFS= read -r r; do
+  printf '%s\n' "$out" | grep -Eq -- "$r" || { echo "check_run: no line matches /$r/"; exit 1; }
+done || exit 1
 if [ "$one_line" = 1 ]; then
   lines="$(printf '%s\n' "$out" | wc -l)"
   [ "$lines" -eq 1 ] || { echo "check_run: $lines lines of output, wanted one"; exit 1; }
