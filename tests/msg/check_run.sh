@@ -1,16 +1,19 @@
 #!/bin/sh
-# check_run.sh STATUS REGEX [one-line] [also REGEX2]... -- COMMAND...
+# check_run.sh STATUS REGEX [one-line] [max-lines N] [also REGEX2]... -- COMMAND...
 # Runs COMMAND and passes only if it exits with STATUS (a number, or "nonzero"), some line of
 # its output (stdout and stderr) matches the extended regular expression REGEX (and some line
-# matches each REGEX2), and, with "one-line", it printed exactly one line.
+# matches each REGEX2), and, with "one-line", it printed exactly one line (with max-lines N, at
+# most N lines).
 want="$1"; regex="$2"; shift 2
 one_line=0
+max_lines=0
 also=""
 nl='
 '
 while [ $# -gt 0 ] && [ "$1" != -- ]; do
   case "$1" in
     one-line) one_line=1; shift ;;
+    max-lines) max_lines="$2"; shift 2 ;;
     also) also="$also$2$nl"; shift 2 ;;
     *) echo "check_run: unknown option $1"; exit 2 ;;
   esac
@@ -30,5 +33,9 @@ done || exit 1
 if [ "$one_line" = 1 ]; then
   lines="$(printf '%s\n' "$out" | wc -l)"
   [ "$lines" -eq 1 ] || { echo "check_run: $lines lines of output, wanted one"; exit 1; }
+fi
+if [ "$max_lines" -gt 0 ]; then
+  lines="$(printf '%s\n' "$out" | wc -l)"
+  [ "$lines" -le "$max_lines" ] || { echo "check_run: $lines lines of output, wanted at most $max_lines"; exit 1; }
 fi
 exit 0

@@ -372,6 +372,32 @@ TEST(Comm, GlobalStatsCountMessagesSentJustBefore) {
   EXPECT_EQ(runs, 100u);
 }
 
+struct text_probe {
+  local_ptr<std::uint64_t> hits;
+  void operator()(const std::string& s) const {
+    if (s == "ab" || s == "abc") ++*hits;
+  }
+};
+
+// String literals travel as std::string: literals of different lengths share one handler
+// (char[3] and char[4] would otherwise each instantiate and register their own).
+TEST(Comm, StringLiteralsShareOneStringHandler) {
+  comm world(MPI_COMM_WORLD);
+  std::uint64_t hits = 0;
+  const auto p = world.make_local(hits);
+  const int to = (world.rank() + 1) % world.size();
+  world.async(to, text_probe{p}, "ab");
+  world.async(to, text_probe{p}, "abc");
+  world.barrier();
+  EXPECT_EQ(hits, 2u);
+  const auto& reg = detail::handler_registry::instance();
+  int probes = 0;
+  for (std::uint32_t id = 0; id < reg.size(); ++id) {
+    probes += reg.name(id).find("text_probe") != std::string::npos;
+  }
+  EXPECT_EQ(probes, 1);
+}
+
 TEST(Comm, MisuseIsAClearError) {
   comm world(MPI_COMM_WORLD);
   EXPECT_THROW(world.async(world.size(), []() {}), error);

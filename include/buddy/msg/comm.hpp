@@ -8,8 +8,10 @@
 //   world.barrier();                                 // every message (and its offspring) ran
 //
 // A handler is a trivially copyable function object, called on the destination rank as
-// fn(args...) or fn(comm&, args...) (the latter lets it send more messages). Arguments are
-// copied by value into the message (archive.hpp lists the supported types). There is no
+// fn(args...) or fn(comm&, args...) (the latter lets it send more messages). It must capture
+// values only: a reference or pointer capture ([&], [this], [p = &x]) compiles (C++ cannot
+// detect it) but carries a sender-side address to another rank. Use local_ptr instead. Arguments
+// are copied by value into the message (archive.hpp lists the supported types). There is no
 // ordering guarantee between messages. barrier(), all_reduce_*() and the destructor are
 // collective and must not be called from a handler. After barrier() returns, every message sent
 // before any rank entered it has run; ranks that leave first may already send new ones.
@@ -125,6 +127,9 @@ class comm {
   template <class Fn, class... Args>
   friend struct detail::handler;
 
+  template <class Fn, class... Args>
+  void async_checked(int dest, const Fn& fn, const Args&... args);
+
   void init(MPI_Comm c);
   bool process_inbox();
   void execute(const wire::record& r);
@@ -229,19 +234,61 @@ MPI_Datatype mpi_type() {
 
 }  // namespace detail
 
+namespace detail {
+
+template <class T>
+inline constexpr bool is_char_array_v =
+    std::is_array_v<T>&& std::is_same_v<std::remove_cv_t<std::remove_extent_t<T>>, char>;
+
+// String literals (char[N]) travel as std::string: one handler for every length, not one per N.
+template <class T>
+decltype(auto) decay_arg(const T& a) {
+  if constexpr (is_char_array_v<T>) {
+    return std::string(a, ::strnlen(a, std::extent_v<T>));
+  } else {
+    return (a);
+  }
+}
+
+}  // namespace detail
+
 template <class Fn, class... Args>
 void comm::async(int dest, const Fn& fn, const Args&... args) {
-  static_assert(std::is_trivially_copyable_v<Fn>,
-                "buddy::msg::async: the handler must be a trivially copyable function object "
-                "(a lambda capturing nothing, or only trivially copyable values by copy)");
-  static_assert(!std::is_empty_v<Fn> || std::is_default_constructible_v<Fn>,
-                "buddy::msg::async: an empty handler type must be default constructible");
-  static_assert((archive::serializable_v<Args> && ...),
-                "buddy::msg::async: an argument type cannot be sent; use trivially copyable "
-                "types (no pointers or views), std::string, std::vector/std::array of those, or "
-                "std::pair/std::tuple of those");
-  static_assert(std::is_invocable_v<Fn&, comm&, Args&...> || std::is_invocable_v<Fn&, Args&...>,
-                "buddy::msg::async: fn cannot be called as fn(args...) or fn(comm&, args...)");
+  if constexpr ((detail::is_char_array_v<Args> || ...)) {
+    async(dest, fn, detail::decay_arg(args)...);
+  } else {
+    constexpr bool fn_ok = std::is_trivially_copyable_v<Fn> &&
+                           (!std::is_empty_v<Fn> || std::is_default_constructible_v<Fn>);
+    constexpr bool args_ok = (archive::serializable_v<Args> && ...);
+    constexpr bool default_ok = (std::is_default_constructible_v<Args> && ...);
+    constexpr bool call_ok =
+        std::is_invocable_v<Fn&, comm&, Args&...> || std::is_invocable_v<Fn&, Args&...>;
+    static_assert(std::is_trivially_copyable_v<Fn>,
+                  "buddy::msg::async: the handler must be a trivially copyable function object "
+                  "(a lambda capturing nothing, or only trivially copyable values by copy)");
+    static_assert(!std::is_empty_v<Fn> || std::is_default_constructible_v<Fn>,
+                  "buddy::msg::async: an empty handler type must be default constructible");
+    static_assert(args_ok,
+                  "buddy::msg::async: an argument type cannot be sent; use trivially copyable "
+                  "types (no pointers or views), std::string, std::vector/std::array of those, or "
+                  "std::pair/std::tuple of those");
+    static_assert(default_ok,
+                  "buddy::msg::async: every argument type must be default constructible (the "
+                  "receiver decodes into a default-constructed value): add a default constructor, "
+                  "e.g. T() = default;");
+    static_assert(call_ok,
+                  "buddy::msg::async: fn cannot be called as fn(args...) or fn(comm&, args...) "
+                  "(string literals arrive as std::string)");
+    // After a failed check, stop here: instantiating the handler would only add pages of
+    // errors about std::tuple below the readable message above.
+    if constexpr (fn_ok && args_ok && default_ok && call_ok) {
+      async_checked(dest, fn, args...);
+    }
+  }
+}
+
+template <class Fn, class... Args>
+void comm::async_checked(int dest, const Fn& fn, const Args&... args) {
   using H = detail::handler<Fn, Args...>;
   if (static_cast<unsigned>(dest) >= static_cast<unsigned>(size_)) [[unlikely]] {
     bad_dest(dest);
