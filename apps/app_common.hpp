@@ -1,8 +1,8 @@
 // Shared by the buddy::msg applications: argument parsing before MPI starts (errors printed
-// once, by launch rank 0), a seeded random stream, CPU time, and the result line.
+// once, by launch rank 0), a seeded random stream, CPU time, and the result line. Apps use
+// buddy::msg only (no direct MPI calls; the alltoallv baseline uses MPI on world.mpi_comm()).
 #pragma once
 
-#include <mpi.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,7 +21,7 @@
 
 namespace buddy::apps {
 
-// This process's rank as mpirun announced it, before MPI_Init (0 when run alone).
+// This process's rank as mpirun announced it, before MPI starts (0 when run alone).
 inline int launch_rank() {
   for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"}) {
     if (const char* v = std::getenv(var)) return std::atoi(v);
@@ -158,20 +158,19 @@ bool allocate_everywhere(msg::comm& world, std::vector<T>& v, std::uint64_t n, c
   return false;
 }
 
-// Runs body(), turning an exception on any rank into one line on stderr and an MPI abort.
+// Runs body(), turning an exception on any rank into one line on stderr and the end of the
+// whole job (msg::abort_job), so no other rank waits for this one forever.
 template <class F>
 int guarded(const char* app, F&& body) {
   try {
     return body();
   } catch (const std::exception& e) {
-    int rank = -1, init = 0, fin = 0;
-    MPI_Initialized(&init);
-    MPI_Finalized(&fin);
-    if (init && !fin) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    std::fprintf(stderr, "%s: rank %d: %s\n", app, rank, e.what());
-    std::fflush(stderr);
-    if (init && !fin) MPI_Abort(MPI_COMM_WORLD, 1);
-    return 1;
+    std::string line = app;
+    line += ": rank ";
+    line += std::to_string(launch_rank());
+    line += ": ";
+    line += e.what();
+    msg::abort_job(line);
   }
 }
 
