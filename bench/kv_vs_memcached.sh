@@ -123,8 +123,13 @@ for _ in 1 2 3 4 5; do
 done
 [[ -n "$mc_port" ]] || { cat "$tmp/mc.log" >&2; die "memcached did not start"; }
 
-run() {  # run NAME TARGET: one buddykv-bench run, its JSON line in $tmp/NAME.json
-  local name="$1" target="$2"
+cpu_ticks() {  # utime + stime of process $1, in clock ticks
+  awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+run() {  # run NAME TARGET SERVER_PID: one buddykv-bench run, its JSON line in $tmp/NAME.json
+  local name="$1" target="$2" spid="$3" t0
+  t0="$(cpu_ticks "$spid")"
   echo "running buddykv-bench --target $target ${bench_args[*]}" >&2
   # In the background, so that INT/TERM (trapped: cleanup) need not wait for it to finish.
   taskset -c "$CLIENT_CPUS" "$bench_bin" --target "$target" "${bench_args[@]}" \
@@ -137,18 +142,29 @@ run() {  # run NAME TARGET: one buddykv-bench run, its JSON line in $tmp/NAME.js
     cat "$tmp/$name.err" "$tmp/$name.out" >&2
     die "buddykv-bench against $name failed (exit $rc)"
   fi
+  echo $(($(cpu_ticks "$spid") - t0)) >"$tmp/$name.ticks"
   grep '^{' "$tmp/$name.out" | tail -n 1 >"$tmp/$name.json" || true
   [[ -s "$tmp/$name.json" ]] || { cat "$tmp/$name.out" >&2; die "no JSON result from $name"; }
 }
 
-run buddykv "buddykv://127.0.0.1:$kv_port"
-run memcached "memcached://127.0.0.1:$mc_port"
+run buddykv "buddykv://127.0.0.1:$kv_port" "$kv_pid"
+run memcached "memcached://127.0.0.1:$mc_port" "$mc_pid"
 
-python3 - "$tmp/buddykv.json" "$tmp/memcached.json" "$SERVER_CPU" "$CLIENT_CPUS" "$MEMORY_MB" <<'EOF'
+python3 - "$tmp/buddykv.json" "$tmp/memcached.json" "$SERVER_CPU" "$CLIENT_CPUS" "$MEMORY_MB" \
+  "$(cat "$tmp/buddykv.ticks")" "$(cat "$tmp/memcached.ticks")" "$(getconf CLK_TCK)" <<'EOF'
 import json, sys
 
 kv, mc = (json.load(open(p)) for p in sys.argv[1:3])
 server_cpu, client_cpus, memory_mb = sys.argv[3:6]
+ticks = {"buddykv": int(sys.argv[6]), "memcached": int(sys.argv[7])}
+hz = int(sys.argv[8])
+
+
+def cpu_us_per_req(name, r):
+    # The server's CPU time over the bench run (preload included) per request it served.
+    reqs = r.get("ops", 0) + (r.get("keys", 0) if r.get("preload", True) else 0)
+    return ticks[name] / hz * 1e6 / reqs if reqs else float("nan")
+
 dist = kv.get("dist", "?")
 if dist == "zipf":
     dist = "zipf %s" % kv.get("theta", "?")
@@ -159,16 +175,20 @@ print("buddykv vs memcached: YCSB-%s, %s keys (%s), %s-B keys, %s-B values, %s c
                                 kv.get("duration_s", "?")))
 print("servers: 1 worker thread on cpu %s, %s MB each; client on cpu %s"
       % (server_cpu, memory_mb, client_cpus))
-cols = ("Mops", "p50 us", "p99 us", "p999 us", "errors", "timeouts", "verified")
-print("%-10s" % "target" + "".join("%10s" % c for c in cols))
+cols = ("Mops", "p50 us", "p99 us", "p999 us", "srv cpu us", "errors", "timeouts", "verified")
+print("%-10s" % "target" + "".join("%11s" % c for c in cols))
 for name, r in (("buddykv", kv), ("memcached", mc)):
     ver = ("yes" if r.get("verified") else "NO") if r.get("verify") else "-"
     vals = ("%.3f" % r["mops"], "%.1f" % r["p50_us"], "%.1f" % r["p99_us"],
-            "%.1f" % r["p999_us"], r.get("errors", "?"), r.get("timeouts", "?"), ver)
-    print("%-10s" % name + "".join("%10s" % v for v in vals))
+            "%.1f" % r["p999_us"], "%.3f" % cpu_us_per_req(name, r), r.get("errors", "?"),
+            r.get("timeouts", "?"), ver)
+    print("%-10s" % name + "".join("%11s" % v for v in vals))
 tput = kv["mops"] / mc["mops"] if mc["mops"] > 0 else float("inf")
 p99 = kv["p99_us"] / mc["p99_us"] if mc["p99_us"] > 0 else float("inf")
-print("buddykv/memcached: throughput %.2fx, p99 latency %.2fx (lower is better)" % (tput, p99))
+eff = cpu_us_per_req("memcached", mc) / cpu_us_per_req("buddykv", kv)
+print("buddykv/memcached: throughput %.2fx, p99 latency %.2fx (lower is better), "
+      "requests per server CPU-second %.2fx" % (tput, p99, eff))
+print("(srv cpu us: the server process's CPU time during the run, preload included, per request)")
 for name, r in (("buddykv", kv), ("memcached", mc)):
     print("json %s: %s" % (name, json.dumps(r, separators=(",", ":"))))
 bad = [n for n, r in (("buddykv", kv), ("memcached", mc))

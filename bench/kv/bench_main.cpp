@@ -456,7 +456,7 @@ int main(int argc, char** argv) {
         "\"duration_s\":%.3f,\"ops\":%llu,\"mops\":%.4f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
         "\"p999_us\":%.1f,\"gets\":%llu,\"sets\":%llu,\"hits\":%llu,\"misses\":%llu,"
         "\"timeouts\":%llu,\"retries\":%llu,\"stale_after_retry\":%llu,\"errors\":%llu,"
-        "\"verify\":%s,\"verified\":%s}\n",
+        "\"preload\":%s,\"verify\":%s,\"verified\":%s}\n",
         ep->scheme.c_str(), o.workload.c_str(), o.dist.c_str(), o.theta,
         static_cast<unsigned long long>(o.keys), o.key_size, o.value_size, o.threads, o.batch,
         o.window, elapsed, static_cast<unsigned long long>(all.ops), mops, p50, p99, p999,
@@ -464,8 +464,8 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(all.hits), static_cast<unsigned long long>(all.misses),
         static_cast<unsigned long long>(all.timeouts), static_cast<unsigned long long>(tc.retries),
         static_cast<unsigned long long>(all.stale_after_retry),
-        static_cast<unsigned long long>(errors), o.verify ? "true" : "false",
-        verified ? "true" : "false");
+        static_cast<unsigned long long>(errors), o.preload ? "true" : "false",
+        o.verify ? "true" : "false", verified ? "true" : "false");
   } else {
     std::printf("target %s  workload %s  dist %s  keys %llu  key/value %zu/%zu B  threads %u\n",
                 o.target.c_str(), o.workload.c_str(), o.dist.c_str(),
