@@ -258,6 +258,36 @@ TEST(Service, FullStoreAnswersOutOfMemoryAndKeepsAcknowledgedData) {
   for (const auto& k : stored) ASSERT_EQ(c.get(k).value, value) << k;  // nothing acknowledged lost
 }
 
+TEST(Service, CacheModeEvictsOldItemsButNeverAnswersAWrongValue) {
+  ServerConfig cfg = small_config(1, 1);
+  cfg.mode = kv::Mode::cache;
+  cfg.memory_bytes = std::size_t{1} << 20;
+  Server s(cfg);
+  s.start();
+  Client c(client_for(s));
+  const int n = 20000;  // ~20 MB of values into a 1 MiB cache: most are evicted
+  auto key = [](int i) {
+    std::string k = "c";
+    k += std::to_string(i);
+    return k;
+  };
+  for (int i = 0; i < n; ++i) {
+    const std::string v(1000, static_cast<char>('a' + i % 26));
+    ASSERT_EQ(c.set(key(i), v).status, Status::ok) << i;  // never refused
+  }
+  int hits = 0;
+  for (int i = 0; i < n; i += 10) {
+    const auto r = c.get(key(i));
+    if (r.status == Status::not_found) continue;
+    ASSERT_EQ(r.status, Status::ok);
+    ASSERT_EQ(r.value, std::string(1000, static_cast<char>('a' + i % 26))) << i;
+    ++hits;
+  }
+  EXPECT_GT(hits, 0);           // the newest items are still there
+  EXPECT_LT(hits, n / 10 / 2);  // and most old ones were evicted
+  EXPECT_EQ(c.get(key(n - 1)).status, Status::ok);
+}
+
 TEST(Service, LargeDatagramsCarryLargeValues) {
   ServerConfig cfg = small_config(1, 1);
   cfg.max_datagram = wire::kMaxDatagram;
