@@ -13,6 +13,7 @@
 #   CLIENT_CPUS=1    cpus the client may run on (taskset; --cpus unless you pass --cpus)
 #   MEMORY_MB=1024   item memory of each server (buddykv --memory, memcached -m)
 #   MEMCACHED=memcached  the memcached binary
+#   MAX_DATAGRAM=1472    buddykv's datagram limit, server and client (up to 65507 on loopback)
 # memcached runs with -t 1 and -R 1000: its default of 20 requests per connection per event
 # makes it stop and answer every 20 pipelined requests (YCSB-B, window 512, this 2-core
 # machine: 1.0-1.4 Mops with -R 20, 1.1-2.5 Mops with -R 1000), and -I 2m so that
@@ -50,6 +51,9 @@ command -v taskset >/dev/null || die "taskset not found (Debian package util-lin
 SERVER_CPU="${SERVER_CPU:-0}"
 CLIENT_CPUS="${CLIENT_CPUS:-1}"
 MEMORY_MB="${MEMORY_MB:-1024}"
+MAX_DATAGRAM="${MAX_DATAGRAM:-1472}"
+[[ "$MAX_DATAGRAM" =~ ^[0-9]+$ && "$MAX_DATAGRAM" -ge 128 && "$MAX_DATAGRAM" -le 65507 ]] \
+  || die "MAX_DATAGRAM must be 128..65507 bytes"
 [[ "$MEMORY_MB" =~ ^[0-9]+$ && "$MEMORY_MB" -gt 0 ]] || die "MEMORY_MB must be a number of MB"
 
 # Arguments for the bench: the caller's, plus pinning and JSON output unless given.
@@ -89,7 +93,7 @@ accepts() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # buddykv-server on a free port (--port 0), found through --port-file.
 taskset -c "$SERVER_CPU" "$server_bin" --port 0 --port-file "$tmp/kv.port" --threads 1 \
-  --cpus "$SERVER_CPU" --memory "${MEMORY_MB}M" >"$tmp/kv.log" 2>&1 &
+  --cpus "$SERVER_CPU" --memory "${MEMORY_MB}M" --max-datagram "$MAX_DATAGRAM" >"$tmp/kv.log" 2>&1 &
 kv_pid=$!
 for _ in $(seq 200); do
   [[ -s "$tmp/kv.port" ]] && break
@@ -147,11 +151,15 @@ run() {  # run NAME TARGET SERVER_PID: one buddykv-bench run, its JSON line in $
   [[ -s "$tmp/$name.json" ]] || { cat "$tmp/$name.out" >&2; die "no JSON result from $name"; }
 }
 
+bench_args_mc=("${bench_args[@]}")
+has --max-datagram || bench_args+=(--max-datagram "$MAX_DATAGRAM")
 run buddykv "buddykv://127.0.0.1:$kv_port" "$kv_pid"
+bench_args=("${bench_args_mc[@]}")
 run memcached "memcached://127.0.0.1:$mc_port" "$mc_pid"
 
 python3 - "$tmp/buddykv.json" "$tmp/memcached.json" "$SERVER_CPU" "$CLIENT_CPUS" "$MEMORY_MB" \
-  "$(cat "$tmp/buddykv.ticks")" "$(cat "$tmp/memcached.ticks")" "$(getconf CLK_TCK)" <<'EOF'
+  "$(cat "$tmp/buddykv.ticks")" "$(cat "$tmp/memcached.ticks")" "$(getconf CLK_TCK)" \
+  "$MAX_DATAGRAM" <<'EOF'
 import json, sys
 
 kv, mc = (json.load(open(p)) for p in sys.argv[1:3])
@@ -173,8 +181,8 @@ print("buddykv vs memcached: YCSB-%s, %s keys (%s), %s-B keys, %s-B values, %s c
                                 kv.get("key_size", "?"), kv.get("value_size", "?"),
                                 kv.get("threads", "?"), kv.get("window", "?"),
                                 kv.get("duration_s", "?")))
-print("servers: 1 worker thread on cpu %s, %s MB each; client on cpu %s"
-      % (server_cpu, memory_mb, client_cpus))
+print("servers: 1 worker thread on cpu %s, %s MB each; client on cpu %s; buddykv datagrams "
+      "up to %s bytes" % (server_cpu, memory_mb, client_cpus, sys.argv[9]))
 cols = ("Mops", "p50 us", "p99 us", "p999 us", "srv cpu us", "errors", "timeouts", "verified")
 print("%-10s" % "target" + "".join("%11s" % c for c in cols))
 for name, r in (("buddykv", kv), ("memcached", mc)):
