@@ -1,0 +1,294 @@
+// buddykv-queue-bench: requests and answers through one KV queue pair (CE thread <-> PE thread,
+// pinned to two cores) against two boost::lockfree::spsc_queue of the same compact entries
+// (32-B requests with an 8-B key and 8-B value, 16-B answers with an 8-B value) in the same run.
+// Both sides do the same work: the CE builds requests from kv::Request views and checks every
+// answer (sequence and value), the PE turns entries into kv::Request views (what
+// Partition::execute takes) and answers with an 8-B value; no store, so the queues are measured.
+// The CE keeps at most --window requests in flight. Reports Mreq/s (round trips), the fastest and
+// the median of --repeat runs, and the ratio of the fastest runs.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <boost/lockfree/spsc_queue.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_util.hpp"
+#include "buddy/kv/server/kv_queue.hpp"
+#include "buddy/qp/backoff.hpp"
+#include "cli.hpp"
+
+namespace {
+
+using buddy::kv::Op;
+using buddy::kv::Request;
+namespace srv = buddy::kv::server;
+
+struct Options {
+  std::uint64_t requests = 10'000'000;
+  std::vector<std::size_t> batches{8, 32, 128};
+  std::size_t window = 1024;
+  int repeat = 3;
+  std::vector<int> cpus{0, 1};
+  bool json = false;
+};
+
+// The boost competitor's entries: the same 32 and 16 bytes.
+struct Req32 {
+  srv::KvRequestEntry h;
+  char key[8];
+  char value[8];
+};
+struct Resp16 {
+  srv::KvResponseEntry h;
+  char value[8];
+};
+static_assert(sizeof(Req32) == 32 && sizeof(Resp16) == 16);
+constexpr std::size_t kBoostCapacity = 8192;  // entries per queue (the KV rings: 256 KiB each)
+
+struct Keys {
+  std::vector<std::string> key, value;
+  explicit Keys(std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      char b[16];
+      std::snprintf(b, sizeof b, "k%07zu", i);
+      key.emplace_back(b, 8);
+      std::snprintf(b, sizeof b, "v%07zu", i);
+      value.emplace_back(b, 8);
+    }
+  }
+};
+constexpr std::size_t kKeys = 1024;
+
+Request make_req(const Keys& k, std::uint64_t seq) {
+  const std::size_t i = seq % kKeys;
+  return {seq % 2 ? Op::set : Op::get, seq * 0x9e3779b97f4a7c15ull, k.key[i],
+          seq % 2 ? std::string_view(k.value[i]) : std::string_view{}};
+}
+// The PE's answer: an 8-B value (the key, so the CE can check it).
+std::string_view answer_of(const Request& r) {
+  return r.key;
+}
+
+struct Waiter {
+  buddy::qp::Backoff b{buddy::qp::BackoffConfig{4096, 64, 1, 100}};
+  void after(bool progress) { progress ? b.reset() : b.pause(); }
+};
+
+struct RunResult {
+  double seconds = 0;
+  bool ok = false;
+};
+
+template <class Ce, class Pe>
+RunResult run_pair(const Options& o, Ce ce, Pe pe) {
+  std::atomic<int> ready{0};
+  std::atomic<bool> done{false};
+  std::thread pe_thread([&] {
+    buddy::tools::pin_to_cpu(o.cpus[1]);
+    ready.fetch_add(1);
+    while (ready.load() < 2) buddy::qp::cpu_relax();
+    pe(done);
+  });
+  buddy::tools::pin_to_cpu(o.cpus[0]);
+  ready.fetch_add(1);
+  while (ready.load() < 2) buddy::qp::cpu_relax();
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool ok = ce();
+  const auto t1 = std::chrono::steady_clock::now();
+  done.store(true);
+  pe_thread.join();
+  return {std::chrono::duration<double>(t1 - t0).count(), ok};
+}
+
+RunResult run_buddy(const Options& o, std::size_t batch, const Keys& keys) {
+  srv::KvQueueLayout l;
+  l.request_ring_bytes = 256u << 10;
+  l.response_ring_bytes = 128u << 10;
+  std::string name = "kvq-bench-";
+  name += std::to_string(::getpid());
+  srv::KvQueue q = srv::KvQueue::create(name, l);
+  srv::KvCeEnd ce = q.ce(0);
+  srv::KvPeEnd pe = q.pe(0);
+  return run_pair(
+      o,
+      [&] {
+        Waiter w;
+        std::vector<Request> buf(batch);
+        bool ok = true;
+        while (ce.responded() < o.requests) {
+          bool progress = false;
+          const std::uint64_t room =
+              std::min<std::uint64_t>({batch, o.requests - ce.pushed(), o.window - ce.in_flight()});
+          if (room != 0) {
+            for (std::size_t i = 0; i < room; ++i) buf[i] = make_req(keys, ce.pushed() + i);
+            const std::size_t k = ce.push(std::span(buf.data(), room));
+            if (k != 0) {
+              ce.publish();
+              progress = true;
+            }
+          }
+          progress |= ce.poll(batch, [&](const srv::KvResponse& r) {
+            ok &= r.value == keys.key[r.seq % kKeys];
+          }) != 0;
+          w.after(progress);
+        }
+        return ok;
+      },
+      [&](const std::atomic<bool>& done) {
+        Waiter w;
+        while (!done.load(std::memory_order_relaxed)) {
+          const auto reqs = pe.consume(batch);
+          for (const Request& r : reqs) pe.respond(buddy::kv::wire::Status::ok, answer_of(r));
+          pe.publish();
+          w.after(!reqs.empty());
+        }
+      });
+}
+
+RunResult run_boost(const Options& o, std::size_t batch, const Keys& keys) {
+  using Q1 = boost::lockfree::spsc_queue<Req32, boost::lockfree::capacity<kBoostCapacity>>;
+  using Q2 = boost::lockfree::spsc_queue<Resp16, boost::lockfree::capacity<kBoostCapacity>>;
+  auto rq = std::make_unique<Q1>();
+  auto rs = std::make_unique<Q2>();
+  return run_pair(
+      o,
+      [&] {
+        Waiter w;
+        std::vector<Req32> out(batch);
+        std::vector<Resp16> in(batch);
+        std::uint64_t pushed = 0, responded = 0;
+        std::size_t pend = 0, pend_off = 0;
+        bool ok = true;
+        while (responded < o.requests) {
+          bool progress = false;
+          if (pend_off == pend) {
+            pend = static_cast<std::size_t>(std::min<std::uint64_t>(
+                {batch, o.requests - pushed, o.window - (pushed - responded)}));
+            pend_off = 0;
+            for (std::size_t i = 0; i < pend; ++i) {
+              const Request r = make_req(keys, pushed + i);
+              Req32& e = out[i];
+              const std::string_view v = r.op == Op::set ? r.value : std::string_view{};
+              e.h = {static_cast<std::uint8_t>(static_cast<std::uint8_t>(r.op) + 1),
+                     static_cast<std::uint8_t>(r.key.size()), 0,
+                     static_cast<std::uint32_t>(v.size()), r.hash};
+              std::memcpy(e.key, r.key.data(), 8);
+              std::memset(e.value, 0, 8);
+              std::memcpy(e.value, v.data(), v.size());
+            }
+          }
+          if (pend_off < pend) {
+            const std::size_t k = rq->push(out.data() + pend_off, pend - pend_off);
+            pend_off += k;
+            pushed += k;
+            progress |= k != 0;
+          }
+          const std::size_t got = rs->pop(in.data(), batch);
+          for (std::size_t i = 0; i < got; ++i) {
+            ok &= std::string_view(in[i].value, in[i].h.value_len) ==
+                  keys.key[(responded + i) % kKeys];
+          }
+          responded += got;
+          w.after(progress || got != 0);
+        }
+        return ok;
+      },
+      [&](const std::atomic<bool>& done) {
+        Waiter w;
+        std::vector<Req32> in(batch);
+        std::vector<Request> views(batch);
+        std::vector<Resp16> out(batch);
+        while (!done.load(std::memory_order_relaxed)) {
+          const std::size_t got = rq->pop(in.data(), batch);
+          for (std::size_t i = 0; i < got; ++i) {
+            const Req32& e = in[i];
+            views[i] = {static_cast<Op>(e.h.op - 1), e.h.key_hash,
+                        std::string_view(e.key, e.h.key_len),
+                        std::string_view(e.value, e.h.value_len)};
+          }
+          for (std::size_t i = 0; i < got; ++i) {
+            const std::string_view a = answer_of(views[i]);
+            out[i].h = {0, 0, 0, static_cast<std::uint32_t>(a.size())};
+            std::memcpy(out[i].value, a.data(), a.size());
+          }
+          for (std::size_t done_n = 0; done_n < got && !done.load(std::memory_order_relaxed);) {
+            done_n += rs->push(out.data() + done_n, got - done_n);
+          }
+          w.after(got != 0);
+        }
+      });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{
+      "buddykv-queue-bench: round trips through one KV queue pair vs two "
+      "boost::lockfree::spsc_queue of the same 32-B/16-B entries, pinned CE and PE threads"};
+  app.add_option("--requests,-n", o.requests, "requests per run")
+      ->check(CLI::Range(1000, 1'000'000'000));
+  app.add_option("--batch", o.batches, "batch sizes (comma separated)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--window", o.window, "requests in flight at most")->check(CLI::Range(1, 4096));
+  app.add_option("--repeat", o.repeat, "runs per point")->check(CLI::Range(1, 100));
+  app.add_option("--cpus", o.cpus, "CE,PE cpu (-1: no pinning)")->delimiter(',')->expected(2);
+  app.add_flag("--json", o.json, "one JSON object per result line");
+  app.name("buddykv-queue-bench");
+  if (auto rc = buddy::tools::parse_args(app, argc, argv)) return *rc;
+
+  const Keys keys(kKeys);
+  if (!o.json) {
+    std::printf(
+        "KV queue pair vs boost::lockfree::spsc_queue: 8-B keys/values (32-B requests, 16-B "
+        "answers), %llu round trips per run, window %zu, fastest (median) of %d, cpus %d,%d\n",
+        static_cast<unsigned long long>(o.requests), o.window, o.repeat, o.cpus[0], o.cpus[1]);
+    std::printf("%6s %22s %22s %10s\n", "batch", "boost Mreq/s (median)", "kvq Mreq/s (median)",
+                "kvq/boost");
+  }
+  int failures = 0;
+  for (std::size_t batch : o.batches) {
+    std::vector<double> kvq, boost;
+    for (int r = 0; r < o.repeat; ++r) {
+      for (int k = 0; k < 2; ++k) {
+        const bool kvq_turn = (k == 0) == (r % 2 == 0);
+        RunResult res;
+        try {
+          res = kvq_turn ? run_buddy(o, batch, keys) : run_boost(o, batch, keys);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "buddykv-queue-bench: %s\n", e.what());
+          return 1;
+        }
+        if (!res.ok) {
+          std::fprintf(stderr, "buddykv-queue-bench: %s batch %zu: a wrong answer\n",
+                       kvq_turn ? "kvq" : "boost", batch);
+          ++failures;
+        }
+        (kvq_turn ? kvq : boost).push_back(o.requests / res.seconds / 1e6);
+      }
+    }
+    const double a = buddy::tools::fastest(kvq), b = buddy::tools::fastest(boost);
+    if (o.json) {
+      std::printf(
+          "{\"impl\":\"boost\",\"batch\":%zu,\"mreq_per_s\":%.2f,\"median_mreq_per_s\":%.2f}\n",
+          batch, b, buddy::tools::median(boost));
+      std::printf(
+          "{\"impl\":\"kvq\",\"batch\":%zu,\"mreq_per_s\":%.2f,\"median_mreq_per_s\":%.2f,"
+          "\"ratio_vs_boost\":%.2f}\n",
+          batch, a, buddy::tools::median(kvq), a / b);
+    } else {
+      std::printf("%6zu %13.2f (%6.2f) %13.2f (%6.2f) %9.2fx\n", batch, b,
+                  buddy::tools::median(boost), a, buddy::tools::median(kvq), a / b);
+    }
+    std::fflush(stdout);
+  }
+  return failures == 0 ? 0 : 1;
+}
