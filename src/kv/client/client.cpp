@@ -66,6 +66,10 @@ Client::Client(ClientConfig cfg, std::unique_ptr<wire::BurstTransport> transport
   out_.resize(map_.ports.size());
   rx_bytes_.resize(kRxBurst * wire::kMaxDatagram);
   rx_.resize(kRxBurst);
+  for (std::size_t i = 0; i < rx_.size(); ++i) {  // fixed buffers: a receive fills size and peer
+    rx_[i].data = rx_bytes_.data() + i * wire::kMaxDatagram;
+    rx_[i].capacity = static_cast<std::uint32_t>(wire::kMaxDatagram);
+  }
   views_.resize(wire::kMaxCount);
 }
 
@@ -259,12 +263,6 @@ std::size_t Client::poll(std::span<Completion> out, std::chrono::microseconds wa
   now_uses_ = 0;  // the next submit reads the clock again
   flush();
   if (ready_head_ == ready_.size() && live_ > 0) {
-    for (std::size_t i = 0; i < rx_.size(); ++i) {
-      rx_[i] = wire::Datagram{rx_bytes_.data() + i * wire::kMaxDatagram,
-                              0,
-                              static_cast<std::uint32_t>(wire::kMaxDatagram),
-                              {}};
-    }
     const std::size_t n = t_->recv_burst(rx_, wait);
     const std::uint64_t now = now_ns();
     for (std::size_t i = 0; i < n; ++i) {

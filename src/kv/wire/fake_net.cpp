@@ -46,8 +46,7 @@ void FakeNetwork::deliver(const Endpoint& from, const Datagram& d) {
   std::lock_guard lk(mu_);
   auto it = queues_.find(d.peer.port);
   std::uniform_real_distribution<double> u(0.0, 1.0);
-  if (it == queues_.end() || d.peer.ip != kLoopback || !it->second->open ||
-      u(rng_) < faults_.loss) {
+  if (it == queues_.end() || d.peer.ip != kLoopback || u(rng_) < faults_.loss) {
     ++lost_;
     return;
   }

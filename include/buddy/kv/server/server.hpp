@@ -70,7 +70,6 @@ class Server {
   std::unique_ptr<wire::BurstTransport> control_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::thread control_thread_;
-  Counters control_counters_;  // control thread only
   std::atomic<std::uint64_t> control_drops_{0};
   std::atomic<bool> stop_{false};
   bool started_ = false;

@@ -40,7 +40,6 @@ class FakeNetwork {
     std::deque<std::vector<std::byte>> data;
     std::deque<Endpoint> from;
     std::condition_variable cv;
-    bool open = true;
   };
   void deliver(const Endpoint& from, const Datagram& d);
   std::size_t receive(std::uint16_t port, std::span<Datagram> out, std::chrono::microseconds wait);
