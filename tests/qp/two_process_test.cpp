@@ -40,23 +40,6 @@ pid_t spawn(F&& body) {
   return pid;
 }
 
-struct ChildGuard {
-  pid_t pid;
-  bool reaped = false;
-  int wait_status() {
-    int st = 0;
-    ::waitpid(pid, &st, 0);
-    reaped = true;
-    return st;
-  }
-  ~ChildGuard() {
-    if (!reaped && pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  }
-};
-
 TEST(TwoProcess, TenMillionFixedEntriesEachWay) {
   const std::uint64_t n = 10'000'000 / kScale;
   const auto name = unique_name("2p-fixed");

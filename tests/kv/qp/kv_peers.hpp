@@ -20,22 +20,16 @@
 #include "buddy/kv/server/kv_queue.hpp"
 #include "buddy/kv/store/hash.hpp"
 #include "buddy/qp/backoff.hpp"
+#include "buddy_test_util.hpp"
 
 namespace buddy::kv::server::testing {
 
-// splitmix64
+using buddy::testing::ChildGuard;
+using buddy::testing::kScale;
+using buddy::testing::unique_name;
 inline std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
+  return buddy::testing::mix64(x);
 }
-
-#if defined(BUDDY_SANITIZER)
-inline constexpr std::uint64_t kScale = 10;
-#else
-inline constexpr std::uint64_t kScale = 1;
-#endif
 
 // Concatenates anything streamable (no "literal" + std::string temporaries: GCC 12 -Wrestrict).
 template <class... A>

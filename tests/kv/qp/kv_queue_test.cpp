@@ -19,11 +19,6 @@
 namespace buddy::kv::server::testing {
 namespace {
 
-std::string unique_name(const char* what) {
-  static int counter = 0;
-  return cat("test-kvq-", what, "-", ::getpid(), "-", counter++);
-}
-
 template <class T>
 T read_at(const std::byte* p) {
   T v;

@@ -15,23 +15,6 @@
 namespace buddy::kv::server::testing {
 namespace {
 
-struct ChildGuard {
-  pid_t pid = -1;
-  bool reaped = false;
-  int wait_status() {
-    int st = 0;
-    ::waitpid(pid, &st, 0);
-    reaped = true;
-    return st;
-  }
-  ~ChildGuard() {
-    if (!reaped && pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  }
-};
-
 struct ChildFigures {
   std::uint64_t served, batches, spill_waits;
 };

@@ -15,6 +15,7 @@
 #include "buddy/kv/wire/fake_net.hpp"
 #include "buddy/kv/wire/udp.hpp"
 #include "buddy/kv/wire/writer.hpp"
+#include "buddy_test_util.hpp"
 
 namespace buddy::kv {
 namespace {
@@ -25,11 +26,7 @@ using server::ServerConfig;
 using wire::Opcode;
 using wire::Status;
 
-#if defined(BUDDY_SANITIZER)
-constexpr int kScale = 10;
-#else
-constexpr int kScale = 1;
-#endif
+using buddy::testing::kScale;
 
 ServerConfig small_config(unsigned threads = 2, std::uint32_t ppt = 2) {
   ServerConfig c;

@@ -8,23 +8,12 @@
 #include <unordered_map>
 
 #include "buddy/kv/store/hash.hpp"
+#include "buddy_test_util.hpp"
 
 namespace buddy::kv::testing {
 
-// Sanitizer builds run the same tests on smaller counts.
-#if defined(BUDDY_SANITIZER)
-inline constexpr std::uint64_t kScale = 10;
-#else
-inline constexpr std::uint64_t kScale = 1;
-#endif
-
-// splitmix64 finaliser: a bijection, so distinct k give distinct (well-spread) keys.
-constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+using buddy::testing::kScale;
+using buddy::testing::mix64;
 
 // Key number k as bytes: mostly 8 bytes (the hot case), some 1..255, distinct for distinct k.
 inline std::string make_key(std::uint64_t k) {

@@ -16,15 +16,11 @@
 #include "buddy/kv/wire/format.hpp"
 #include "buddy/kv/wire/parse.hpp"
 #include "buddy/kv/wire/writer.hpp"
+#include "buddy_test_util.hpp"
 
 namespace buddy::kv::wire::testing {
 
-// Sanitizer builds run the same tests on smaller counts.
-#if defined(BUDDY_SANITIZER)
-inline constexpr int kScale = 10;
-#else
-inline constexpr int kScale = 1;
-#endif
+using buddy::testing::kScale;
 
 // Byte offsets of the DatagramHeader fields (docs/protocol.md, section 2).
 inline constexpr std::size_t kOffMagic = 0;

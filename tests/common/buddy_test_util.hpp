@@ -1,0 +1,60 @@
+// Helpers every Buddy test suite shares: the test-payload mixer, the sanitizer scale-down, names
+// for shared-memory segments, and a guard that never leaves a forked child behind.
+#pragma once
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace buddy::testing {
+
+// splitmix64 finaliser: a bijection, used to make keys, values and checksums from numbers.
+constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// Sanitizer builds run the same tests on smaller counts.
+#if defined(BUDDY_SANITIZER)
+inline constexpr int kScale = 10;
+#else
+inline constexpr int kScale = 1;
+#endif
+
+// A segment name unique to this process and call, so parallel test runs never collide.
+inline std::string unique_name(const std::string& what) {
+  static std::atomic<int> counter{0};
+  std::string s = "test-";
+  s += what;
+  s += '-';
+  s += std::to_string(::getpid());
+  s += '-';
+  s += std::to_string(counter++);
+  return s;
+}
+
+// Owns a forked child: wait_status() reaps it; if the test fails first, the child is killed.
+struct ChildGuard {
+  pid_t pid = -1;
+  bool reaped = false;
+  int wait_status() {
+    int st = 0;
+    ::waitpid(pid, &st, 0);
+    reaped = true;
+    return st;
+  }
+  ~ChildGuard() {
+    if (!reaped && pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+}  // namespace buddy::testing
