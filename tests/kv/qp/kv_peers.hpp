@@ -266,15 +266,17 @@ struct PeReport {
   std::uint64_t served = 0, batches = 0, spill_waits = 0;
 };
 
-// The PE side over one partition: serve() until n requests are answered and out.
-inline PeReport run_pe(KvPeEnd& pe, Partition& part, std::uint64_t n, std::size_t max_batch,
-                       std::chrono::seconds timeout) {
+// The PE loop: serve_batch() until n requests are answered and every spilled answer is out;
+// serve_batch returns how many requests it took (0: nothing was published).
+template <class ServeBatch>
+PeReport run_pe_loop(KvPeEnd& pe, std::uint64_t n, std::chrono::seconds timeout,
+                     ServeBatch&& serve_batch) {
   using Clock = std::chrono::steady_clock;
   PeReport rep;
   qp::Backoff backoff;
   const auto deadline = Clock::now() + timeout;
   while (pe.answered() < n || pe.spilled()) {
-    const std::size_t k = pe.serve(part, max_batch);
+    const std::size_t k = serve_batch();
     rep.spill_waits += pe.spilled();
     if (k != 0) {
       ++rep.batches;
@@ -292,16 +294,18 @@ inline PeReport run_pe(KvPeEnd& pe, Partition& part, std::uint64_t n, std::size_
   return rep;
 }
 
+// The PE side over one partition, through KvPeEnd::serve.
+inline PeReport run_pe(KvPeEnd& pe, Partition& part, std::uint64_t n, std::size_t max_batch,
+                       std::chrono::seconds timeout) {
+  return run_pe_loop(pe, n, timeout, [&] { return pe.serve(part, max_batch); });
+}
+
 // The PE side over several partitions through ProcessingEngine (grouping by partition).
 inline PeReport run_pe(KvPeEnd& pe, ProcessingEngine& eng, std::uint64_t n, std::size_t max_batch,
                        std::chrono::seconds timeout) {
-  using Clock = std::chrono::steady_clock;
-  PeReport rep;
-  qp::Backoff backoff;
   std::vector<PeResult> results;
   ValueArena arena;
-  const auto deadline = Clock::now() + timeout;
-  while (pe.answered() < n || pe.spilled()) {
+  return run_pe_loop(pe, n, timeout, [&] {
     const auto reqs = pe.consume(max_batch);
     if (!reqs.empty()) {
       results.assign(reqs.size(), PeResult{});
@@ -310,21 +314,8 @@ inline PeReport run_pe(KvPeEnd& pe, ProcessingEngine& eng, std::uint64_t n, std:
       pe.respond(results, arena);
     }
     pe.publish();
-    rep.spill_waits += pe.spilled();
-    if (!reqs.empty()) {
-      ++rep.batches;
-      backoff.reset();
-    } else {
-      if (Clock::now() > deadline) {
-        rep.ok = false;
-        rep.why = cat("PE timed out after ", pe.answered(), " requests");
-        break;
-      }
-      backoff.pause();
-    }
-  }
-  rep.served = pe.answered();
-  return rep;
+    return reqs.size();
+  });
 }
 
 }  // namespace buddy::kv::server::testing
