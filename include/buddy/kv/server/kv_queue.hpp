@@ -141,6 +141,19 @@ namespace detail {
 [[noreturn]] void throw_kv_entry_too_large(std::uint64_t bytes, std::uint64_t max);
 [[noreturn]] void throw_kv_usage(const char* what);
 
+// Reads the entry header at p, with `avail` bytes left in its batch, and checks that the whole
+// entry (footprint(header) bytes) lies inside the batch; `bytes` gets the entry's footprint.
+template <class Entry, class Footprint>
+Entry read_entry(const std::byte* p, std::uint64_t avail, const char* ring, Footprint footprint,
+                 std::uint64_t& bytes) {
+  Entry h;
+  if (avail < sizeof h) throw_kv_corrupt(ring, "entry header past its batch", avail, 0);
+  std::memcpy(&h, p, sizeof h);
+  bytes = footprint(h);
+  if (bytes > avail) throw_kv_corrupt(ring, "entry past its batch", bytes, avail);
+  return h;
+}
+
 // Writes batch records in the qp record-ring format (readable by qp::RecordConsumer): entries are
 // appended to an open record as long as they fit in front of the consumer and before the end of
 // the ring; a record is closed (its headers written) when the next entry does not fit or on
@@ -298,12 +311,10 @@ class KvCeEnd {
       std::uint64_t avail = 0;
       const std::byte* p = r_.peek(responded_, avail);
       if (p == nullptr) break;
-      KvResponseEntry h;
-      if (avail < sizeof h)
-        detail::throw_kv_corrupt("response", "entry header past its batch", avail, 0);
-      std::memcpy(&h, p, sizeof h);
-      const std::uint64_t bytes = kv_response_footprint(h.value_len);
-      if (bytes > avail) detail::throw_kv_corrupt("response", "entry past its batch", bytes, avail);
+      std::uint64_t bytes = 0;
+      const auto h = detail::read_entry<KvResponseEntry>(
+          p, avail, "response",
+          [](const KvResponseEntry& e) { return kv_response_footprint(e.value_len); }, bytes);
       if (responded_ >= pushed_) {
         detail::throw_kv_corrupt("response", "more responses than requests", responded_ + 1,
                                  pushed_);
@@ -356,12 +367,11 @@ class KvPeEnd {
       std::uint64_t avail = 0;
       const std::byte* p = r_.peek(consumed_, avail);
       if (p == nullptr) break;
-      KvRequestEntry h;
-      if (avail < sizeof h)
-        detail::throw_kv_corrupt("request", "entry header past its batch", avail, 0);
-      std::memcpy(&h, p, sizeof h);
-      const std::uint64_t bytes = kv_request_footprint(h.key_len, h.value_len);
-      if (bytes > avail) detail::throw_kv_corrupt("request", "entry past its batch", bytes, avail);
+      std::uint64_t bytes = 0;
+      const auto h = detail::read_entry<KvRequestEntry>(
+          p, avail, "request",
+          [](const KvRequestEntry& e) { return kv_request_footprint(e.key_len, e.value_len); },
+          bytes);
       if (h.op < 1 || h.op > 3) detail::throw_kv_corrupt("request", "bad opcode", h.op, 0);
       const char* key = reinterpret_cast<const char*>(p + sizeof h);
       reqs_.push_back(kv::Request{static_cast<Op>(h.op - 1), h.key_hash,
