@@ -130,20 +130,13 @@ void Client::refuse(wire::Opcode op, std::uint64_t tag, wire::Status status) {
 
 bool Client::submit(wire::Opcode op, std::string_view key, std::string_view value,
                     std::uint64_t tag) {
+  const bool well_formed = wire::valid_request(op, key.size(), value.size());
+  const bool fits = value.size() <= wire::max_request_value(limit_, key.size());
+  if (well_formed && fits && free_.empty()) return false;
   ++ctr_.requests;
-  if (key.empty() || key.size() > wire::kMaxKeyBytes ||
-      !wire::valid_opcode(static_cast<std::uint8_t>(op)) ||
-      (op != wire::Opcode::set && !value.empty())) {
-    refuse(op, tag, wire::Status::malformed);
+  if (!well_formed || !fits) {
+    refuse(op, tag, well_formed ? wire::Status::too_large : wire::Status::malformed);
     return true;
-  }
-  if (value.size() > wire::max_request_value(limit_, key.size())) {
-    refuse(op, tag, wire::Status::too_large);
-    return true;
-  }
-  if (free_.empty()) {
-    --ctr_.requests;
-    return false;
   }
   const std::uint32_t s = free_.back();
   free_.pop_back();

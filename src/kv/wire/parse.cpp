@@ -77,10 +77,9 @@ Parsed<ResponseView> parse_responses(std::span<const std::byte> dgram,
 }
 
 Status check_request(const RequestView& r) noexcept {
-  const auto op = static_cast<std::uint8_t>(r.h.op);
-  if (!valid_opcode(op) || r.h.flags != 0) return Status::malformed;
-  if (r.h.key_len == 0 || r.h.key_len > kMaxKeyBytes) return Status::malformed;
-  if (r.h.op != Opcode::set && r.h.value_len != 0) return Status::malformed;
+  if (r.h.flags != 0 || !valid_request(r.h.op, r.h.key_len, r.h.value_len)) {
+    return Status::malformed;
+  }
   if (key_hash(r.key) != r.h.key_hash) return Status::malformed;
   return Status::ok;
 }

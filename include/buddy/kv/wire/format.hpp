@@ -92,6 +92,13 @@ constexpr bool valid_opcode(std::uint8_t op) {
   return op >= 1 && op <= 3;
 }
 
+// The request shape every sender and receiver checks: a known opcode, a key of 1..255 bytes, and
+// a value only on SET. (Receivers also check the key hash: check_request in parse.hpp.)
+constexpr bool valid_request(Opcode op, std::size_t key_len, std::size_t value_len) {
+  return valid_opcode(static_cast<std::uint8_t>(op)) && key_len != 0 && key_len <= kMaxKeyBytes &&
+         (op == Opcode::set || value_len == 0);
+}
+
 constexpr std::string_view to_string(Status s) {
   switch (s) {
     case Status::ok:
