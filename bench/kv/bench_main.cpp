@@ -1,8 +1,6 @@
 // buddykv-bench: YCSB workloads A/B/C against buddykv (UDP, batched datagrams) or a stock
 // memcached (TCP, pipelined), with uniform or Zipf keys, optional preload and verification of
 // every GET, a progress line each second, and throughput and latency percentiles at the end.
-#include <pthread.h>
-#include <sched.h>
 
 #include <atomic>
 #include <chrono>
@@ -13,9 +11,11 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "buddy/kv/client/ycsb.hpp"
 #include "buddykv_target.hpp"
 #include "cli.hpp"
+#include "cpu_list.hpp"
 #include "keyspace.hpp"
 #include "latency_histogram.hpp"
 #include "memcached_target.hpp"
@@ -89,14 +89,6 @@ std::unique_ptr<Target> connect(const Options& o, const Endpoint& e) {
   c.max_datagram = o.max_datagram;
   c.timeout = std::chrono::milliseconds(o.timeout_ms);
   return std::make_unique<BuddykvTarget>(c);
-}
-
-void pin(int cpu) {
-  if (cpu < 0) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
 // What a thread saw; merged at the end.
@@ -332,17 +324,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "buddykv-bench: --verify needs --value-size of at least 8\n");
     return 2;
   }
-  for (std::size_t i = 0; i < cpus.size();) {
-    std::size_t j = cpus.find(',', i);
-    if (j == std::string::npos) j = cpus.size();
-    try {
-      o.cpus.push_back(std::stoi(cpus.substr(i, j - i)));
-    } catch (...) {
-      std::fprintf(stderr, "buddykv-bench: --cpus '%s' is not a list like 1 or 2,3\n",
-                   cpus.c_str());
-      return 2;
-    }
-    i = j + 1;
+  if (auto list = tools::parse_cpu_list(cpus)) {
+    o.cpus = *list;
+  } else {
+    std::fprintf(stderr, "buddykv-bench: --cpus '%s' is not a cpu list like 1 or 2,3\n",
+                 cpus.c_str());
+    return 2;
   }
   const kv::ycsb::Workload w = *kv::ycsb::workload(o.workload);
   const kv::ycsb::Dist dist = o.dist == "zipf" ? kv::ycsb::Dist::zipf : kv::ycsb::Dist::uniform;
@@ -365,7 +352,7 @@ int main(int argc, char** argv) {
     std::vector<std::thread> th;
     for (unsigned i = 0; i < o.threads; ++i) {
       th.emplace_back([&, i] {
-        if (!o.cpus.empty()) pin(o.cpus[i % o.cpus.size()]);
+        if (!o.cpus.empty()) tools::pin_to_cpu(o.cpus[i % o.cpus.size()]);
         preload(*targets[i], o, o.keys * i / o.threads, o.keys * (i + 1) / o.threads, ver.get(),
                 tallies[i]);
       });
@@ -387,7 +374,7 @@ int main(int argc, char** argv) {
   const auto start = Clock::now();
   for (unsigned i = 0; i < o.threads; ++i) {
     th.emplace_back([&, i] {
-      if (!o.cpus.empty()) pin(o.cpus[i % o.cpus.size()]);
+      if (!o.cpus.empty()) tools::pin_to_cpu(o.cpus[i % o.cpus.size()]);
       run_thread(*targets[i], o, traces[i], ver.get(), stop, progress, tallies[i]);
     });
   }

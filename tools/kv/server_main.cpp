@@ -8,30 +8,10 @@
 
 #include "buddy/kv/server/server.hpp"
 #include "cli.hpp"
+#include "cpu_list.hpp"
 #include "size_arg.hpp"
 
 using namespace buddy::kv;
-
-namespace {
-
-std::vector<int> parse_cpus(const std::string& s) {
-  std::vector<int> cpus;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    std::size_t j = s.find(',', i);
-    if (j == std::string::npos) j = s.size();
-    const std::string part = s.substr(i, j - i);
-    const std::size_t dash = part.find('-');
-    const int lo = std::stoi(part.substr(0, dash));
-    const int hi = dash == std::string::npos ? lo : std::stoi(part.substr(dash + 1));
-    if (lo < 0 || hi < lo || hi > 4095) throw std::invalid_argument(part);
-    for (int c = lo; c <= hi; ++c) cpus.push_back(c);
-    i = j + 1;
-  }
-  return cpus;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   server::ServerConfig cfg;
@@ -82,9 +62,9 @@ int main(int argc, char** argv) {
   cfg.memory_bytes = *buddy::tools::parse_size(memory);
   cfg.mode = mode == "cache" ? Mode::cache : Mode::store;
   cfg.max_datagram = max_datagram;
-  try {
-    cfg.cpus = parse_cpus(cpus);
-  } catch (const std::exception&) {
+  if (auto list = buddy::tools::parse_cpu_list(cpus)) {
+    cfg.cpus = *list;
+  } else {
     std::fprintf(stderr, "buddykv-server: --cpus '%s' is not a cpu list like 0,1 or 0-3\n",
                  cpus.c_str());
     return 2;
