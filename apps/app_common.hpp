@@ -1,5 +1,6 @@
 // Shared by the buddy::msg applications: argument parsing before MPI starts (errors printed
-// once, by launch rank 0), a seeded random stream, CPU time, and the result line. Apps use
+// once, by launch rank 0), seeded random streams, CPU time, block distribution, allocation
+// checks (the result line and timing are in app_report.hpp). Apps use
 // buddy::msg only (no direct MPI calls; the alltoallv baseline uses MPI on world.mpi_comm()).
 #pragma once
 
@@ -82,6 +83,24 @@ inline std::uint64_t mix64(std::uint64_t x) {
   return x;
 }
 
+// Counter-based random bits: a pure function of (seed, a, b, c), so a value does not depend on
+// which rank draws it or in which order (per-particle, per-edge streams).
+inline std::uint64_t hash4(std::uint64_t seed, std::uint64_t a, std::uint64_t b = 0,
+                           std::uint64_t c = 0) {
+  std::uint64_t h = mix64(seed ^ 0x243F6A8885A308D3ull);
+  h = mix64(h ^ (a + 0x9E3779B97F4A7C15ull));
+  h = mix64(h ^ (b + 0xD1B54A32D192ED03ull));
+  return mix64(h ^ (c + 0x8CB92BA72F3D8DD7ull));
+}
+// Uniform in [0, 1) from 53 random bits; uniform in [0, n) by multiply-high.
+inline double unit(std::uint64_t bits) {
+  return static_cast<double>(bits >> 11) * 0x1p-53;
+}
+inline std::uint64_t below(std::uint64_t bits, std::uint64_t n) {
+  __extension__ using u128 = unsigned __int128;
+  return static_cast<std::uint64_t>((static_cast<u128>(bits) * n) >> 64);
+}
+
 inline double cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -103,26 +122,6 @@ struct block_map {
     return total - lo < block ? total - lo : block;
   }
 };
-
-struct result {
-  const char* app;
-  const char* mode;
-  const char* routing;
-  int ranks;
-  double elapsed_s;
-  double mmsgs_per_s;  // all ranks together
-  double host_cpu_s;   // summed over ranks
-  bool verified;
-};
-
-inline void print_json(const result& r) {
-  std::printf(
-      "{\"app\":\"%s\",\"mode\":\"%s\",\"routing\":\"%s\",\"ranks\":%d,\"elapsed_s\":%.6f,"
-      "\"mmsgs_per_s\":%.3f,\"host_cpu_s\":%.3f,\"verified\":%s}\n",
-      r.app, r.mode, r.routing, r.ranks, r.elapsed_s, r.mmsgs_per_s, r.host_cpu_s,
-      r.verified ? "true" : "false");
-  std::fflush(stdout);
-}
 
 // Sizes v to n zeroed values on every rank. If that does not fit on some rank (more than this
 // machine's memory, or the allocation fails), rank 0 prints one line ("APP: WHAT of N bytes per

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "app_common.hpp"
+#include "app_report.hpp"
 
 namespace {
 
@@ -82,23 +82,38 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
   const bool bulk = cfg.baseline == "alltoallv";
 
   world.barrier();
-  const double cpu0 = apps::cpu_seconds();
-  const double t0 = msg::now_s();
+  apps::region_timer timer(world);
+  apps::compute_clock compute;
+  timer.start();
   if (bulk) {
-    run_alltoallv(world.mpi_comm(), cfg, map, rank, size, counts);
+    compute.run([&] { run_alltoallv(world.mpi_comm(), cfg, map, rank, size, counts); });
   } else {
+    // The app's own work (drawing the slots) is timed apart from sending them.
+    constexpr std::uint64_t chunk = 4096;
+    std::vector<std::uint64_t> slots(chunk);
     apps::rng gen(cfg.seed, rank);
-    const std::uint64_t last = cfg.updates - 1;
-    for (std::uint64_t i = 0; i < cfg.updates; ++i) {
-      const std::uint64_t g = gen.below(map.total);
-      if (cfg.inject_fault && rank == 0 && i == last) break;
-      world.async(
-          map.owner(g), [table](std::uint64_t slot) { ++(*table)[slot]; }, map.slot(g));
+    std::uint64_t n = cfg.updates;
+    if (cfg.inject_fault && rank == 0) --n;  // the last update is lost
+    for (std::uint64_t done = 0; done < cfg.updates; done += chunk) {
+      const std::uint64_t k = std::min(chunk, cfg.updates - done);
+      compute.run([&] {
+        for (std::uint64_t i = 0; i < k; ++i) slots[i] = gen.below(map.total);
+      });
+      for (std::uint64_t i = 0; i < k && done + i < n; ++i) {
+        world.async(
+            map.owner(slots[i]), [table](std::uint64_t slot) { ++(*table)[slot]; },
+            map.slot(slots[i]));
+      }
     }
     world.barrier();
   }
-  const double elapsed = world.all_reduce_max(msg::now_s() - t0);
-  const double cpu = world.all_reduce_sum(apps::cpu_seconds() - cpu0);
+  // Each update reads and writes one 8-byte counter at its owner.
+  apps::region cost = timer.stop(compute, 16 * cfg.updates);
+  const std::uint64_t total = cfg.updates * static_cast<std::uint64_t>(size);
+  if (bulk) {  // no buddy::msg records: count each update as one 8-byte message
+    cost.msgs = total;
+    cost.msg_bytes = 8 * total;
+  }
 
   // Deterministic recount of this rank's counters from every rank's stream.
   for (int r = 0; r < size; ++r) {
@@ -120,33 +135,30 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
   sum = world.all_reduce_sum(sum);
   check = world.all_reduce_sum(check);
   expect_check = world.all_reduce_sum(expect_check);
-  const std::uint64_t total = cfg.updates * static_cast<std::uint64_t>(size);
   const bool ok = wrong == 0 && sum == total && check == expect_check;
 
   const msg::stats st = world.global_stats();
   if (rank == 0) {
-    const double rate = static_cast<double>(total) / elapsed / 1e6;
-    const apps::result r{"histogram",
-                         bulk ? "alltoallv" : "inline",
-                         bulk ? "none" : msg::to_string(opts.route),
-                         size,
-                         elapsed,
-                         rate,
-                         cpu,
-                         ok};
+    apps::result r{"histogram",
+                   bulk ? "alltoallv" : apps::mode_name(world.config()),
+                   bulk ? "none" : msg::to_string(opts.route),
+                   size,
+                   cost,
+                   ok,
+                   apps::json_field("updates", total)};
     if (cfg.json) {
       apps::print_json(r);
     } else {
       std::printf(
           "buddy-histogram: %d ranks, mode %s, routing %s, buffer %zu KiB, %llu updates per "
-          "rank into %llu counters\n"
-          "  elapsed %.3f s  rate %.2f M updates/s (%.2f M/s per rank)  host cpu %.2f s\n"
-          "  verified: %s (sum %llu of %llu, %llu counters differ, checksum %s)\n",
+          "rank into %llu counters\n",
           size, r.mode, r.routing, opts.buffer_kb, static_cast<unsigned long long>(cfg.updates),
-          static_cast<unsigned long long>(cfg.table_size), elapsed, rate, rate / size, cpu,
-          ok ? "yes" : "NO", static_cast<unsigned long long>(sum),
-          static_cast<unsigned long long>(total), static_cast<unsigned long long>(wrong),
-          check == expect_check ? "matches" : "differs");
+          static_cast<unsigned long long>(cfg.table_size));
+      apps::print_cost(r);
+      std::printf("  verified: %s (sum %llu of %llu, %llu counters differ, checksum %s)\n",
+                  ok ? "yes" : "NO", static_cast<unsigned long long>(sum),
+                  static_cast<unsigned long long>(total), static_cast<unsigned long long>(wrong),
+                  check == expect_check ? "matches" : "differs");
     }
     if (cfg.stats) std::fputs(st.format("all " + std::to_string(size) + " ranks").c_str(), stderr);
   }

@@ -2,12 +2,13 @@
 // --table-size 64-bit values (split in blocks over the ranks). A request message goes to the
 // owner, whose handler replies with the value (two messages per entry). Every gathered value
 // is checked against the array's defining formula; exit status 1 if any differs or is missing.
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include "app_common.hpp"
+#include "app_report.hpp"
 
 namespace {
 
@@ -57,21 +58,31 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
   const auto res = world.make_local(results);
 
   world.barrier();
-  const double cpu0 = apps::cpu_seconds();
-  const double t0 = msg::now_s();
+  apps::region_timer timer(world);
+  apps::compute_clock compute;
+  timer.start();
   {
+    // The app's own work (drawing the indices) is timed apart from sending the requests.
+    constexpr std::uint64_t chunk = 4096;
+    std::vector<std::uint64_t> index(chunk);
     apps::rng gen(cfg.seed, rank);
     const request req{arr, res};
-    for (std::uint64_t j = 0; j < cfg.updates; ++j) {
-      const std::uint64_t g = gen.below(map.total);
-      if (cfg.inject_fault && rank == 0 && j == 0) continue;
-      world.async(map.owner(g), req, static_cast<std::int32_t>(rank), static_cast<std::uint32_t>(j),
-                  map.slot(g));
+    for (std::uint64_t done = 0; done < cfg.updates; done += chunk) {
+      const std::uint64_t k = std::min(chunk, cfg.updates - done);
+      compute.run([&] {
+        for (std::uint64_t i = 0; i < k; ++i) index[i] = gen.below(map.total);
+      });
+      for (std::uint64_t i = 0; i < k; ++i) {
+        const std::uint64_t j = done + i, g = index[i];
+        if (cfg.inject_fault && rank == 0 && j == 0) continue;
+        world.async(map.owner(g), req, static_cast<std::int32_t>(rank),
+                    static_cast<std::uint32_t>(j), map.slot(g));
+      }
     }
     world.barrier();
   }
-  const double elapsed = world.all_reduce_max(msg::now_s() - t0);
-  const double cpu = world.all_reduce_sum(apps::cpu_seconds() - cpu0);
+  // Each request reads one 8-byte entry at the owner; each reply writes one 8-byte result.
+  const apps::region cost = timer.stop(compute, 16 * cfg.updates);
 
   std::uint64_t wrong = 0;
   {
@@ -85,22 +96,25 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
 
   const msg::stats st = world.global_stats();
   if (rank == 0) {
-    const double msgs = 2.0 * static_cast<double>(cfg.updates) * size;
-    const double rate = msgs / elapsed / 1e6;
     const apps::result r{
-        "index-gather", "inline", msg::to_string(opts.route), size, elapsed, rate, cpu, ok};
+        "index-gather",
+        apps::mode_name(world.config()),
+        msg::to_string(opts.route),
+        size,
+        cost,
+        ok,
+        apps::json_field("requests", cfg.updates * static_cast<std::uint64_t>(size))};
     if (cfg.json) {
       apps::print_json(r);
     } else {
       std::printf(
-          "buddy-index-gather: %d ranks, routing %s, buffer %zu KiB, %llu requests per rank "
-          "from %llu entries\n"
-          "  elapsed %.3f s  rate %.2f M messages/s (%.2f M/s per rank, requests + replies)  "
-          "host cpu %.2f s\n"
-          "  verified: %s (%llu gathered values wrong or missing)\n",
-          size, r.routing, opts.buffer_kb, static_cast<unsigned long long>(cfg.updates),
-          static_cast<unsigned long long>(cfg.table_size), elapsed, rate, rate / size, cpu,
-          ok ? "yes" : "NO", static_cast<unsigned long long>(wrong));
+          "buddy-index-gather: %d ranks, mode %s, routing %s, buffer %zu KiB, %llu requests per "
+          "rank from %llu entries (requests + replies)\n",
+          size, r.mode, r.routing, opts.buffer_kb, static_cast<unsigned long long>(cfg.updates),
+          static_cast<unsigned long long>(cfg.table_size));
+      apps::print_cost(r);
+      std::printf("  verified: %s (%llu gathered values wrong or missing)\n", ok ? "yes" : "NO",
+                  static_cast<unsigned long long>(wrong));
     }
     if (cfg.stats) std::fputs(st.format("all " + std::to_string(size) + " ranks").c_str(), stderr);
   }
