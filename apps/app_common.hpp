@@ -123,6 +123,14 @@ struct block_map {
   }
 };
 
+// This machine's memory in bytes (0 if unknown).
+inline unsigned long long physical_memory() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0
+             ? static_cast<unsigned long long>(pages) * static_cast<unsigned long long>(page)
+             : 0;
+}
+
 // Sizes v to n zeroed values on every rank. If that does not fit on some rank (more than this
 // machine's memory, or the allocation fails), rank 0 prints one line ("APP: WHAT of N bytes per
 // rank does not fit in memory ...") and every rank gets false, so the app can return 2 instead
@@ -130,11 +138,7 @@ struct block_map {
 template <class T>
 bool allocate_everywhere(msg::comm& world, std::vector<T>& v, std::uint64_t n, const char* app,
                          const char* what) {
-  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-  const unsigned long long memory =
-      pages > 0 && page > 0
-          ? static_cast<unsigned long long>(pages) * static_cast<unsigned long long>(page)
-          : 0;
+  const unsigned long long memory = physical_memory();
   const unsigned long long bytes = static_cast<unsigned long long>(n) * sizeof(T);
   bool fits = memory == 0 || bytes <= memory;
   if (fits) {

@@ -1,0 +1,59 @@
+# buddy_mpi_app_test(NAME RANKS RANKS_PER_NODE ROUTING MODE STATUS REGEX [also REGEX2]...
+#                    COMMAND...): COMMAND run under buddy-run (-n RANKS, --ranks-per-node,
+# --routing, and --mode MODE unless MODE is "inline") must exit with STATUS and print a line
+# matching REGEX and one matching each REGEX2. Uses tests/msg/check_run.sh and the same test
+# environment as the buddy::msg tests (Open MPI leak suppressions, plugins kept loaded).
+# Labels: apps;mpi (and "offload" for MODE offload).
+set(BUDDY_CHECK_RUN ${PROJECT_SOURCE_DIR}/tests/msg/check_run.sh)
+set(BUDDY_MPI_TEST_ENV
+    "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/msg/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0"
+    "OMPI_MCA_mca_base_component_disable_dlclose=1"
+    "PMIX_MCA_mca_base_component_disable_dlclose=1")
+
+# True once buddy-run has --mode (the offload mode of buddy::msg, issue 7).
+file(READ ${PROJECT_SOURCE_DIR}/tools/run/buddy_run.cpp buddy_run_source)
+string(FIND "${buddy_run_source}" "\"--mode" buddy_run_mode_at)
+if(buddy_run_mode_at GREATER -1)
+  set(BUDDY_RUN_HAS_OFFLOAD TRUE)
+else()
+  set(BUDDY_RUN_HAS_OFFLOAD FALSE)
+endif()
+
+function(buddy_mpi_app_test name ranks rpn routing mode status regex)
+  set(cmd ${ARGN})
+  set(opts)
+  while(TRUE)
+    list(GET cmd 0 first)
+    if(first STREQUAL "also")
+      list(GET cmd 1 also_regex)
+      list(APPEND opts also ${also_regex})
+      list(REMOVE_AT cmd 0 1)
+    else()
+      break()
+    endif()
+  endwhile()
+  set(run_opts -n ${ranks} --ranks-per-node ${rpn} --routing ${routing})
+  set(labels "apps;mpi")
+  if(NOT mode STREQUAL "inline")
+    list(APPEND run_opts --mode ${mode})
+    list(APPEND labels ${mode})
+  endif()
+  add_test(NAME ${name}
+           COMMAND ${BUDDY_CHECK_RUN} ${status} ${regex} ${opts} -- $<TARGET_FILE:buddy-run>
+                   ${run_opts} -- ${cmd})
+  if(ranks GREATER 2)
+    set(procs 2)
+  else()
+    set(procs ${ranks})
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS "${labels}" TIMEOUT 300 PROCESSORS ${procs}
+                       ENVIRONMENT "${BUDDY_MPI_TEST_ENV}")
+endfunction()
+
+# buddy_app_arg_test(NAME REGEX COMMAND...): COMMAND alone (no mpirun) must exit 2 with exactly
+# one line of output matching REGEX.
+function(buddy_app_arg_test name regex)
+  add_test(NAME ${name} COMMAND ${BUDDY_CHECK_RUN} 2 ${regex} one-line -- ${ARGN})
+  set_tests_properties(${name} PROPERTIES LABELS apps TIMEOUT 60 ENVIRONMENT
+                       "${BUDDY_MPI_TEST_ENV}")
+endfunction()
