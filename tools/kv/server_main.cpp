@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "buddy/kv/server/server.hpp"
@@ -15,7 +16,8 @@ using namespace buddy::kv;
 
 int main(int argc, char** argv) {
   server::ServerConfig cfg;
-  std::string memory = "256M", mode = "store", cpus;
+  std::string memory = "256M", mode = "store", cpus, engine_cpus;
+  bool engine_process = false, engine_in_process = false;
   double stats_interval = 0;
   bool json = false;
   std::string port_file;
@@ -23,15 +25,27 @@ int main(int argc, char** argv) {
 
   CLI::App app{"buddykv server: batched UDP key-value service (MICA-style, DPU-KV designs)",
                "buddykv-server"};
-  app.add_option("--design", cfg.design, "placement of the communication and processing engines")
-      ->check(CLI::IsMember({"cpu-only"}))
+  app.add_option("--design", cfg.design,
+                 "placement of the communication (CE) and processing (PE) engines: cpu-only, "
+                 "engine-only, lat, sav, dual, shrd (docs/kv-designs.md)")
+      ->check(CLI::IsMember({"cpu-only", "engine-only", "lat", "sav", "dual", "shrd"}))
       ->capture_default_str();
   app.add_option("--bind", cfg.bind, "IPv4 address to serve on")->capture_default_str();
   app.add_option("--port", cfg.port,
                  "control port (HELLO, STATS); worker threads serve port+1, port+2, ...")
       ->capture_default_str();
-  app.add_option("--threads", cfg.threads, "serving threads (each owns its partitions)")
+  app.add_option("--threads,--host-threads", cfg.threads,
+                 "host threads serving clients (cpu-only, shrd; each owns its partitions)")
       ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--engine-threads", cfg.engine_threads,
+                 "engine threads (CEs for lat/sav/dual, full workers for engine-only/shrd); lat "
+                 "also gets as many host PE threads")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--spare-threads", cfg.spare_threads,
+                 "dual: spare host threads serving clients on their own ports")
+      ->check(CLI::Range(0, 256))
       ->capture_default_str();
   app.add_option("--partitions-per-thread", cfg.partitions_per_thread,
                  "store partitions per thread")
@@ -45,7 +59,21 @@ int main(int argc, char** argv) {
   app.add_option("--mode", mode, "store: lossless, full store answers out_of_memory; cache: evicts")
       ->check(CLI::IsMember({"store", "cache"}))
       ->capture_default_str();
-  app.add_option("--cpus", cpus, "pin worker threads to these cpus, e.g. 0 or 0,1 or 0-3");
+  app.add_option("--cpus,--host-cpus", cpus,
+                 "pin host threads to these cpus, e.g. 0 or 0,1 or 0-3");
+  app.add_option("--engine-cpus", engine_cpus, "pin engine threads to these cpus");
+  auto* ep = app.add_flag("--engine-process", engine_process,
+                          "run the engine as a buddykv-engine process attached to the server's "
+                          "segment by name (the default)");
+  app.add_flag("--engine-in-process", engine_in_process,
+               "run the engine as threads of this process (same code, same segment)")
+      ->excludes(ep);
+  app.add_option("--engine-binary", cfg.engine_binary,
+                 "the buddykv-engine to start (default: the one beside buddykv-server)");
+  app.add_option("--segment", cfg.segment, "name of the shared segment (default: buddykv-PID-N)");
+  app.add_option("--pipeline", cfg.worker.pipeline, "CE: bursts in flight to the PE at once")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   app.add_option("--max-datagram", max_datagram, "largest datagram accepted and sent (bytes)")
       ->check(CLI::Range(std::size_t{128}, std::size_t{65507}))
       ->capture_default_str();
@@ -62,11 +90,19 @@ int main(int argc, char** argv) {
   cfg.memory_bytes = *buddy::tools::parse_size(memory);
   cfg.mode = mode == "cache" ? Mode::cache : Mode::store;
   cfg.max_datagram = max_datagram;
-  if (auto list = buddy::tools::parse_cpu_list(cpus)) {
-    cfg.cpus = *list;
-  } else {
-    std::fprintf(stderr, "buddykv-server: --cpus '%s' is not a cpu list like 0,1 or 0-3\n",
-                 cpus.c_str());
+  cfg.engine = engine_in_process ? server::EngineMode::thread : server::EngineMode::process;
+  for (auto [flag, text, out] : {std::tuple{"--cpus", &cpus, &cfg.cpus},
+                                 std::tuple{"--engine-cpus", &engine_cpus, &cfg.engine_cpus}}) {
+    if (auto list = buddy::tools::parse_cpu_list(*text)) {
+      *out = *list;
+    } else {
+      std::fprintf(stderr, "buddykv-server: %s '%s' is not a cpu list like 0,1 or 0-3\n", flag,
+                   text->c_str());
+      return 2;
+    }
+  }
+  if (std::string why = server::validate(cfg); !why.empty()) {
+    std::fprintf(stderr, "buddykv-server: %s\n", why.c_str());
     return 2;
   }
 
@@ -85,13 +121,21 @@ int main(int argc, char** argv) {
     return 1;
   }
   srv->start();
+  std::string engine;
+  if (srv->engine_pid() > 0) {
+    engine = " (engine process ";
+    engine += std::to_string(srv->engine_pid());
+    engine += ')';
+  }
   std::string ports;
   for (auto p : srv->map().ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
   std::fprintf(stderr,
-               "buddykv-server: %s, %u thread(s), %u partition(s), %s mode, %s memory; control "
-               "%s:%u, serving ports %s\n",
-               cfg.design.c_str(), cfg.threads, srv->map().partitions, mode.c_str(), memory.c_str(),
-               cfg.bind.c_str(), static_cast<unsigned>(srv->control_port()), ports.c_str());
+               "buddykv-server: %s, %zu host and %zu engine thread(s)%s, %u partition(s), %s "
+               "mode, %s memory; control %s:%u, serving ports %s\n",
+               cfg.design.c_str(), srv->placement().count(server::Side::host),
+               srv->placement().count(server::Side::engine), engine.c_str(), srv->map().partitions,
+               mode.c_str(), memory.c_str(), cfg.bind.c_str(),
+               static_cast<unsigned>(srv->control_port()), ports.c_str());
 
   if (!port_file.empty()) {
     const std::string tmp = port_file + ".tmp";
@@ -126,5 +170,6 @@ int main(int argc, char** argv) {
   } else {
     std::printf("%s", srv->stats_text().c_str());
   }
-  return 0;
+  // A lost engine was reported when it happened; the exit status says so too.
+  return srv->engine_lost().empty() ? 0 : 3;
 }

@@ -4,16 +4,6 @@
 
 namespace buddy::kv::server {
 
-namespace {
-using Clock = std::chrono::steady_clock;
-std::uint64_t ns_since(Clock::time_point& t) {
-  const auto now = Clock::now();
-  const auto d = std::chrono::duration_cast<std::chrono::nanoseconds>(now - t).count();
-  t = now;
-  return static_cast<std::uint64_t>(d);
-}
-}  // namespace
-
 CpuOnlyWorker::CpuOnlyWorker(wire::BurstTransport& transport, CommEngine ce, ProcessingEngine pe,
                              SharedCounters& shared, WorkerConfig cfg)
     : t_(transport),
@@ -31,28 +21,29 @@ CpuOnlyWorker::CpuOnlyWorker(wire::BurstTransport& transport, CommEngine ce, Pro
 }
 
 bool CpuOnlyWorker::step(std::chrono::microseconds wait) {
-  auto t = Clock::now();
+  StageClock clock;
   std::size_t n = t_.recv_burst(rx_, std::chrono::microseconds{0});
   if (n == 0) {
-    // Waiting for traffic is idle time, even when the wait ends with a datagram.
+    // Polling for traffic is idle time, even when the wait ends with a datagram.
     if (wait.count() > 0) n = t_.recv_burst(rx_, wait);
-    c_.stage_ns[static_cast<std::size_t>(Stage::idle)] += ns_since(t);
+    clock.lap(c_, Stage::idle);
     if (n == 0) return false;
   } else {
-    c_.stage_ns[static_cast<std::size_t>(Stage::receive)] += ns_since(t);
+    clock.lap(c_, Stage::receive);
   }
 
   burst_.clear();
   ce_.parse({rx_.data(), n}, burst_, c_);
-  c_.stage_ns[static_cast<std::size_t>(Stage::parse)] += ns_since(t);
+  clock.lap(c_, Stage::parse);
 
   pe_.execute(burst_.pe, burst_.results, burst_.arena);
-  c_.stage_ns[static_cast<std::size_t>(Stage::process)] += ns_since(t);
+  c_.processed += burst_.pe.size();
+  clock.lap(c_, Stage::process);
 
   const auto tx = ce_.respond(burst_, c_);
   const std::size_t sent = t_.send_burst(tx);
   c_.send_failures += tx.size() - sent;
-  c_.stage_ns[static_cast<std::size_t>(Stage::respond)] += ns_since(t);
+  clock.lap(c_, Stage::respond);
   shared_.publish(c_);
   return true;
 }

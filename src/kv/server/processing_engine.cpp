@@ -8,7 +8,7 @@ ProcessingEngine::ProcessingEngine(Store& store, std::vector<std::uint32_t> owne
     : store_(store), owned_(std::move(owned)), local_(store.partition_count(), -1) {
   if (owned_.empty()) throw std::invalid_argument("a processing engine needs a partition");
   for (std::size_t i = 0; i < owned_.size(); ++i) {
-    if (owned_[i] >= local_.size() || local_[owned_[i]] != -1) {
+    if (owned_[i] >= local_.size() || !store.holds(owned_[i]) || local_[owned_[i]] != -1) {
       throw std::invalid_argument("bad or repeated partition for a processing engine");
     }
     local_[owned_[i]] = static_cast<std::int32_t>(i);
@@ -34,19 +34,34 @@ void ProcessingEngine::execute(std::span<const kv::Request> reqs, std::span<PeRe
                                ValueArena& arena) {
   if (reqs.empty()) return;
   if (owned_.size() == 1) {
-    run(store_.partition(owned_[0]), reqs, {}, out, arena);
-    return;
+    bool all_mine = true;
+    for (const auto& q : reqs) all_mine &= store_.partition_of(q.hash) == owned_[0];
+    if (all_mine) {
+      run(store_.partition(owned_[0]), reqs, {}, out, arena);
+      return;
+    }
   }
-  // Counting sort by local partition, stable, so each partition sees its requests in order.
+  // Counting sort by local partition, stable, so each partition sees its requests in order. A
+  // request of a partition this engine does not own (a CE on the other side of a queue pair must
+  // not send one) is answered wrong_partition and never touches the store.
   const std::size_t parts = owned_.size();
   starts_.assign(parts + 1, 0);
-  for (const auto& q : reqs) ++starts_[local_[store_.partition_of(q.hash)] + 1];
+  for (std::size_t i = 0; i < reqs.size(); ++i) {
+    const std::int32_t l = local_[store_.partition_of(reqs[i].hash)];
+    if (l < 0) {
+      out[i] = PeResult{wire::Status::wrong_partition, 0, 0};
+      continue;
+    }
+    ++starts_[static_cast<std::size_t>(l) + 1];
+  }
   for (std::size_t i = 1; i <= parts; ++i) starts_[i] += starts_[i - 1];
   grouped_.resize(reqs.size());
   order_.resize(reqs.size());
   fill_.assign(starts_.begin(), starts_.end() - 1);
   for (std::uint32_t i = 0; i < reqs.size(); ++i) {
-    const auto slot = fill_[local_[store_.partition_of(reqs[i].hash)]]++;
+    const std::int32_t l = local_[store_.partition_of(reqs[i].hash)];
+    if (l < 0) continue;
+    const auto slot = fill_[static_cast<std::size_t>(l)]++;
     grouped_[slot] = reqs[i];
     order_[slot] = i;
   }

@@ -1,10 +1,19 @@
 #include "buddy/kv/server/stats.hpp"
 
+#include <time.h>
+
 #include <bit>
 
 namespace buddy::kv::server {
 
 using Words = std::array<std::uint64_t, SharedCounters::kWords>;
+
+std::uint64_t StageClock::now() noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
 
 std::uint64_t Counters::dropped() const {
   std::uint64_t n = oversize;
@@ -43,6 +52,7 @@ std::string json_members(const Counters& c) {
   num("datagrams_in", c.datagrams_in);
   num("datagrams_out", c.datagrams_out);
   num("requests", c.requests);
+  num("processed", c.processed);
   num("send_failures", c.send_failures);
   num("dropped", c.dropped());
   s += "\"ops\":{";
@@ -58,7 +68,7 @@ std::string json_members(const Counters& c) {
   for (std::size_t i = 1; i < wire::kDropReasons; ++i) {
     num(wire::to_string(static_cast<wire::Drop>(i)), c.drops[i], i + 1 < wire::kDropReasons);
   }
-  s += "},\"stage_ms\":{";
+  s += "},\"stage_cpu_ms\":{";
   for (std::size_t i = 0; i < kStages; ++i) {
     s += '"';
     s += to_string(static_cast<Stage>(i));

@@ -10,15 +10,10 @@
 #include "buddy/kv/server/comm_engine.hpp"
 #include "buddy/kv/server/processing_engine.hpp"
 #include "buddy/kv/server/stats.hpp"
+#include "buddy/kv/server/worker_config.hpp"
 #include "buddy/kv/wire/transport.hpp"
 
 namespace buddy::kv::server {
-
-struct WorkerConfig {
-  std::size_t burst = 32;                // datagrams per receive burst
-  std::uint32_t spins = 64;              // empty non-blocking receives before blocking in poll()
-  std::chrono::microseconds wait{1000};  // longest blocking wait, so stop is seen quickly
-};
 
 class CpuOnlyWorker {
  public:

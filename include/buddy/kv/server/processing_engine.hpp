@@ -56,13 +56,14 @@ constexpr wire::Status to_wire(kv::Status s) {
 
 class ProcessingEngine {
  public:
-  // owned: the store partitions this engine's thread owns.
+  // owned: the store partitions this engine's thread owns (each held by store).
   ProcessingEngine(Store& store, std::vector<std::uint32_t> owned);
 
   const std::vector<std::uint32_t>& owned() const noexcept { return owned_; }
 
-  // Runs reqs (every one of an owned partition: the communication engine checks that first) and
-  // fills out[i] for reqs[i]. Requests of one partition run in their order in reqs, so a GET after
+  // Runs reqs and fills out[i] for reqs[i]; a request of a partition not owned here gets
+  // wrong_partition (the communication engine checks ownership first; this guards the store from a
+  // CE in another process). Requests of one partition run in their order in reqs, so a GET after
   // a SET of the same key sees it.
   void execute(std::span<const kv::Request> reqs, std::span<PeResult> out, ValueArena& arena);
 

@@ -1,78 +1,133 @@
-// buddykv server: the store, its partition map, the serving threads of the chosen design, and
-// the control thread on the base port (HELLO, STATS). Transports come from a factory so tests can
-// run the whole server on the in-memory fake network.
+// buddykv server: the host side of every design. It computes the placement (placement.hpp),
+// holds the host store, runs the host threads (cpu-only and spare full workers, PEs), creates the
+// segment of KV queue pairs and the engine control block for the offloaded designs, starts the
+// engine (a buddykv-engine process attached by the segment's name, or a thread), watches it, and
+// serves the control port (HELLO, STATS). Transports come from a factory so tests can run the
+// whole server, engine included, on the in-memory fake network.
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
+#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "buddy/kv/server/cpu_only_worker.hpp"
+#include "buddy/kv/server/engine_block.hpp"
+#include "buddy/kv/server/kv_queue.hpp"
+#include "buddy/kv/server/placement.hpp"
 #include "buddy/kv/server/stats.hpp"
+#include "buddy/kv/server/transport_factory.hpp"
+#include "buddy/kv/server/worker_config.hpp"
 #include "buddy/kv/store/store.hpp"
 #include "buddy/kv/wire/control.hpp"
 #include "buddy/kv/wire/transport.hpp"
 
 namespace buddy::kv::server {
 
+class EngineRuntime;
+
+enum class EngineMode : std::uint8_t { process, thread };
+
 struct ServerConfig {
-  std::string design = "cpu-only";
+  std::string design = "cpu-only";  // cpu-only, engine-only, lat, sav, dual, shrd
   std::string bind = "127.0.0.1";
   std::uint16_t port = 7000;      // control (HELLO, STATS); 0: any free port
-  std::uint16_t worker_port = 0;  // first worker port; 0: port + 1 (or any free when port is 0)
-  unsigned threads = 1;
+  std::uint16_t worker_port = 0;  // first serving port; 0: port + 1 (or any free when port is 0)
+  unsigned threads = 1;           // host threads serving clients (cpu-only, shrd)
+  unsigned engine_threads = 1;    // engine threads (every design but cpu-only)
+  unsigned spare_threads = 1;     // dual: host threads serving their own ports
   std::uint32_t partitions_per_thread = 1;
-  std::size_t memory_bytes = std::size_t{256} << 20;
+  std::size_t memory_bytes = std::size_t{256} << 20;  // per store (host; engine for its designs)
   kv::Mode mode = kv::Mode::store;
   std::size_t expected_items = 0;  // sizes the index (0: from memory)
-  std::vector<int> cpus;           // worker i is pinned to cpus[i % size]; empty: not pinned
+  std::vector<int> cpus;           // host thread i is pinned to cpus[i % size]; empty: not pinned
+  std::vector<int> engine_cpus;    // the same for engine threads
   std::size_t max_datagram = wire::kDefaultDatagram;
   WorkerConfig worker;
+  EngineMode engine = EngineMode::process;
+  std::string engine_binary;  // empty: buddykv-engine beside the running executable
+  std::string segment;        // empty: buddykv-<pid>-<n>
+  std::uint64_t ring_bytes = std::uint64_t{4} << 20;  // each KV queue pair ring
+  std::chrono::milliseconds engine_start_timeout{20000};
 };
 
 // One-line description of what is wrong, or empty.
 std::string validate(const ServerConfig& cfg);
-
-using TransportFactory = std::function<std::unique_ptr<wire::BurstTransport>(std::uint16_t port)>;
-TransportFactory udp_factory(const std::string& bind);
+PlacementConfig placement_config(const ServerConfig& cfg);
 
 class Server {
  public:
-  // Creates the store and binds every port; throws std::runtime_error with a one-line reason.
+  // Creates the stores, binds every port, and (offloaded designs) starts the engine and waits
+  // until it serves; throws std::runtime_error with a one-line reason.
   explicit Server(ServerConfig cfg, TransportFactory factory = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
   void start();
-  void stop();  // idempotent; joins every thread
+  void stop();  // idempotent; joins every thread and stops the engine
 
   std::uint16_t control_port() const { return control_->local().port; }
   const wire::PartitionMap& map() const noexcept { return map_; }
   const ServerConfig& config() const noexcept { return cfg_; }
+  const Placement& placement() const noexcept { return placement_; }
+  Design design() const noexcept { return placement_.design; }
+
+  // The engine: its process id (-1 without one) and, once it died or failed, why (else empty).
+  pid_t engine_pid() const noexcept { return engine_pid_; }
+  std::string engine_lost() const;
+  std::string segment_name() const;
 
   Counters totals() const;
-  std::string stats_json() const;  // one JSON object
-  std::string stats_text() const;  // human-readable, several lines
+  double cpu_s(Side side) const;      // serving threads of one side, summed
+  StatsSnapshot store_stats() const;  // host and engine stores together
+  std::string stats_json() const;     // one JSON object
+  std::string stats_text() const;     // human-readable, several lines
 
  private:
-  struct Worker;
+  struct HostThread;
+  struct ThreadFigures {
+    Side side;
+    Role role;
+    int port;
+    int cpu;
+    double cpu_s;
+    Counters c;
+  };
+  std::vector<ThreadFigures> figures() const;
+  void start_engine(const TransportFactory& factory);
+  void start_engine_process();
+  void watch_engine();
+  void stop_engine();
+  void engine_died(const std::string& why);
   void control_loop();
-  double thread_cpu_s(std::size_t worker) const;
 
   ServerConfig cfg_;
-  std::unique_ptr<Store> store_;
+  Placement placement_;
+  std::unique_ptr<Store> store_;  // the host store (null when the host holds no partition)
   wire::PartitionMap map_;
   std::unique_ptr<wire::BurstTransport> control_;
-  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::unique_ptr<HostThread>> host_;
+  std::optional<KvQueue> queue_;
+  EngineBlock* block_ = nullptr;
+  pid_t engine_pid_ = -1;
+  std::unique_ptr<EngineRuntime> engine_rt_;
+  std::thread engine_thread_;
+  std::atomic<bool> engine_thread_stop_{false};
+  std::atomic<bool> engine_gone_{false};
+  mutable std::mutex engine_mu_;
+  std::string engine_lost_;
   std::thread control_thread_;
   std::atomic<std::uint64_t> control_drops_{0};
   std::atomic<bool> stop_{false};
   bool started_ = false;
+  bool stopped_ = false;
   std::chrono::steady_clock::time_point start_time_;
 };
 

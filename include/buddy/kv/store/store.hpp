@@ -18,6 +18,10 @@ struct StoreConfig {
   std::size_t expected_items = 0;         // total; sizes the index (0: from memory and kv size)
   std::size_t expected_kv_bytes = 32;     // average key + value bytes when expected_items = 0
   bool huge_pages = true;
+  // The partitions this store holds (ascending, each < partitions); empty: all of them. A store
+  // holding a share of the key space (buddykv's shrd design: host and engine each hold theirs)
+  // splits memory_bytes and expected_items over its own partitions only.
+  std::vector<std::uint32_t> only;
 };
 
 class Store {
@@ -29,6 +33,7 @@ class Store {
   std::uint32_t partition_of(std::uint64_t hash) const noexcept {
     return hashbits::partition(hash, cfg_.partitions);
   }
+  bool holds(std::uint32_t i) const noexcept { return i < parts_.size() && parts_[i] != nullptr; }
   Partition& partition(std::uint32_t i) noexcept { return *parts_[i]; }
   const Partition& partition(std::uint32_t i) const noexcept { return *parts_[i]; }
   Partition& partition_for(std::uint64_t hash) noexcept { return *parts_[partition_of(hash)]; }

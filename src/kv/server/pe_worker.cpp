@@ -1,0 +1,47 @@
+#include "buddy/kv/server/pe_worker.hpp"
+
+#include "buddy/qp/backoff.hpp"
+
+namespace buddy::kv::server {
+
+PeWorker::PeWorker(ProcessingEngine pe, std::vector<KvPeEnd> queues, SharedCounters& shared,
+                   WorkerConfig cfg)
+    : pe_(std::move(pe)), queues_(std::move(queues)), shared_(shared), cfg_(cfg) {}
+
+std::size_t PeWorker::step() {
+  std::size_t served = 0;
+  for (KvPeEnd& q : queues_) {
+    const auto reqs = q.consume(cfg_.pe_batch);
+    if (reqs.empty()) {
+      q.publish();  // moves answers spilled earlier into the ring once the CE made room
+      continue;
+    }
+    results_.assign(reqs.size(), PeResult{});
+    arena_.clear();
+    pe_.execute(reqs, results_, arena_);
+    q.respond(results_, arena_);
+    q.publish();
+    served += reqs.size();
+  }
+  c_.processed += served;
+  clock_.lap(c_, served != 0 ? Stage::process : Stage::idle);
+  return served;
+}
+
+void PeWorker::run(const std::atomic<bool>& stop) {
+  clock_.restart();
+  qp::Backoff idle;
+  std::uint32_t idle_publish = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    if (step() != 0) {
+      shared_.publish(c_);
+      idle.reset();
+      continue;
+    }
+    idle.pause();
+    if (++idle_publish % 256 == 0) shared_.publish(c_);
+  }
+  shared_.publish(c_);
+}
+
+}  // namespace buddy::kv::server
