@@ -47,11 +47,24 @@ comm::comm(MPI_Comm c, const options& opts) : opts_(opts) {
 }
 
 void comm::init(MPI_Comm c) {
+  const bool offload = opts_.mode == run_mode::offload;
+  if (offload) {
+    // The engines share MPI_COMM_WORLD with the app ranks: work on the app ranks only.
+    MPI_Comm apps = app_world(opts_);
+    int same = MPI_UNEQUAL;
+    if (c != MPI_COMM_WORLD) MPI_Comm_compare(c, apps, &same);
+    if (c != MPI_COMM_WORLD && same != MPI_IDENT && same != MPI_CONGRUENT) {
+      throw error("buddy::msg: offload mode needs a comm on all app ranks (MPI_COMM_WORLD)");
+    }
+    c = apps;
+  }
   MPI_Comm_dup(c, &coll_);
   MPI_Comm_dup(c, &user_comm_);
   MPI_Comm_rank(coll_, &rank_);
   MPI_Comm_size(coll_, &size_);
-  if (opts_.ranks_per_node > 0) {
+  if (offload) {
+    layout_ = msg::layout(rank_, offload::joined()->app_node);
+  } else if (opts_.ranks_per_node > 0) {
     layout_ = msg::layout::consecutive(rank_, size_, opts_.ranks_per_node);
   } else {
     layout_ = msg::layout(rank_, real_nodes(coll_, rank_, size_));
@@ -63,21 +76,32 @@ void comm::init(MPI_Comm c) {
   handler_count_ = static_cast<std::uint32_t>(reg.size());
 
   // Every rank must run the same program with the same configuration.
-  const std::array<unsigned long long, 4> mine = {
-      reg.table_hash(), static_cast<unsigned long long>(opts_.route),
-      static_cast<unsigned long long>(opts_.ranks_per_node), handler_count_};
-  std::array<unsigned long long, 4> lo{}, hi{};
-  MPI_Allreduce(mine.data(), lo.data(), 4, MPI_UNSIGNED_LONG_LONG, MPI_MIN, coll_);
-  MPI_Allreduce(mine.data(), hi.data(), 4, MPI_UNSIGNED_LONG_LONG, MPI_MAX, coll_);
+  const std::array<unsigned long long, 6> mine = {
+      reg.table_hash(),
+      static_cast<unsigned long long>(opts_.route),
+      static_cast<unsigned long long>(opts_.ranks_per_node),
+      handler_count_,
+      static_cast<unsigned long long>(opts_.mode),
+      offload ? static_cast<unsigned long long>(opts_.ring_kb) : 0ull};
+  std::array<unsigned long long, 6> lo{}, hi{};
+  MPI_Allreduce(mine.data(), lo.data(), 6, MPI_UNSIGNED_LONG_LONG, MPI_MIN, coll_);
+  MPI_Allreduce(mine.data(), hi.data(), 6, MPI_UNSIGNED_LONG_LONG, MPI_MAX, coll_);
   if (lo[0] != hi[0] || lo[3] != hi[3]) {
     throw error("buddy::msg: ranks have different handler tables (different binaries?)");
   }
-  if (lo[1] != hi[1] || lo[2] != hi[2]) {
-    throw error("buddy::msg: ranks disagree on routing or ranks-per-node (check BUDDY_* env)");
+  if (lo[1] != hi[1] || lo[2] != hi[2] || lo[4] != hi[4] || lo[5] != hi[5]) {
+    throw error(
+        "buddy::msg: ranks disagree on routing, ranks-per-node, mode or ring size (check BUDDY_* "
+        "env)");
   }
 
-  router_ = std::make_unique<router>(coll_, layout_, opts_.route, opts_.buffer_kb * 1024);
-  router_->set_drain_hook(&comm::drain, this);
+  if (offload) {
+    port_ = std::make_unique<offload_port>(opts_);
+    port_->set_drain_hook(&comm::drain, this);
+  } else {
+    router_ = std::make_unique<router>(coll_, layout_, opts_.route, opts_.buffer_kb * 1024);
+    router_->set_drain_hook(&comm::drain, this);
+  }
 }
 
 comm::~comm() {
@@ -108,6 +132,7 @@ comm::~comm() {
       }
     }
     router_.reset();
+    port_.reset();
     MPI_Comm_free(&coll_);
     MPI_Comm_free(&user_comm_);
   }
@@ -186,6 +211,7 @@ void comm::execute(const wire::record& r) {
 }
 
 bool comm::process_inbox() {
+  if (port_) return process_inbound();
   if (in_inbox_) return false;
   in_inbox_ = true;
   struct reset {
@@ -213,6 +239,61 @@ bool comm::process_inbox() {
   return any;
 }
 
+bool comm::process_inbound() {
+  if (in_inbox_) return false;
+  in_inbox_ = true;
+  struct reset {
+    bool& flag;
+    ~reset() { flag = false; }
+  } guard{in_inbox_};
+  qp::RecordConsumer& in = port_->inbound();
+  // A record counts as consumed even if its handler throws (it was executed).
+  struct consume_guard {
+    qp::RecordConsumer& in;
+    bool armed = true;
+    ~consume_guard() {
+      if (armed) {
+        in.pop();
+        in.publish();
+      }
+    }
+  };
+  const auto me = static_cast<std::uint32_t>(rank_);
+  const double t0 = now_s();
+  const double comm0 = port_->counters().comm_s;
+  std::size_t n = 0;
+  for (; n < 65536; ++n) {
+    const auto rec = in.front();
+    if (!rec) break;
+    consume_guard g{in};
+    wire::for_each_record(rec->data(), rec->size(), static_cast<std::uint32_t>(size_),
+                          [&](const wire::record& r) {
+                            if (r.dest != me) [[unlikely]] {
+                              throw error("corrupt message: rank " + std::to_string(rank_) +
+                                          " received a record for rank " + std::to_string(r.dest) +
+                                          " from its engine");
+                            }
+                            execute(r);
+                          });
+    g.armed = false;
+    in.pop();
+  }
+  if (n == 0) return false;
+  in.publish();
+  ++port_->counters().buffers_received;
+  handler_s_ += (now_s() - t0) - (port_->counters().comm_s - comm0);
+  return true;
+}
+
+bool comm::flush_sends() {
+  return port_ ? port_->publish() : router_->flush_all();
+}
+
+bool comm::poll_network() {
+  if (!port_) return router_->poll();
+  return false;
+}
+
 bool comm::drain(void* self) {
   auto* c = static_cast<comm*>(self);
   // Inside a handler, only receive (the router already did): running handlers here would nest
@@ -223,7 +304,7 @@ bool comm::drain(void* self) {
 
 bool comm::progress() {
   if (depth_ > 0 || in_inbox_) return false;
-  bool any = router_->poll();
+  bool any = poll_network();
   any = process_inbox() || any;
   if (any) {
     idle_calls_ = 0;
@@ -234,7 +315,8 @@ bool comm::progress() {
   // its own half-full buffers or its peers'.
   if (++idle_calls_ >= idle_flush_calls) {
     idle_calls_ = 0;
-    if (router_->flush_all()) return true;
+    if (flush_sends()) return true;
+    if (port_) port_->check_engine();
   }
   return false;
 }
@@ -246,12 +328,13 @@ void comm::barrier() {
   std::array<unsigned long long, 2> snap{}, sum{};
   MPI_Request req = MPI_REQUEST_NULL;
   qp::Backoff backoff(wait_backoff);
+  stats& counters = port_ ? port_->counters() : router_->counters();
   for (;;) {
-    router_->flush_all();
-    bool worked = router_->poll();
+    flush_sends();
+    bool worked = poll_network();
     worked = process_inbox() || worked;
     if (req == MPI_REQUEST_NULL) {
-      router_->flush_all();  // what the handlers just sent
+      flush_sends();  // what the handlers just sent
       snap = {sent_, executed_};
       MPI_Iallreduce(snap.data(), sum.data(), 2, MPI_UNSIGNED_LONG_LONG, MPI_SUM, coll_, &req);
     } else {
@@ -266,8 +349,9 @@ void comm::barrier() {
       backoff.reset();
     } else {
       const double t0 = now_s();
+      if (port_) port_->check_engine();
       backoff.pause();
-      router_->counters().comm_s += now_s() - t0;
+      counters.comm_s += now_s() - t0;
     }
   }
   termination_rounds_ += rounds.rounds();
@@ -284,17 +368,18 @@ void comm::all_reduce_raw(void* inout, MPI_Datatype type, MPI_Op op) {
     int done = 0;
     MPI_Test(&req, &done, MPI_STATUS_IGNORE);
     if (done) return;
-    router_->flush_all();
+    flush_sends();
     if (progress()) {
       backoff.reset();
     } else {
+      if (port_) port_->check_engine();
       backoff.pause();
     }
   }
 }
 
 stats comm::local_stats() const {
-  stats s = router_->counters();
+  stats s = port_ ? port_->counters() : router_->counters();
   s.msgs_sent = sent_;
   s.bytes_sent = bytes_sent_;
   s.msgs_executed = executed_;

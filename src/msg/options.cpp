@@ -27,6 +27,16 @@ const char* to_string(routing r) {
   return "?";
 }
 
+std::optional<run_mode> parse_mode(std::string_view s) {
+  if (s == "inline") return run_mode::inline_mode;
+  if (s == "offload") return run_mode::offload;
+  return std::nullopt;
+}
+
+const char* to_string(run_mode m) {
+  return m == run_mode::offload ? "offload" : "inline";
+}
+
 namespace {
 
 // A whole decimal number in [lo, hi], or a one-line error naming the variable.
@@ -58,6 +68,24 @@ options options::from_env(options base) {
   if (const char* k = std::getenv("BUDDY_RANKS_PER_NODE"); k != nullptr && *k != '\0') {
     base.ranks_per_node = static_cast<int>(parse_int("BUDDY_RANKS_PER_NODE", k, 0, 1 << 20));
   }
+  if (const char* m = std::getenv("BUDDY_MODE"); m != nullptr && *m != '\0') {
+    const auto parsed = parse_mode(m);
+    if (!parsed) {
+      throw error(std::string("BUDDY_MODE: unknown value '") + m +
+                  "' (expected inline or offload)");
+    }
+    base.mode = *parsed;
+  }
+  if (const char* r = std::getenv("BUDDY_RING_KB"); r != nullptr && *r != '\0') {
+    base.ring_kb = static_cast<std::size_t>(parse_int("BUDDY_RING_KB", r, 16, 1 << 20));
+  }
+  if (const char* e = std::getenv("BUDDY_ENGINES_PER_NODE"); e != nullptr && *e != '\0') {
+    base.engines_per_node = static_cast<int>(parse_int("BUDDY_ENGINES_PER_NODE", e, 1, 64));
+  }
+  if (const char* t = std::getenv("BUDDY_ENGINE_TIMEOUT_MS"); t != nullptr && *t != '\0') {
+    base.engine_timeout_ms =
+        static_cast<int>(parse_int("BUDDY_ENGINE_TIMEOUT_MS", t, 100, 3600000));
+  }
   base.validate();
   return base;
 }
@@ -75,6 +103,19 @@ void options::validate() const {
     throw error("buddy::msg options: ranks_per_node " + std::to_string(ranks_per_node) +
                 " is negative");
   }
+  if (ring_kb < 16 || ring_kb > (1u << 20) || (ring_kb & (ring_kb - 1)) != 0) {
+    throw error("buddy::msg options: ring_kb " + std::to_string(ring_kb) +
+                " is not a power of two in [16, 1048576] (BUDDY_RING_KB)");
+  }
+  if (engines_per_node < 1 || engines_per_node > 64) {
+    throw error("buddy::msg options: engines_per_node " + std::to_string(engines_per_node) +
+                " is outside [1, 64]");
+  }
+  if (engine_timeout_ms < 100) {
+    throw error("buddy::msg options: engine_timeout_ms " + std::to_string(engine_timeout_ms) +
+                " is below 100");
+  }
+  if (parse_mode(to_string(mode)) != mode) throw error("buddy::msg options: unknown mode value");
   if (parse_routing(to_string(route)) != route) {
     throw error("buddy::msg options: unknown routing value");
   }

@@ -26,10 +26,28 @@ router::router(MPI_Comm comm, const layout& lay, routing route, std::size_t budg
   if (lay.size() != size_ || lay.rank() != rank_) {
     throw error("buddy::msg router: layout does not match the communicator");
   }
-  next_hop_ = lay.route_table(route);
   const std::vector<int> hops = lay.next_hops(route);
-  hop_bytes_ = std::max(budget_bytes / hops.size(), min_hop_bytes);
-  hop_bytes_ = std::min<std::size_t>(hop_bytes_, INT_MAX / 2);
+  init(lay.route_table(route), hops, std::max(budget_bytes / hops.size(), min_hop_bytes),
+       budget_bytes);
+}
+
+router::router(MPI_Comm comm, std::vector<int> next_hop, const std::vector<int>& hops,
+               std::size_t hop_bytes, std::size_t max_sends)
+    : max_sends_(max_sends), pool_(0) {
+  MPI_Comm_dup(comm, &comm_);
+  MPI_Comm_rank(comm_, &rank_);
+  MPI_Comm_size(comm_, &size_);
+  for (int h : next_hop) {
+    if (h < 0 || h >= size_) throw error("buddy::msg router: next hop outside the communicator");
+  }
+  hop_bytes = std::max(hop_bytes, min_hop_bytes);
+  init(std::move(next_hop), hops, hop_bytes, hop_bytes * std::max<std::size_t>(hops.size(), 1));
+}
+
+void router::init(std::vector<int> next_hop, const std::vector<int>& hops, std::size_t hop_bytes,
+                  std::size_t budget_bytes) {
+  next_hop_ = std::move(next_hop);
+  hop_bytes_ = std::min<std::size_t>(hop_bytes, INT_MAX / 2);
   // Receives must hold the largest hop buffer of any rank.
   unsigned long long mine = hop_bytes_, largest = 0;
   MPI_Allreduce(&mine, &largest, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm_);
@@ -139,13 +157,13 @@ void router::send(int hop, buffer&& b) {
   inflight_bytes_ += b.size;
   send_reqs_.push_back(req);
   send_bufs_.push_back(std::move(b));
-  if (inflight_bytes_ > inflight_limit_) wait_for_room();
+  if (over_limit()) wait_for_room();
 }
 
 void router::wait_for_room() {
   ++stats_.backpressure_waits;
   qp::Backoff backoff(wait_backoff);
-  while (inflight_bytes_ > inflight_limit_) {
+  while (over_limit()) {
     bool progressed = poll();
     if (drain_ != nullptr && !inbox_.empty()) progressed = drain_(drain_ctx_) || progressed;
     if (progressed) {

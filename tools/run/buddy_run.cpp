@@ -1,10 +1,17 @@
 // buddy-run: starts a buddy::msg application under Open MPI's mpirun with the flags this kind
 // of machine needs, so users never have to remember them:
-//   buddy-run -n RANKS [--ranks-per-node K] [--routing none|nr|nlnr] [--buffer-kb N] -- APP ARGS
+//   buddy-run -n RANKS [--ranks-per-node K] [--routing none|nr|nlnr] [--buffer-kb N]
+//             [--mode inline|offload] [--engines-per-node E] [engine options] -- APP ARGS
 // It runs as root if need be (OMPI_ALLOW_RUN_AS_ROOT*), oversubscribes cores, does not bind
 // ranks to cores, makes idle ranks yield (mpi_yield_when_idle), uses shared memory only
 // (btl self,vader with the ob1 pml: no network needed), and exports the BUDDY_* settings to
 // every rank. --dry-run prints the mpirun command instead of running it.
+// Offload mode starts the buddy-engine processes in the same job (mpirun MPMD: the app ranks,
+// then nodes x E engines, with nodes = ceil(RANKS / K), or 1 without --ranks-per-node), pinned
+// to cores of their own when the machine has a core for every rank and engine. mpirun runs with
+// --enable-recovery so that a dead engine is reported by its app ranks (heartbeat) and a dead
+// rank by its engine, each with one line before they abort the whole job.
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,6 +56,31 @@ std::string quote(const std::string& s) {
   return q + "'";
 }
 
+// buddy-engine next to this executable (or $BUDDY_ENGINE).
+std::optional<std::string> find_engine() {
+  if (const char* e = std::getenv("BUDDY_ENGINE"); e != nullptr && *e != '\0') {
+    return find_program(e);
+  }
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return find_program("buddy-engine");
+  std::string dir(self, static_cast<std::size_t>(n));
+  dir = dir.substr(0, dir.rfind('/'));
+  return find_program(dir + "/buddy-engine");
+}
+
+// The cpus this process may run on, in order.
+std::vector<int> usable_cpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  return cpus;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -61,6 +93,13 @@ int main(int argc, char** argv) {
   std::string routing;
   int buffer_kb = 0;
   bool dry_run = false;
+  std::string mode;
+  int engines_per_node = 0;
+  int ring_kb = 0;
+  int engine_buffer_kb = 0;
+  int engine_max_sends = 0;
+  int engine_threads = 0;
+  bool engine_stats = false;
   std::vector<std::string> extra_mpirun;
   std::vector<std::string> command;
   app.add_option("-n,--ranks", ranks, "number of ranks")->required()->check(CLI::Range(1, 4096));
@@ -71,6 +110,25 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "nr", "nlnr"}));
   app.add_option("--buffer-kb", buffer_kb, "send buffer budget per rank in KiB (BUDDY_BUFFER_KB)")
       ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--mode", mode,
+                 "inline: ranks route messages; offload: buddy-engines do (BUDDY_MODE)")
+      ->check(CLI::IsMember({"inline", "offload"}));
+  app.add_option("--engines-per-node", engines_per_node,
+                 "offload: engines per node (BUDDY_ENGINES_PER_NODE, default 1)")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--ring-kb", ring_kb,
+                 "offload: KiB of each rank's outbound/inbound ring (BUDDY_RING_KB)")
+      ->check(CLI::Range(16, 1 << 20));
+  app.add_option("--engine-buffer-kb", engine_buffer_kb,
+                 "offload: engine aggregation granularity, KiB per next-hop buffer (default 64)")
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--engine-max-sends", engine_max_sends,
+                 "offload: engine pipelining, MPI sends in flight (default 8)")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--engine-threads", engine_threads, "offload: threads per engine (only 1)")
+      ->check(CLI::Range(1, 64));
+  app.add_flag("--engine-stats", engine_stats,
+               "offload: each engine prints one JSON line of statistics to stderr at the end");
   app.add_option("--mpirun-arg", extra_mpirun, "one more argument for mpirun (repeatable)")
       ->allow_extra_args(false);
   app.add_flag("--dry-run", dry_run, "print the mpirun command instead of running it");
@@ -96,11 +154,17 @@ int main(int argc, char** argv) {
     ::setenv("BUDDY_RANKS_PER_NODE", std::to_string(ranks_per_node).c_str(), 1);
   if (!routing.empty()) ::setenv("BUDDY_ROUTING", routing.c_str(), 1);
   if (buffer_kb > 0) ::setenv("BUDDY_BUFFER_KB", std::to_string(buffer_kb).c_str(), 1);
+  if (!mode.empty()) ::setenv("BUDDY_MODE", mode.c_str(), 1);
+  if (engines_per_node > 0) {
+    ::setenv("BUDDY_ENGINES_PER_NODE", std::to_string(engines_per_node).c_str(), 1);
+  }
+  if (ring_kb > 0) ::setenv("BUDDY_RING_KB", std::to_string(ring_kb).c_str(), 1);
 
   // BUDDY_* values the user set in the environment are checked here, once, before any rank
   // starts (every rank would otherwise fail with the same message).
+  buddy::msg::options opts;
   try {
-    (void)buddy::msg::options::from_env();
+    opts = buddy::msg::options::from_env();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "buddy-run: %s\n", e.what());
     return 2;
@@ -111,7 +175,21 @@ int main(int argc, char** argv) {
   std::vector<std::string> args = {*mpirun, "-q",    "--oversubscribe",     "--bind-to", "none",
                                    "--mca", "btl",   "self,vader",          "--mca",     "pml",
                                    "ob1",   "--mca", "mpi_yield_when_idle", "1"};
-  for (const char* var : {"BUDDY_ROUTING", "BUDDY_BUFFER_KB", "BUDDY_RANKS_PER_NODE"}) {
+  const bool offload = opts.mode == buddy::msg::run_mode::offload;
+  std::optional<std::string> engine;
+  if (offload) {
+    engine = find_engine();
+    if (!engine) {
+      std::fprintf(stderr,
+                   "buddy-run: buddy-engine not found next to buddy-run (set BUDDY_ENGINE)\n");
+      return 2;
+    }
+    // A dead process must not end the job silently: its peers report it first (see above).
+    args.push_back("--enable-recovery");
+  }
+  for (const char* var :
+       {"BUDDY_ROUTING", "BUDDY_BUFFER_KB", "BUDDY_RANKS_PER_NODE", "BUDDY_MODE", "BUDDY_RING_KB",
+        "BUDDY_ENGINES_PER_NODE", "BUDDY_ENGINE_TIMEOUT_MS", "BUDDY_SEGMENT"}) {
     if (std::getenv(var) != nullptr) {
       args.push_back("-x");
       args.push_back(var);
@@ -122,6 +200,27 @@ int main(int argc, char** argv) {
   args.push_back(std::to_string(ranks));
   args.push_back(*app_path);
   args.insert(args.end(), command.begin() + 1, command.end());
+  if (offload) {
+    const int k = opts.ranks_per_node;
+    const int nodes = k > 0 ? (ranks + k - 1) / k : 1;
+    const int engines = nodes * opts.engines_per_node;
+    args.insert(args.end(), {":", "-np", std::to_string(engines), *engine});
+    const std::vector<int> cpus = usable_cpus();
+    if (cpus.size() >= static_cast<std::size_t>(ranks + engines)) {
+      // A core for every rank and engine: engines take the last ones.
+      std::string list;
+      for (std::size_t i = cpus.size() - static_cast<std::size_t>(engines); i < cpus.size(); ++i) {
+        list += (list.empty() ? "" : ",") + std::to_string(cpus[i]);
+      }
+      args.insert(args.end(), {"--cpus", list});
+    }
+    if (engine_buffer_kb > 0)
+      args.insert(args.end(), {"--buffer-kb", std::to_string(engine_buffer_kb)});
+    if (engine_max_sends > 0)
+      args.insert(args.end(), {"--max-sends", std::to_string(engine_max_sends)});
+    if (engine_threads > 0) args.insert(args.end(), {"--threads", std::to_string(engine_threads)});
+    if (engine_stats) args.push_back("--stats");
+  }
 
   if (dry_run) {
     std::string line;

@@ -34,6 +34,7 @@
 #include "buddy/msg/error.hpp"
 #include "buddy/msg/handler_registry.hpp"
 #include "buddy/msg/local_ptr.hpp"
+#include "buddy/msg/offload_port.hpp"
 #include "buddy/msg/options.hpp"
 #include "buddy/msg/router.hpp"
 #include "buddy/msg/routing.hpp"
@@ -120,7 +121,8 @@ class comm {
   stats local_stats() const;
   stats global_stats();
 
-  // A private duplicate of the communicator, free for the application's own MPI calls.
+  // A private duplicate of the communicator, free for the application's own MPI calls (in
+  // offload mode it holds the app ranks only, never the engines).
   MPI_Comm mpi_comm() const { return user_comm_; }
 
  private:
@@ -132,6 +134,9 @@ class comm {
 
   void init(MPI_Comm c);
   bool process_inbox();
+  bool process_inbound();  // offload: runs the records of the inbound ring
+  bool flush_sends();      // inline: buffers to MPI; offload: publish the outbound ring
+  bool poll_network();     // inline: MPI sends and receives; offload: engine liveness
   void execute(const wire::record& r);
   static bool drain(void* self);
   void all_reduce_raw(void* inout, MPI_Datatype type, MPI_Op op);
@@ -146,7 +151,8 @@ class comm {
   MPI_Comm coll_ = MPI_COMM_NULL;       // termination and reductions
   MPI_Comm user_comm_ = MPI_COMM_NULL;  // handed to the application
   msg::layout layout_{0, {0}};
-  std::unique_ptr<router> router_;
+  std::unique_ptr<router> router_;      // inline mode
+  std::unique_ptr<offload_port> port_;  // offload mode
   const detail::invoke_fn* invokers_ = nullptr;
   std::uint32_t handler_count_ = 0;
   std::vector<detail::local_entry> locals_;
@@ -303,7 +309,9 @@ void comm::async_checked(int dest, const Fn& fn, const Args&... args) {
   if (len > wire::max_payload) [[unlikely]] {  // header + len must fit one MPI message
     too_large(len);
   }
-  std::byte* p = router_->reserve(dest, static_cast<std::uint32_t>(len));
+  std::byte* p =
+      port_ ? port_->reserve(static_cast<std::uint32_t>(dest), static_cast<std::uint32_t>(len))
+            : router_->reserve(dest, static_cast<std::uint32_t>(len));
   std::memcpy(p, &id, wire::handler_id_bytes);
   p += wire::handler_id_bytes;
   if constexpr (fn_len != 0) {

@@ -37,6 +37,12 @@ class router {
  public:
   // Collective over comm (duplicated inside). Throws buddy::msg::error on bad sizes.
   router(MPI_Comm comm, const layout& lay, routing route, std::size_t budget_bytes);
+  // The general form (the offload engine's): destination ids are anything in
+  // [0, next_hop.size()), next_hop[d] is the comm rank a record for d goes to, hops lists the
+  // distinct next hops; each hop buffer holds hop_bytes; at most max_sends sends are in flight
+  // (0: only the byte cap of 2 x all hop buffers applies). Collective over comm.
+  router(MPI_Comm comm, std::vector<int> next_hop, const std::vector<int>& hops,
+         std::size_t hop_bytes, std::size_t max_sends);
   ~router();
   router(const router&) = delete;
   router& operator=(const router&) = delete;
@@ -98,6 +104,12 @@ class router {
   static constexpr int tag_data = 1;
   static constexpr int tag_large = 2;
 
+  void init(std::vector<int> next_hop, const std::vector<int>& hops, std::size_t hop_bytes,
+            std::size_t budget_bytes);
+  bool over_limit() const {
+    return inflight_bytes_ > inflight_limit_ ||
+           (max_sends_ != 0 && send_reqs_.size() >= max_sends_);
+  }
   std::byte* reserve_slow(int dest, std::uint32_t length);
   void flush(int hop);
   void send(int hop, buffer&& b);
@@ -111,6 +123,7 @@ class router {
   int size_ = 0;
   std::size_t hop_bytes_ = 0;
   std::size_t inflight_limit_ = 0;
+  std::size_t max_sends_ = 0;
   std::vector<int> next_hop_;  // final destination -> next hop
   std::vector<buffer> out_;    // one per rank (only next hops are allocated)
   buffer_pool pool_;

@@ -1,0 +1,93 @@
+// buddy-engine: the offload engine of buddy::msg. It serves the app ranks assigned to it by the
+// job (msg::offload::join): drains their outbound rings, delivers records for ranks it serves
+// straight into their inbound rings, aggregates the others per next-hop engine in buffers of
+// `buffer_kb` and exchanges them with the other engines over MPI (msg::router over the engines'
+// communicator: at most `max_sends` sends in flight, routing none/nr/nlnr among engines), and
+// scatters received records into inbound rings (holding back what a full ring cannot take).
+// Payloads are opaque bytes: it never links handler tables. It renews a heartbeat in every
+// segment it serves and aborts the job if one of its ranks dies without finishing.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "buddy/engine/delivery.hpp"
+#include "buddy/msg/offload_link.hpp"
+#include "buddy/msg/options.hpp"
+#include "buddy/msg/router.hpp"
+#include "buddy/qp/segment.hpp"
+
+namespace buddy::engine {
+
+struct engine_options {
+  std::size_t buffer_kb = 64;  // aggregation granularity: bytes of one buffer per next hop
+  std::size_t max_sends = 8;   // pipelining: MPI sends in flight at most
+  msg::options msg;            // routing among engines, nodes, ring size, timeout
+};
+
+struct engine_stats {
+  std::uint64_t records_in = 0;  // records taken from outbound rings
+  std::uint64_t bytes_in = 0;
+  std::uint64_t records_local = 0;   // of those, delivered ring to ring
+  std::uint64_t records_remote = 0;  // of those, sent towards another engine
+  std::uint64_t records_from_mpi = 0;
+  std::uint64_t records_delivered = 0;
+  std::uint64_t records_held = 0;  // deliveries that waited for a full inbound ring
+  std::uint64_t max_held_bytes = 0;
+  double cpu_s = 0;
+  double wall_s = 0;
+  msg::stats net;  // the router's: MPI buffers, bytes, relays, waits
+
+  // One JSON object on one line.
+  std::string json(int engine, int node, int ranks) const;
+};
+
+class engine {
+ public:
+  // Attaches to the segments of its ranks (waiting for them) and sets up MPI among engines.
+  engine(const msg::offload::job& job, const engine_options& opts);
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  // Serves until every app rank of the job has finished; throws on corrupt input.
+  void run();
+  engine_stats stats() const;
+  int ranks_served() const { return static_cast<int>(served_.size()); }
+
+ private:
+  struct served {
+    served(int r, qp::Segment s) : rank(r), seg(std::move(s)) {}
+    int rank = 0;
+    qp::Segment seg;
+    msg::offload::control* ctl = nullptr;
+    std::array<qp::RecordConsumer, msg::offload::channels> out;
+    std::array<delivery, msg::offload::channels> in;
+  };
+
+  static bool drain(void* self);
+  bool drain_outbound(served& s, std::uint32_t channel);
+  bool process_inbox();
+  bool retry_deliveries();
+  void beat(bool force);
+  void check_ranks();
+  bool all_done() const;
+  void deliver(std::uint32_t ext_dest, std::uint32_t length, const std::byte* payload);
+
+  const msg::offload::job& job_;
+  engine_options opts_;
+  std::vector<std::unique_ptr<served>> served_;
+  std::vector<int> local_;  // app rank -> index into served_, or -1
+  std::unique_ptr<msg::router> router_;
+  std::uint64_t last_beat_ns_ = 0;
+  std::uint64_t next_check_ns_ = 0;
+  bool in_inbox_ = false;
+  engine_stats stats_;
+};
+
+}  // namespace buddy::engine
