@@ -35,6 +35,7 @@ struct Options {
   std::uint64_t keys = 1'000'000;
   std::size_t key_size = 8;
   std::size_t value_size = 8;
+  ValueSizes sizes;  // value_size, or --value-sizes
   unsigned threads = 1;
   std::size_t batch = 0;
   std::size_t window = 1024;
@@ -120,7 +121,7 @@ void preload(Target& t, const Options& o, std::uint64_t first, std::uint64_t las
   while (next < last || t.outstanding() > 0) {
     while (next < last) {
       make_key(next, o.key_size, key);
-      make_value(next, 1, o.value_size, value);
+      make_value(next, 1, o.sizes.of(next, 1), value);
       if (!t.submit(OpKind::set, key, value, next)) break;
       if (ver != nullptr) ver->begin_set(next);
       ++next;
@@ -228,7 +229,7 @@ void run_thread(Target& t, const Options& o, const std::vector<std::uint64_t>& t
         if (!t.submit(OpKind::get, key, {}, s)) break;
       } else {
         f.version = ver != nullptr ? ver->begin_set(next.key) : 2;
-        make_value(next.key, f.version, o.value_size, value);
+        make_value(next.key, f.version, o.sizes.of(next.key, f.version), value);
         if (!t.submit(OpKind::set, key, value, s)) break;
       }
       free_slots.pop_back();
@@ -278,9 +279,15 @@ int main(int argc, char** argv) {
   app.add_option("--key-size", o.key_size, "key bytes")
       ->check(CLI::Range(1, 250))
       ->capture_default_str();
-  app.add_option("--value-size", o.value_size, "value bytes")
+  auto* vs = app.add_option("--value-size", o.value_size, "value bytes")
+                  ->check(CLI::Range(1, 1 << 20))
+                  ->capture_default_str();
+  std::vector<std::size_t> value_sizes;
+  app.add_option("--value-sizes", value_sizes,
+                 "mixed value sizes, e.g. 8,100,1000: each SET picks one by key and version")
+      ->delimiter(',')
       ->check(CLI::Range(1, 1 << 20))
-      ->capture_default_str();
+      ->excludes(vs);
   app.add_option("--threads", o.threads, "client threads, each with its own socket")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
@@ -320,8 +327,10 @@ int main(int argc, char** argv) {
                  o.key_size, static_cast<unsigned long long>(o.keys), key_chars_needed(o.keys));
     return 2;
   }
-  if (o.verify && o.value_size < 8) {
-    std::fprintf(stderr, "buddykv-bench: --verify needs --value-size of at least 8\n");
+  o.sizes.sizes = value_sizes.empty() ? std::vector<std::size_t>{o.value_size} : value_sizes;
+  o.value_size = o.sizes.largest();
+  if (o.verify && o.sizes.smallest() < 8) {
+    std::fprintf(stderr, "buddykv-bench: --verify needs values of at least 8 bytes\n");
     return 2;
   }
   if (auto list = tools::parse_cpu_list(cpus)) {
@@ -344,7 +353,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<kv::ZipfGenerator> zipf;
   if (dist == kv::ycsb::Dist::zipf) zipf = std::make_unique<kv::ZipfGenerator>(o.keys, o.theta);
   std::unique_ptr<Verifier> ver;
-  if (o.verify) ver = std::make_unique<Verifier>(o.keys, o.value_size);
+  if (o.verify) ver = std::make_unique<Verifier>(o.keys, o.sizes);
 
   std::vector<Tally> tallies(o.threads);
   if (o.preload) {

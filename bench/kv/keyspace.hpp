@@ -3,12 +3,16 @@
 //               first, padded with '_' (memcached's ASCII protocol needs printable keys).
 //   value(k,v): 8 bytes little-endian (check(k) << 40 | v), v = the key's version (1 = preload),
 //               then filler bytes derived from (k, v). Any value can be checked against (k, v).
+//   value size: one fixed size, or (--value-sizes) one of a list chosen by (k, v), so a key's
+//               value changes size from version to version and every size travels.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "buddy/kv/client/zipf.hpp"
 
@@ -33,6 +37,17 @@ inline std::uint64_t key_check(std::uint64_t k) {
   return kv::mix64(k) & 0xffffff;
 }
 
+// The size of value(k, v): sizes[0] when there is one size, else a pick derived from (k, v).
+struct ValueSizes {
+  std::vector<std::size_t> sizes{8};
+  std::size_t of(std::uint64_t k, std::uint64_t v) const {
+    if (sizes.size() == 1) return sizes[0];
+    return sizes[kv::mix64(k * 0x9E3779B97F4A7C15ull + v) % sizes.size()];
+  }
+  std::size_t smallest() const { return *std::min_element(sizes.begin(), sizes.end()); }
+  std::size_t largest() const { return *std::max_element(sizes.begin(), sizes.end()); }
+};
+
 inline void make_value(std::uint64_t k, std::uint64_t v, std::size_t size, std::string& out) {
   out.resize(size);
   const std::uint64_t head = (key_check(k) << 40) | (v & kMaxVersion);
@@ -45,14 +60,15 @@ inline void make_value(std::uint64_t k, std::uint64_t v, std::size_t size, std::
 }
 
 // The version stored in `value` if it is a well-formed value of key k, else 0.
-inline std::uint64_t value_version(std::uint64_t k, std::string_view value, std::size_t size,
-                                   std::string& scratch) {
-  if (value.size() != size || size < 8) return 0;
+inline std::uint64_t value_version(std::uint64_t k, std::string_view value,
+                                   const ValueSizes& sizes, std::string& scratch) {
+  if (value.size() < 8) return 0;
   std::uint64_t head = 0;
   std::memcpy(&head, value.data(), 8);
   if ((head >> 40) != key_check(k)) return 0;
   const std::uint64_t v = head & kMaxVersion;
-  make_value(k, v, size, scratch);
+  if (value.size() != sizes.of(k, v)) return 0;
+  make_value(k, v, value.size(), scratch);
   return scratch == value ? v : 0;
 }
 

@@ -22,8 +22,8 @@ enum class Check : std::uint8_t { ok, bad_value, stale, stale_after_retry, missi
 
 class Verifier {
  public:
-  Verifier(std::uint64_t keys, std::size_t value_size)
-      : value_size_(value_size), keys_(new KeyState[keys]) {}
+  Verifier(std::uint64_t keys, ValueSizes sizes)
+      : sizes_(std::move(sizes)), keys_(new KeyState[keys]) {}
 
   std::uint64_t begin_set(std::uint64_t k) {
     return keys_[k].issued.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -49,7 +49,7 @@ class Verifier {
   Check check_get(std::uint64_t k, std::uint64_t lo, bool found, std::string_view value,
                   std::string& scratch) const {
     if (!found) return lo == 0 ? Check::ok : Check::missing;
-    const std::uint64_t v = value_version(k, value, value_size_, scratch);
+    const std::uint64_t v = value_version(k, value, sizes_, scratch);
     if (v == 0 || v > keys_[k].issued.load(std::memory_order_relaxed)) return Check::bad_value;
     if (v < lo) return retried(k) ? Check::stale_after_retry : Check::stale;
     return Check::ok;
@@ -62,7 +62,7 @@ class Verifier {
     std::atomic<std::uint64_t> acked{0};
     std::atomic<std::uint8_t> retried{0};
   };
-  std::size_t value_size_;
+  ValueSizes sizes_;
   std::unique_ptr<KeyState[]> keys_;
 };
 

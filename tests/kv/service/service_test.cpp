@@ -341,8 +341,8 @@ TEST(Service, ClientRetriesThroughLossAndDuplicates) {
 
 TEST(Service, ConfigErrorsAreOneLine) {
   ServerConfig cfg = small_config();
-  cfg.design = "lat";
-  EXPECT_NE(server::validate(cfg).find("not available"), std::string::npos);
+  cfg.design = "dpu";
+  EXPECT_NE(server::validate(cfg).find("is not one of"), std::string::npos);
   cfg = small_config();
   cfg.threads = 0;
   EXPECT_THROW(Server{cfg}, std::runtime_error);
