@@ -558,15 +558,24 @@ std::string Server::stats_text() const {
                 mreq > 0 ? host_cpu / mreq : 0.0, mreq > 0 ? engine_cpu / mreq : 0.0);
   s += line;
   if (const std::string lost = engine_lost(); !lost.empty()) s += "engine lost: " + lost + "\n";
-  s += "thread         port  cpu s  | cpu ms: receive   parse  process  respond     idle\n";
-  for (const auto& f : figs) {
+  // DPU-KV's profile: CPU time by stage, per thread and per side.
+  s += "thread       port  cpu s  | cpu ms: receive   parse  process  respond     idle\n";
+  auto row = [&](const char* side, const char* role, int port, double cpu, const Counters& c) {
     std::snprintf(
-        line, sizeof(line), "%-6s %-4s %6d %6.2f  |      %9.0f %7.0f %8.0f %8.0f %8.0f\n",
-        to_string(f.side), to_string(f.role), f.port, f.cpu_s,
-        static_cast<double>(f.c.stage_ns[0]) / 1e6, static_cast<double>(f.c.stage_ns[1]) / 1e6,
-        static_cast<double>(f.c.stage_ns[2]) / 1e6, static_cast<double>(f.c.stage_ns[3]) / 1e6,
-        static_cast<double>(f.c.stage_ns[4]) / 1e6);
+        line, sizeof(line), "%-6s %-4s%6d %6.2f  |      %9.0f %7.0f %8.0f %8.0f %8.0f\n", side,
+        role, port, cpu, static_cast<double>(c.stage_ns[0]) / 1e6,
+        static_cast<double>(c.stage_ns[1]) / 1e6, static_cast<double>(c.stage_ns[2]) / 1e6,
+        static_cast<double>(c.stage_ns[3]) / 1e6, static_cast<double>(c.stage_ns[4]) / 1e6);
     s += line;
+  };
+  Counters side_total[2];
+  for (const auto& f : figs) {
+    row(to_string(f.side), to_string(f.role), f.port, f.cpu_s, f.c);
+    side_total[static_cast<int>(f.side)] += f.c;
+  }
+  if (placement_.count(Side::host) > 0 && placement_.count(Side::engine) > 0) {
+    row("host", "all", -1, host_cpu, side_total[0]);
+    row("engine", "all", -1, engine_cpu, side_total[1]);
   }
   return s;
 }
