@@ -30,7 +30,7 @@ double cpu_now() {
 // The engine waits on app ranks it cannot hurry: spin a little, yield a little, then sleep, so
 // an oversubscribed engine leaves the cores to the ranks.
 constexpr qp::BackoffConfig engine_backoff{
-    .spins = 64, .yields = 200, .min_sleep_us = 1, .max_sleep_us = 200};
+    .spins = 64, .yields = 200, .min_sleep_us = 1, .max_sleep_us = 100};
 
 // Attaches to app rank r's segment, created by the process the job names (an older segment of
 // the same name, left by a crashed run, is waited out until the rank has replaced it).

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <thread>
 
 #include "buddy/msg/termination.hpp"
 #include "buddy/qp/backoff.hpp"
@@ -318,6 +319,8 @@ bool comm::progress() {
     if (flush_sends()) return true;
     if (port_) port_->check_engine();
   }
+  // Offload: what this rank waits for needs the engine's turn on the cpu (cheap on an idle core).
+  if (port_) std::this_thread::yield();
   return false;
 }
 

@@ -116,17 +116,19 @@ void offload_port::check_engine() {
   const std::uint64_t now = offload::monotonic_ns();
   const std::uint64_t beat = ctl_->engine_beat_ns.load(std::memory_order_acquire);
   const std::int64_t pid = ctl_->engine_pid.load(std::memory_order_relaxed);
-  bool gone = now > beat && now - beat > timeout_ns_;
-  if (!gone && now >= next_pid_check_ns_) {
+  std::string why;
+  if (now > beat && now - beat > timeout_ns_) {
+    char age[64];
+    std::snprintf(age, sizeof age, "no heartbeat for %.1f s",
+                  static_cast<double>(now - beat) * 1e-9);
+    why = age;
+  } else if (now >= next_pid_check_ns_) {
     next_pid_check_ns_ = now + 50'000'000ull;  // 50 ms
-    gone = ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) why = "its process is gone";
   }
-  if (gone) [[unlikely]] {
-    char age[32];
-    std::snprintf(age, sizeof age, "%.1f", static_cast<double>(now - beat) * 1e-9);
+  if (!why.empty()) [[unlikely]] {
     throw error("buddy::msg: rank " + std::to_string(rank_) +
-                ": the buddy-engine serving it (pid " + std::to_string(pid) +
-                ") stopped: no heartbeat for " + age + " s");
+                ": the buddy-engine serving it (pid " + std::to_string(pid) + ") stopped: " + why);
   }
 }
 

@@ -8,10 +8,13 @@
 // every rank. --dry-run prints the mpirun command instead of running it.
 // Offload mode starts the buddy-engine processes in the same job (mpirun MPMD: the app ranks,
 // then nodes x E engines, with nodes = ceil(RANKS / K), or 1 without --ranks-per-node), pinned
-// to cores of their own when the machine has a core for every rank and engine. mpirun runs with
-// --enable-recovery so that a dead engine is reported by its app ranks (heartbeat) and a dead
-// rank by its engine, each with one line before they abort the whole job.
+// to cores of their own when the machine has a core for every rank and engine. If a process
+// dies, mpirun ends the whole job (its peers report a dead engine or rank first, one line each);
+// buddy-run waits for mpirun, removes the shared-memory segments the job left behind
+// (BUDDY_SEGMENT, set to buddy-msg-<buddy-run pid> unless given) and exits with its status.
 #include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -24,6 +27,7 @@
 #include <vector>
 
 #include "buddy/msg/options.hpp"
+#include "buddy/qp/segment.hpp"
 #include "cli.hpp"
 
 namespace {
@@ -67,6 +71,41 @@ std::optional<std::string> find_engine() {
   std::string dir(self, static_cast<std::size_t>(n));
   dir = dir.substr(0, dir.rfind('/'));
   return find_program(dir + "/buddy-engine");
+}
+
+pid_t child = 0;
+void forward_signal(int sig) {
+  if (child > 0) ::kill(child, sig);
+}
+
+// Offload mode: runs mpirun as a child, then removes the segments of ranks that did not
+// finish cleanly (killed or aborted processes leave them in /dev/shm). Returns the exit status.
+int supervise(const std::string& mpirun, std::vector<char*>& argv, const std::string& prefix,
+              int ranks) {
+  child = ::fork();
+  if (child < 0) {
+    std::fprintf(stderr, "buddy-run: fork: %s\n", std::strerror(errno));
+    return 127;
+  }
+  if (child == 0) {
+    ::execv(mpirun.c_str(), argv.data());
+    std::fprintf(stderr, "buddy-run: cannot run %s: %s\n", mpirun.c_str(), std::strerror(errno));
+    ::_exit(127);
+  }
+  struct sigaction sa {};
+  sa.sa_handler = forward_signal;
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGHUP, &sa, nullptr);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  for (int r = 0; r < ranks; ++r) {
+    buddy::qp::Segment::remove(prefix + ".r" + std::to_string(r));
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
 }
 
 // The cpus this process may run on, in order.
@@ -184,9 +223,12 @@ int main(int argc, char** argv) {
                    "buddy-run: buddy-engine not found next to buddy-run (set BUDDY_ENGINE)\n");
       return 2;
     }
-    // A dead process must not end the job silently: its peers report it first (see above).
-    args.push_back("--enable-recovery");
   }
+  const char* seg = std::getenv("BUDDY_SEGMENT");
+  const std::string prefix = seg != nullptr && *seg != '\0'
+                                 ? std::string(seg)
+                                 : "buddy-msg-" + std::to_string(static_cast<long>(::getpid()));
+  if (offload) ::setenv("BUDDY_SEGMENT", prefix.c_str(), 1);
   for (const char* var :
        {"BUDDY_ROUTING", "BUDDY_BUFFER_KB", "BUDDY_RANKS_PER_NODE", "BUDDY_MODE", "BUDDY_RING_KB",
         "BUDDY_ENGINES_PER_NODE", "BUDDY_ENGINE_TIMEOUT_MS", "BUDDY_SEGMENT"}) {
@@ -232,6 +274,7 @@ int main(int argc, char** argv) {
   std::vector<char*> cargv;
   for (auto& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
+  if (offload) return supervise(*mpirun, cargv, prefix, ranks);
   ::execv(mpirun->c_str(), cargv.data());
   std::fprintf(stderr, "buddy-run: cannot run %s: %s\n", mpirun->c_str(), std::strerror(errno));
   return 127;
