@@ -1,5 +1,5 @@
 // The engine control block: the part of a buddykv server's segment (the extra area of its KV
-// queue segment, docs/protocol.md section 3.4) through which the host and the engine process,
+// queue segment, docs/protocol.md section 4) through which the host and the engine process,
 // which may run on a DPU, agree on everything besides requests and responses:
 //  - host -> engine, written before the engine starts and read-only afterwards: the placement's
 //    inputs (the engine recomputes the same Placement and checks its digest), the store and
@@ -13,6 +13,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -99,6 +100,18 @@ struct EngineBlock {
   StatsSnapshot store_stats() const;
   void publish_store(const StatsSnapshot& s);
 };
+
+// The layout docs/protocol.md section 4 documents (x86-64 and aarch64 alike: LP64, natural
+// alignment).
+static_assert(sizeof(EnginePlan) == 1672);
+static_assert(offsetof(EnginePlan, engine_cpus) == 24 && offsetof(EnginePlan, bind) == 1088);
+static_assert(offsetof(EnginePlan, ports) == 1152 &&
+              offsetof(EnginePlan, placement_digest) == 1664);
+static_assert(sizeof(EngineThreadSlot) == 320 && offsetof(EngineThreadSlot, cpu_ns) == 256);
+static_assert(offsetof(EngineBlock, plan) == 16 && offsetof(EngineBlock, state) == 1728);
+static_assert(offsetof(EngineBlock, error) == 1752 && offsetof(EngineBlock, store) == 2048);
+static_assert(offsetof(EngineBlock, partition_items) == 2120);
+static_assert(offsetof(EngineBlock, threads) == 133248 && sizeof(EngineBlock) == 215168);
 
 // A digest of a placement (FNV-1a of its tables): host and engine must compute the same one.
 std::uint64_t digest(const Placement& p);
