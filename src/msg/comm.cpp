@@ -229,7 +229,7 @@ bool comm::process_inbox() {
     wire::for_each_record(b.data.get(), b.size, static_cast<std::uint32_t>(size_),
                           [&](const wire::record& r) {
                             if (r.dest == me) {
-                              execute(r);
+                              run_record(r);
                             } else {
                               router_->forward(r);
                             }
@@ -237,6 +237,7 @@ bool comm::process_inbox() {
     router_->recycle(std::move(b));
     handler_s_ += (now_s() - t0) - (router_->counters().comm_s - comm0);
   }
+  if (collective_ == 0) rethrow_handler_error();
   return any;
 }
 
@@ -274,7 +275,7 @@ bool comm::process_inbound() {
                                           " received a record for rank " + std::to_string(r.dest) +
                                           " from its engine");
                             }
-                            execute(r);
+                            run_record(r);
                           });
     g.armed = false;
     in.pop();
@@ -283,7 +284,24 @@ bool comm::process_inbound() {
   in.publish();
   ++port_->counters().buffers_received;
   handler_s_ += (now_s() - t0) - (port_->counters().comm_s - comm0);
+  if (collective_ == 0) rethrow_handler_error();
   return true;
+}
+
+void comm::run_record(const wire::record& r) {
+  try {
+    execute(r);
+  } catch (...) {
+    if (!handler_error_) handler_error_ = std::current_exception();
+  }
+}
+
+void comm::rethrow_handler_error() {
+  if (handler_error_) {
+    std::exception_ptr e = std::move(handler_error_);
+    handler_error_ = nullptr;
+    std::rethrow_exception(e);
+  }
 }
 
 bool comm::flush_sends() {
@@ -324,8 +342,25 @@ bool comm::progress() {
   return false;
 }
 
+// barrier() and the reductions run to their end even when a handler fails on the way (leaving
+// early would leave this rank's share of the collective missing, and the ranks out of step);
+// the first handler error is rethrown when they return.
+struct comm_collective_scope {
+  int& depth;
+  explicit comm_collective_scope(int& d) : depth(d) { ++depth; }
+  ~comm_collective_scope() { --depth; }
+};
+
 void comm::barrier() {
   if (depth_ > 0 || in_inbox_) throw error("buddy::msg: barrier() called from inside a handler");
+  {
+    comm_collective_scope scope(collective_);
+    barrier_rounds();
+  }
+  rethrow_handler_error();
+}
+
+void comm::barrier_rounds() {
   ++barriers_;
   termination_rounds rounds;
   std::array<unsigned long long, 2> snap{}, sum{};
@@ -364,6 +399,14 @@ void comm::all_reduce_raw(void* inout, MPI_Datatype type, MPI_Op op) {
   if (depth_ > 0 || in_inbox_) {
     throw error("buddy::msg: all_reduce called from inside a handler");
   }
+  {
+    comm_collective_scope scope(collective_);
+    all_reduce_rounds(inout, type, op);
+  }
+  rethrow_handler_error();
+}
+
+void comm::all_reduce_rounds(void* inout, MPI_Datatype type, MPI_Op op) {
   MPI_Request req;
   MPI_Iallreduce(MPI_IN_PLACE, inout, 1, type, op, coll_, &req);
   qp::Backoff backoff(wait_backoff);

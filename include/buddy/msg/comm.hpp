@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <memory>
 #include <new>
 #include <string>
@@ -138,8 +139,12 @@ class comm {
   bool flush_sends();      // inline: buffers to MPI; offload: publish the outbound ring
   bool poll_network();     // inline: MPI sends and receives; offload: engine liveness
   void execute(const wire::record& r);
+  void run_record(const wire::record& r);  // execute(), keeping a handler's error for later
+  void rethrow_handler_error();
   static bool drain(void* self);
   void all_reduce_raw(void* inout, MPI_Datatype type, MPI_Op op);
+  void all_reduce_rounds(void* inout, MPI_Datatype type, MPI_Op op);
+  void barrier_rounds();
   [[noreturn]] void bad_dest(int dest) const;
   [[noreturn]] static void unregistered(bool registered);
   [[noreturn]] static void too_large(std::size_t len);
@@ -168,6 +173,8 @@ class comm {
   int idle_calls_ = 0;
   int depth_ = 0;          // > 0 while a handler runs
   bool in_inbox_ = false;  // process_inbox() is on the stack
+  int collective_ = 0;     // > 0 inside barrier() or a reduction: handler errors wait for its end
+  std::exception_ptr handler_error_;  // the first error of a handler, not yet rethrown
 };
 
 namespace detail {

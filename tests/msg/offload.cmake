@@ -1,0 +1,77 @@
+# Offload mode: the same comm suite and apps under `buddy-run --mode offload`, where app ranks
+# only write records into shared-memory rings and buddy-engine processes route them. Included
+# from tests/msg/CMakeLists.txt (msg_mpi_test and msg_mpi_suite are defined there).
+
+# Both apps, verified, for every routing and 1, 2 and 4 ranks per node at 4 ranks (the same
+# seeds as the inline entries, whose answers the apps check exactly, so both modes give the same
+# answer). App ranks never relay in offload mode: "relayed 0" is checked.
+set(MSG_RUN_EXTRA --mode offload)
+foreach(rpn 1 2 4)
+  foreach(routing none nr nlnr)
+    foreach(app histogram index-gather)
+      msg_mpi_test(msg_offload_app_${app}_4r_rpn${rpn}_${routing} 4 ${rpn} ${routing} 0
+                   "\"mode\":\"offload\".*\"verified\":true" also "relayed 0 \\("
+                   $<TARGET_FILE:buddy-${app}> ${MSG_APP_ARGS_${app}} --stats)
+    endforeach()
+  endforeach()
+endforeach()
+# 2 ranks on one node (every record ring to ring inside one engine) and 3 ranks as 2 + 1.
+msg_mpi_test(msg_offload_app_index-gather_2r_rpn2_none 2 2 none 0 "\"verified\":true"
+             $<TARGET_FILE:buddy-index-gather> ${MSG_APP_ARGS_index-gather})
+msg_mpi_test(msg_offload_app_histogram_3r_rpn2_nlnr 3 2 nlnr 0 "\"verified\":true"
+             $<TARGET_FILE:buddy-histogram> ${MSG_APP_ARGS_histogram})
+
+# The comm suite (its 800 KB records need rings of 2 MiB: a record may use half a ring).
+foreach(cfg IN ITEMS "4;2;nlnr" "2;1;none" "4;1;nr")
+  list(GET cfg 0 ranks)
+  list(GET cfg 1 rpn)
+  list(GET cfg 2 routing)
+  set(name msg_offload_comm_${ranks}r_rpn${rpn}_${routing})
+  msg_mpi_test(${name} ${ranks} ${rpn} ${routing} 0 "PASSED" $<TARGET_FILE:msg_comm_test>)
+  set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT BUDDY_RING_KB=2048)
+endforeach()
+# Two engines per node: records between engines of one node go over MPI, and nlnr routes
+# between the engines (relays among engines); a tiny engine buffer and one send in flight.
+set(MSG_RUN_EXTRA --mode offload --engines-per-node 2 --engine-buffer-kb 1 --engine-max-sends 1)
+msg_mpi_test(msg_offload_comm_4r_rpn2_e2_nlnr 4 2 nlnr 0 "PASSED" $<TARGET_FILE:msg_comm_test>)
+set_property(TEST msg_offload_comm_4r_rpn2_e2_nlnr APPEND PROPERTY ENVIRONMENT BUDDY_RING_KB=2048)
+foreach(app histogram index-gather)
+  msg_mpi_test(msg_offload_app_${app}_4r_rpn2_e2_nlnr 4 2 nlnr 0 "\"verified\":true"
+               $<TARGET_FILE:buddy-${app}> ${MSG_APP_ARGS_${app}})
+endforeach()
+# Small rings (16 KiB): the outbound ring fills (async waits, running handlers) and inbound
+# rings fill (the engine holds records back and keeps receiving).
+set(MSG_RUN_EXTRA --mode offload --ring-kb 16)
+msg_mpi_test(msg_offload_app_index-gather_4r_rpn2_nlnr_ring16k 4 2 nlnr 0 "\"verified\":true"
+             $<TARGET_FILE:buddy-index-gather> ${MSG_APP_ARGS_index-gather})
+unset(MSG_RUN_EXTRA)
+
+# The engine dies mid-run: the app ranks say so on one line each within seconds, the job ends
+# with a non-zero status, nothing hangs and no segment is left in /dev/shm.
+add_test(NAME msg_offload_engine_killed
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/engine_killed.sh $<TARGET_FILE:buddy-run>
+                 $<TARGET_FILE:buddy-histogram>)
+# A segment left by a crashed run under the name this run uses is detected and replaced.
+add_executable(msg_stale_segment stale_segment.cpp)
+target_link_libraries(msg_stale_segment PRIVATE buddy_msg_core buddy_options)
+add_test(NAME msg_offload_stale_segment_replaced
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/stale_segment.sh $<TARGET_FILE:msg_stale_segment>
+                 ${check} $<TARGET_FILE:buddy-run> $<TARGET_FILE:buddy-histogram>
+                 ${MSG_APP_ARGS_histogram})
+set_tests_properties(msg_offload_engine_killed msg_offload_stale_segment_replaced PROPERTIES
+                     LABELS "msg;mpi" TIMEOUT 120 PROCESSORS 2 ENVIRONMENT "${MSG_TEST_ENV}")
+
+# Bad input: one line, non-zero status.
+add_test(NAME msg_bad_mode_env COMMAND ${check} 2 "^buddy-histogram: BUDDY_MODE: unknown value 'fast'"
+         one-line -- env BUDDY_MODE=fast $<TARGET_FILE:buddy-histogram>)
+add_test(NAME msg_bad_run_mode COMMAND ${check} 2 "^buddy-run: --mode: .*offload" one-line --
+         $<TARGET_FILE:buddy-run> -n 2 --mode fast -- $<TARGET_FILE:buddy-histogram>)
+add_test(NAME msg_bad_ring_env COMMAND ${check} 2 "^buddy-run: .*BUDDY_RING_KB" one-line --
+         env BUDDY_RING_KB=100 $<TARGET_FILE:buddy-run> -n 2 --mode offload --
+         $<TARGET_FILE:buddy-histogram>)
+add_test(NAME msg_bad_engine_threads COMMAND ${check} 2 "^buddy-engine: --threads 2: only 1"
+         one-line -- $<TARGET_FILE:buddy-engine> --threads 2)
+add_test(NAME msg_bad_engine_standalone COMMAND ${check} 2 "^buddy-engine: start it with buddy-run"
+         one-line -- $<TARGET_FILE:buddy-engine>)
+set_tests_properties(msg_bad_mode_env msg_bad_run_mode msg_bad_ring_env msg_bad_engine_threads
+                     msg_bad_engine_standalone PROPERTIES LABELS msg ENVIRONMENT "${MSG_TEST_ENV}")
