@@ -96,8 +96,10 @@ for app in "${APPS[@]}"; do
     off_cpu="$(jq -r 'if .msgs > 0 then .host_cpu_s / .msgs * 1e6 else 0 end' <<<"$off_line")"
     speedup="$(awk -v a="$in_s" -v b="$off_s" 'BEGIN { printf "%.3f", a / b }')"
   fi
-  printf '%-13s %9.3f %10.4f %10s %8s %12.4f %12s\n' "$app" "$ratio" "$in_s" "${off_s:--}" \
-    "${speedup:--}" "$in_cpu" "${off_cpu:--}"
+  off_s_f="-" off_cpu_f="-"
+  [[ -n "$off_s" ]] && off_s_f="$(printf '%.4f' "$off_s")" && off_cpu_f="$(printf '%.4f' "$off_cpu")"
+  printf '%-13s %9.3f %10.4f %10s %8s %12.4f %12s\n' "$app" "$ratio" "$in_s" "$off_s_f" \
+    "${speedup:--}" "$in_cpu" "$off_cpu_f"
   echo "$app,$RANKS,$ratio,$in_s,$off_s,$speedup,$in_cpu,$off_cpu,$(jq -r '[.handler_s, .compute_s, .comm_s] | @csv' <<<"$in_line")" >>"$CSV"
 done
 "$PY" "$ROOT/bench/msg_ratio_plot.py" "$CSV" "$OUT/msg_ratio.png"
