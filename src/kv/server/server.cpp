@@ -372,10 +372,11 @@ void Server::stop() {
   if (stopped_) return;
   stopped_ = true;
   stop_.store(true);
-  // The engine first: its CEs wait on host PEs, never the other way round.
+  // The control thread first (it also watches the engine), then the engine (its CEs wait on host
+  // PEs, never the other way round), then the host threads.
+  if (control_thread_.joinable()) control_thread_.join();
   stop_engine();
   for (auto& h : host_) h->thread.join();
-  if (control_thread_.joinable()) control_thread_.join();
 }
 
 void Server::control_loop() {
