@@ -403,32 +403,34 @@ void Server::control_loop() {
   }
 }
 
-std::vector<Server::ThreadFigures> Server::figures() const {
-  std::vector<ThreadFigures> v;
+Server::Figures Server::figures() const {
+  Figures f;
   for (const auto& h : host_) {
-    v.push_back({Side::host, h->plan->role, h->plan->port >= 0 ? map_.ports[h->plan->port] : -1,
-                 h->plan->cpu, h->thread.cpu_s(), h->shared.read()});
+    f.threads.push_back({Side::host, h->plan->role,
+                         h->plan->port >= 0 ? map_.ports[h->plan->port] : -1, h->plan->cpu,
+                         h->thread.cpu_s(), h->shared.read()});
   }
   std::size_t k = 0;
   for (const ThreadPlan& tp : placement_.threads) {
     if (tp.side != Side::engine) continue;
     const EngineThreadSlot& s = block_->threads[k++];
-    v.push_back({Side::engine, tp.role, map_.ports[tp.port], tp.cpu,
-                 static_cast<double>(s.cpu_ns.load()) / 1e9, s.counters.read()});
+    f.threads.push_back({Side::engine, tp.role, map_.ports[tp.port], tp.cpu,
+                         static_cast<double>(s.cpu_ns.load()) / 1e9, s.counters.read()});
   }
-  return v;
+  for (const ThreadFigures& t : f.threads) {
+    f.total += t.c;
+    f.side[static_cast<std::size_t>(t.side)] += t.c;
+    f.cpu_s[static_cast<std::size_t>(t.side)] += t.cpu_s;
+  }
+  return f;
 }
 
 Counters Server::totals() const {
-  Counters t;
-  for (const auto& f : figures()) t += f.c;
-  return t;
+  return figures().total;
 }
 
 double Server::cpu_s(Side side) const {
-  double s = 0;
-  for (const auto& f : figures()) s += f.side == side ? f.cpu_s : 0.0;
-  return s;
+  return figures().cpu_s[static_cast<std::size_t>(side)];
 }
 
 StatsSnapshot Server::store_stats() const {
@@ -445,13 +447,9 @@ std::string per_mreq(double cpu_s, std::uint64_t requests) {
 
 std::string Server::stats_json() const {
   const auto up = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time_);
-  const auto figs = figures();
-  Counters t;
-  double host_cpu = 0, engine_cpu = 0;
-  for (const auto& f : figs) {
-    t += f.c;
-    (f.side == Side::host ? host_cpu : engine_cpu) += f.cpu_s;
-  }
+  const Figures figs = figures();
+  const Counters& t = figs.total;
+  const double host_cpu = figs.cpu_s[0], engine_cpu = figs.cpu_s[1];
   std::string s = "{\"design\":\"" + std::string(to_string(placement_.design)) +
                   "\",\"threads\":" + std::to_string(cfg_.threads) +
                   ",\"engine_threads\":" + std::to_string(placement_.count(Side::engine)) +
@@ -497,8 +495,8 @@ std::string Server::stats_json() const {
        ",\"partition_items_max\":" + std::to_string(hi);
   if (map_.partitions <= kListedPartitions) s += ",\"partition_items\":[" + list + "]";
   s += ",\"workers\":[";
-  for (std::size_t i = 0; i < figs.size(); ++i) {
-    const auto& f = figs[i];
+  for (std::size_t i = 0; i < figs.threads.size(); ++i) {
+    const auto& f = figs.threads[i];
     if (i != 0) s += ',';
     s += "{\"side\":\"" + std::string(to_string(f.side)) + "\",\"role\":\"" + to_string(f.role) +
          "\",\"port\":" + std::to_string(f.port) + ",\"cpu\":" + std::to_string(f.cpu) +
@@ -511,13 +509,9 @@ std::string Server::stats_json() const {
 }
 
 std::string Server::stats_text() const {
-  const auto figs = figures();
-  Counters t;
-  double host_cpu = 0, engine_cpu = 0;
-  for (const auto& f : figs) {
-    t += f.c;
-    (f.side == Side::host ? host_cpu : engine_cpu) += f.cpu_s;
-  }
+  const Figures figs = figures();
+  const Counters& t = figs.total;
+  const double host_cpu = figs.cpu_s[0], engine_cpu = figs.cpu_s[1];
   const StatsSnapshot st = store_stats();
   std::string s;
   char line[512];
@@ -569,14 +563,11 @@ std::string Server::stats_text() const {
         static_cast<double>(c.stage_ns[3]) / 1e6, static_cast<double>(c.stage_ns[4]) / 1e6);
     s += line;
   };
-  Counters side_total[2];
-  for (const auto& f : figs) {
+  for (const auto& f : figs.threads)
     row(to_string(f.side), to_string(f.role), f.port, f.cpu_s, f.c);
-    side_total[static_cast<int>(f.side)] += f.c;
-  }
   if (placement_.count(Side::host) > 0 && placement_.count(Side::engine) > 0) {
-    row("host", "all", -1, host_cpu, side_total[0]);
-    row("engine", "all", -1, engine_cpu, side_total[1]);
+    row("host", "all", -1, host_cpu, figs.side[0]);
+    row("engine", "all", -1, engine_cpu, figs.side[1]);
   }
   return s;
 }

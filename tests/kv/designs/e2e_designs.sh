@@ -7,41 +7,12 @@
 set -euo pipefail
 bin="$1"
 dur="${2:-1}"
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-  if [[ -n "$server_pid" ]]; then kill -KILL "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "designs e2e: FAIL: $*" >&2; [[ -f "$work/server.err" ]] && cat "$work/server.err" >&2; exit 1; }
-
-start_server() {  # start_server DESIGN [ARGS...] -> server_pid, port, engine_pid
-  local design="$1"; shift
-  rm -f "$work/port"
-  "$bin/buddykv-server" --design "$design" --port 0 --memory 64M --port-file "$work/port" \
-    --json "$@" >"$work/stats.json" 2>"$work/server.err" &
-  server_pid=$!
-  for _ in $(seq 1 400); do
-    [[ -s "$work/port" ]] && break
-    kill -0 "$server_pid" 2>/dev/null || fail "$design server exited"
-    sleep 0.05
-  done
-  [[ -s "$work/port" ]] || fail "$design server did not come up"
-  port="$(cat "$work/port")"
-  engine_pid="$(sed -nE 's/.*\(engine process ([0-9]+)\).*/\1/p' "$work/server.err" | head -1)"
-}
-
-stop_server() {  # stop_server EXPECTED_STATUS
-  kill -TERM "$server_pid"
-  local rc=0
-  wait "$server_pid" || rc=$?
-  server_pid=""
-  [[ "$rc" == "$1" ]] || fail "server exited with $rc on SIGTERM (expected $1)"
-}
+e2e_name="designs e2e"
+# shellcheck source=../e2e_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../e2e_lib.sh"
 
 for design in cpu-only engine-only lat sav dual shrd; do
-  start_server "$design"
+  start_server 0 --design "$design"
   if [[ "$design" != cpu-only ]]; then
     [[ -n "$engine_pid" ]] || fail "$design: no engine process announced"
     kill -0 "$engine_pid" || fail "$design: engine process $engine_pid not running"
@@ -53,7 +24,7 @@ for design in cpu-only engine-only lat sav dual shrd; do
   grep -q '"verified":true' <<<"$out" || fail "$design: not verified"
   grep -q '"errors":0' <<<"$out" || fail "$design: errors"
   grep -q '"misses":0' <<<"$out" || fail "$design: preloaded keys missed"
-  stop_server 0
+  stop_server
   grep -q "\"design\":\"$design\"" "$work/stats.json" || fail "$design: final stats"
   grep -q '"host_cpu_s_per_mreq":[0-9]' "$work/stats.json" || fail "$design: no host CPU figure"
   if [[ "$design" != cpu-only ]]; then
@@ -63,7 +34,7 @@ for design in cpu-only engine-only lat sav dual shrd; do
 done
 
 # A killed engine. dual: spare host threads keep their own ports and partitions.
-start_server dual --spare-threads 1 --engine-threads 1
+start_server 0 --design dual --spare-threads 1 --engine-threads 1
 cli=("$bin/buddykv-cli" --server "127.0.0.1:$port" --timeout-ms 5)
 for i in $(seq 0 39); do
   [[ "$("${cli[@]}" set "kill-$i" "value-$i")" == ok ]] || fail "set kill-$i"

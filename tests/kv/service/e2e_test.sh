@@ -6,39 +6,11 @@
 set -euo pipefail
 bin="$1"
 dur="${2:-1}"
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-  if [[ -n "$server_pid" ]]; then kill -KILL "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "e2e: FAIL: $*" >&2; exit 1; }
+e2e_name=e2e
+# shellcheck source=../e2e_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../e2e_lib.sh"
 
-start_server() {  # start_server PORT(0: any) -> sets server_pid, port
-  rm -f "$work/port"
-  "$bin/buddykv-server" --port "$1" --threads 2 --partitions-per-thread 2 --memory 64M \
-    --port-file "$work/port" --json >"$work/stats.json" 2>"$work/server.err" &
-  server_pid=$!
-  for _ in $(seq 1 200); do
-    [[ -s "$work/port" ]] && break
-    kill -0 "$server_pid" 2>/dev/null || fail "server exited: $(cat "$work/server.err")"
-    sleep 0.05
-  done
-  [[ -s "$work/port" ]] || fail "server did not come up"
-  port="$(cat "$work/port")"
-}
-
-stop_server() {
-  kill -TERM "$server_pid"
-  local rc=0
-  wait "$server_pid" || rc=$?
-  server_pid=""
-  [[ "$rc" == 0 ]] || fail "server exited with $rc on SIGTERM"
-  grep -q '"requests":' "$work/stats.json" || fail "no final stats: $(cat "$work/stats.json")"
-}
-
-start_server 0
+start_server 0 --threads 2 --partitions-per-thread 2
 cli=("$bin/buddykv-cli" --server "127.0.0.1:$port")
 
 for w in a b c; do
@@ -66,7 +38,7 @@ rc=0
 "${cli[@]}" set survives-restart no >/dev/null
 stop_server
 # Restart on the same port: a fresh, empty store (buddykv keeps data in memory only).
-start_server "$port"
+start_server "$port" --threads 2 --partitions-per-thread 2
 [[ "$(cat "$work/port")" == "$port" ]] || fail "restart on port $port"
 if "${cli[@]}" get survives-restart 2>/dev/null; then fail "data survived a restart"; fi
 "${cli[@]}" set after-restart yes >/dev/null || fail "set after restart"

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -100,7 +101,13 @@ class Server {
     double cpu_s;
     Counters c;
   };
-  std::vector<ThreadFigures> figures() const;
+  struct Figures {
+    std::vector<ThreadFigures> threads;
+    Counters total;
+    std::array<Counters, 2> side;  // by Side
+    std::array<double, 2> cpu_s{};
+  };
+  Figures figures() const;
   void start_engine(const TransportFactory& factory);
   void start_engine_process();
   void watch_engine();
