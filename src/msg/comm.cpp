@@ -365,7 +365,7 @@ void comm::barrier_rounds() {
   termination_rounds rounds;
   std::array<unsigned long long, 2> snap{}, sum{};
   MPI_Request req = MPI_REQUEST_NULL;
-  qp::Backoff backoff(wait_backoff);
+  qp::Backoff backoff(port_ ? offload_wait_backoff : wait_backoff);
   stats& counters = port_ ? port_->counters() : router_->counters();
   for (;;) {
     flush_sends();
@@ -409,7 +409,7 @@ void comm::all_reduce_raw(void* inout, MPI_Datatype type, MPI_Op op) {
 void comm::all_reduce_rounds(void* inout, MPI_Datatype type, MPI_Op op) {
   MPI_Request req;
   MPI_Iallreduce(MPI_IN_PLACE, inout, 1, type, op, coll_, &req);
-  qp::Backoff backoff(wait_backoff);
+  qp::Backoff backoff(port_ ? offload_wait_backoff : wait_backoff);
   for (;;) {
     int done = 0;
     MPI_Test(&req, &done, MPI_STATUS_IGNORE);

@@ -15,6 +15,11 @@
 
 namespace buddy::msg {
 
+// What an offload rank waits for is the engine's work: yield only briefly, then sleep, so that
+// an engine sharing the cores gets them (and the rank spends little CPU waiting).
+const qp::BackoffConfig offload_wait_backoff{
+    .spins = 64, .yields = 16, .min_sleep_us = 1, .max_sleep_us = 100};
+
 namespace {
 
 // This process's segment and which of its channels are in use.
@@ -141,7 +146,7 @@ void offload_port::too_large(std::uint64_t length) const {
 std::byte* offload_port::reserve_slow(std::uint64_t need) {
   publish();
   ++stats_.backpressure_waits;
-  qp::Backoff backoff(wait_backoff);
+  qp::Backoff backoff(offload_wait_backoff);
   for (;;) {
     if (std::byte* p = out_.reserve(need)) return p;
     if (drain_ != nullptr && drain_(drain_ctx_)) {

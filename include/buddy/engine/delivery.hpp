@@ -23,7 +23,7 @@ struct delivery_stats {
 class delivery {
  public:
   delivery() = default;
-  explicit delivery(qp::RecordProducer ring) : ring_(ring) {}
+  explicit delivery(const qp::RecordProducer& ring) : ring_(ring) {}
 
   // Delivers one record; never blocks. Throws buddy::msg::error if it can never fit the ring.
   void deliver(std::uint32_t dest, std::uint32_t length, const std::byte* payload);

@@ -14,9 +14,13 @@
 #include "buddy/msg/options.hpp"
 #include "buddy/msg/stats.hpp"
 #include "buddy/msg/wire.hpp"
+#include "buddy/qp/backoff.hpp"
 #include "buddy/qp/record_ring.hpp"
 
 namespace buddy::msg {
+
+// How an offload rank waits for its engine (full outbound ring, barrier, reductions).
+extern const qp::BackoffConfig offload_wait_backoff;
 
 // The app ranks' communicator: MPI_COMM_WORLD in inline mode; in offload mode the app ranks of
 // the job (collective over MPI_COMM_WORLD on first use: creates this rank's segment and joins
