@@ -170,30 +170,25 @@ bool engine::drain_outbound(served& s, std::uint32_t channel) {
   qp::RecordConsumer& ring = s.out[channel];
   const auto n = static_cast<std::uint32_t>(job_.app_count);
   std::size_t count = 0;
-  for (; count < 4096; ++count) {
+  for (; count < 256; ++count) {
     const auto rec = ring.front();
     if (!rec) break;
-    std::uint32_t dest = 0, length = 0;
-    if (rec->size() >= msg::wire::header_bytes) {
-      std::memcpy(&dest, rec->data(), 4);
-      std::memcpy(&length, rec->data() + 4, 4);
-    }
-    if (rec->size() < msg::wire::header_bytes || length != rec->size() - msg::wire::header_bytes ||
-        dest >= n) {
-      throw msg::error("buddy-engine: corrupt record from app rank " + std::to_string(s.rank) +
-                       ": " + std::to_string(rec->size()) + " bytes, dest " + std::to_string(dest) +
-                       ", length " + std::to_string(length));
-    }
-    const std::byte* payload = rec->data() + msg::wire::header_bytes;
-    ++stats_.records_in;
-    stats_.bytes_in += rec->size();
-    if (local_[dest] >= 0) {
-      ++stats_.records_local;
-      deliver(channel * n + dest, length, payload);
-    } else {
-      ++stats_.records_remote;
-      std::byte* p = router_->reserve(static_cast<int>(channel * n + dest), length);
-      std::memcpy(p, payload, length);
+    // One ring record holds wire records back to back, like an MPI buffer.
+    try {
+      msg::wire::for_each_record(rec->data(), rec->size(), n, [&](const msg::wire::record& r) {
+        ++stats_.records_in;
+        stats_.bytes_in += msg::wire::header_bytes + r.length;
+        if (local_[r.dest] >= 0) {
+          ++stats_.records_local;
+          deliver(channel * n + r.dest, r.length, r.payload);
+        } else {
+          ++stats_.records_remote;
+          std::byte* p = router_->reserve(static_cast<int>(channel * n + r.dest), r.length);
+          std::memcpy(p, r.payload, r.length);
+        }
+      });
+    } catch (const msg::error& e) {
+      throw msg::error("buddy-engine: from app rank " + std::to_string(s.rank) + ": " + e.what());
     }
     ring.pop();
   }

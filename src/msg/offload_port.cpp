@@ -108,12 +108,37 @@ offload_port::~offload_port() {
   if (the_link) the_link->used &= ~(1u << channel_);
 }
 
+bool offload_port::close_chunk() {
+  const bool any = used_ != 0;
+  if (any) {
+    out_.commit(used_);
+    ++stats_.buffers_flushed;
+    stats_.bytes_flushed += used_;
+  }
+  // An empty chunk is simply abandoned: the next reserve() of the ring reuses its room.
+  chunk_ = nullptr;
+  cap_ = used_ = 0;
+  return any;
+}
+
+bool offload_port::open_chunk(std::size_t need) {
+  std::size_t cap = std::max<std::size_t>(chunk_bytes, need);
+  cap = static_cast<std::size_t>(std::min<std::uint64_t>(cap, out_.max_record()));
+  std::byte* p = out_.reserve(cap);
+  if (p == nullptr && cap > need) {
+    cap = need;
+    p = out_.reserve(cap);
+  }
+  if (p == nullptr) return false;
+  chunk_ = p;
+  cap_ = cap;
+  used_ = 0;
+  return true;
+}
+
 bool offload_port::publish() {
-  if (unpublished_ == 0) return false;
+  if (!close_chunk()) return false;
   out_.publish();
-  ++stats_.buffers_flushed;
-  stats_.bytes_flushed += unpublished_;
-  unpublished_ = 0;
   return true;
 }
 
@@ -143,12 +168,25 @@ void offload_port::too_large(std::uint64_t length) const {
               " bytes (raise BUDDY_RING_KB)");
 }
 
-std::byte* offload_port::reserve_slow(std::uint64_t need) {
-  publish();
-  ++stats_.backpressure_waits;
+std::byte* offload_port::reserve_slow(std::uint32_t dest, std::uint32_t length) {
+  const std::size_t need = wire::header_bytes + length;
   qp::Backoff backoff(offload_wait_backoff);
+  bool waited = false;
   for (;;) {
-    if (std::byte* p = out_.reserve(need)) return p;
+    // Handlers run while waiting may have opened a chunk of their own: use it if it has room.
+    if (chunk_ != nullptr && used_ + need <= cap_) {
+      std::byte* p = chunk_ + used_;
+      used_ += need;
+      wire::write_header(p, dest, length);
+      return p + wire::header_bytes;
+    }
+    if (publish()) continue;  // a full chunk goes to the engine; then try a fresh one
+    if (open_chunk(need)) continue;
+    // The ring is full: wait for the engine, serving arrivals meanwhile.
+    if (!waited) {
+      waited = true;
+      ++stats_.backpressure_waits;
+    }
     if (drain_ != nullptr && drain_(drain_ctx_)) {
       backoff.reset();
       continue;

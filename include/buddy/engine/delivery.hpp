@@ -1,5 +1,7 @@
 // One inbound ring of an app rank, as the engine fills it. A wire record (dest, length,
-// payload) goes straight into the ring when nothing is held back and it fits; otherwise it is
+// payload) goes straight into the ring when nothing is held back and it fits (appended to an
+// open ring record of up to chunk_bytes, so one ring record carries many wire records, made
+// visible by publish()); otherwise it is
 // kept in the engine's own memory (the holdback, in arrival order) and moved into the ring by
 // retry() as the rank consumes. The engine never waits for a rank, so it keeps draining rings
 // and receiving from MPI whatever one slow rank does (no deadlock).
@@ -30,14 +32,23 @@ class delivery {
   // Moves held records into the ring while they fit; true if any moved.
   bool retry();
   // Makes what was written visible to the rank.
-  void publish() { ring_.publish(); }
+  void publish() {
+    close();
+    ring_.publish();
+  }
 
   std::size_t held_bytes() const { return held_.size() - held_head_; }
   bool holding() const { return held_head_ != held_.size(); }
   const delivery_stats& counters() const { return stats_; }
 
  private:
+  static constexpr std::size_t chunk_bytes = 4096;
   bool write(std::uint32_t dest, std::uint32_t length, const std::byte* payload);
+  void close();  // commits the open chunk if it holds anything
+
+  std::byte* chunk_ = nullptr;  // open ring record (reserved), its size and bytes used
+  std::size_t cap_ = 0;
+  std::size_t used_ = 0;
 
   qp::RecordProducer ring_;
   std::vector<std::byte> held_;  // wire records, consumed from held_head_

@@ -1,6 +1,8 @@
 // The app rank's end of offload mode: one outbound and one inbound record ring (a channel of
 // this process's segment) per comm. async() writes its wire record straight into the outbound
-// ring (no intermediate buffer); records become visible to the engine in batches (publish()).
+// ring (no intermediate buffer): into an open ring record of up to chunk_bytes (a "chunk",
+// reserved in the ring), so that one ring record carries many wire records, exactly like an MPI
+// buffer. A chunk becomes visible to the engine when it is full or on publish().
 // The comm runs handlers from the inbound ring. Waits (full outbound ring) check the engine's
 // heartbeat and throw a one-line buddy::msg::error if it stopped.
 #pragma once
@@ -46,14 +48,12 @@ class offload_port {
     if (length > max_payload_) [[unlikely]] {
       too_large(length);
     }
-    if (unpublished_ >= publish_bytes) publish();
-    const std::uint64_t need = wire::header_bytes + length;
-    std::byte* p = out_.reserve(need);
-    if (p == nullptr) [[unlikely]] {
-      p = reserve_slow(need);
+    const std::size_t need = wire::header_bytes + length;
+    if (used_ + need > cap_) [[unlikely]] {
+      return reserve_slow(dest, length);
     }
-    out_.commit(need);
-    unpublished_ += need;
+    std::byte* p = chunk_ + used_;
+    used_ += need;
     wire::write_header(p, dest, length);
     return p + wire::header_bytes;
   }
@@ -74,8 +74,10 @@ class offload_port {
   const stats& counters() const { return stats_; }
 
  private:
-  static constexpr std::uint64_t publish_bytes = 4096;  // batch size of one publish
-  std::byte* reserve_slow(std::uint64_t need);
+  static constexpr std::size_t chunk_bytes = 4096;  // wire records per ring record, in bytes
+  std::byte* reserve_slow(std::uint32_t dest, std::uint32_t length);
+  bool close_chunk();  // commits the open chunk (if it holds anything); true if it did
+  bool open_chunk(std::size_t need);
   [[noreturn]] void too_large(std::uint64_t length) const;
 
   qp::RecordProducer out_;
@@ -83,7 +85,9 @@ class offload_port {
   offload::control* ctl_ = nullptr;
   std::uint32_t channel_ = 0;
   std::uint64_t max_payload_ = 0;
-  std::uint64_t unpublished_ = 0;
+  std::byte* chunk_ = nullptr;  // the open chunk's payload, reserved in the outbound ring
+  std::size_t cap_ = 0;         // its size
+  std::size_t used_ = 0;        // bytes of wire records in it
   std::uint64_t timeout_ns_ = 0;
   std::uint64_t next_pid_check_ns_ = 0;
   int rank_ = 0;
