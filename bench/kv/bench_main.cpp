@@ -280,8 +280,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 250))
       ->capture_default_str();
   auto* vs = app.add_option("--value-size", o.value_size, "value bytes")
-                  ->check(CLI::Range(1, 1 << 20))
-                  ->capture_default_str();
+                 ->check(CLI::Range(1, 1 << 20))
+                 ->capture_default_str();
   std::vector<std::size_t> value_sizes;
   app.add_option("--value-sizes", value_sizes,
                  "mixed value sizes, e.g. 8,100,1000: each SET picks one by key and version")

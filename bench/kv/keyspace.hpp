@@ -60,8 +60,8 @@ inline void make_value(std::uint64_t k, std::uint64_t v, std::size_t size, std::
 }
 
 // The version stored in `value` if it is a well-formed value of key k, else 0.
-inline std::uint64_t value_version(std::uint64_t k, std::string_view value,
-                                   const ValueSizes& sizes, std::string& scratch) {
+inline std::uint64_t value_version(std::uint64_t k, std::string_view value, const ValueSizes& sizes,
+                                   std::string& scratch) {
   if (value.size() < 8) return 0;
   std::uint64_t head = 0;
   std::memcpy(&head, value.data(), 8);

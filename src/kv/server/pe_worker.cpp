@@ -33,8 +33,8 @@ void PeWorker::run(const std::atomic<bool>& stop) {
   // An idle PE polls briefly, then sleeps: its polling is host CPU that the offloaded designs
   // exist to save, and on a shared core it slows the CE and the clients down. Sleeps stay short
   // (10..100 us, timer slack included) so that the next batch waits little.
-  qp::Backoff idle(qp::BackoffConfig{.spins = 64, .yields = 4, .min_sleep_us = 10,
-                                     .max_sleep_us = 100});
+  qp::Backoff idle(
+      qp::BackoffConfig{.spins = 64, .yields = 4, .min_sleep_us = 10, .max_sleep_us = 100});
   std::uint32_t idle_publish = 0;
   while (!stop.load(std::memory_order_relaxed)) {
     if (step() != 0) {
