@@ -75,3 +75,21 @@ add_test(NAME msg_bad_engine_standalone COMMAND ${check} 2 "^buddy-engine: start
          one-line -- $<TARGET_FILE:buddy-engine>)
 set_tests_properties(msg_bad_mode_env msg_bad_run_mode msg_bad_ring_env msg_bad_engine_threads
                      msg_bad_engine_standalone PROPERTIES LABELS msg ENVIRONMENT "${MSG_TEST_ENV}")
+
+# Offload without an engine in the job (the app started directly): one clear line, not a hang.
+add_test(NAME msg_offload_without_engine
+         COMMAND ${check} nonzero "BUDDY_MODE=offload, but no buddy-engine runs in this MPI job"
+                 -- env BUDDY_MODE=offload $<TARGET_FILE:buddy-histogram> --updates 10)
+# buddy-run's command: inline mode exactly as before; offload appends nodes x E engines.
+add_test(NAME msg_run_inline_command_unchanged
+         COMMAND ${check} 0 "^[^ ]*mpirun -q --oversubscribe --bind-to none --mca btl self,vader --mca pml ob1 --mca mpi_yield_when_idle 1 -x BUDDY_RANKS_PER_NODE -np 4 [^ ]*buddy-histogram --json$"
+                 one-line -- $<TARGET_FILE:buddy-run> -n 4 --ranks-per-node 2 --dry-run --
+                 $<TARGET_FILE:buddy-histogram> --json)
+add_test(NAME msg_run_offload_command
+         COMMAND ${check} 0 "-x BUDDY_MODE .*-np 4 [^ ]*buddy-histogram --json : -np 4 [^ ]*buddy-engine( --cpus [0-9,]+)? --buffer-kb 8 --max-sends 2 --stats$"
+                 one-line -- $<TARGET_FILE:buddy-run> -n 4 --ranks-per-node 2 --mode offload
+                 --engines-per-node 2 --engine-buffer-kb 8 --engine-max-sends 2 --engine-stats
+                 --dry-run -- $<TARGET_FILE:buddy-histogram> --json)
+set_tests_properties(msg_offload_without_engine msg_run_inline_command_unchanged
+                     msg_run_offload_command PROPERTIES LABELS msg ENVIRONMENT "${MSG_TEST_ENV}"
+                     TIMEOUT 60)
