@@ -33,9 +33,9 @@ struct options {
   std::size_t buffer_kb = 256;  // send buffer budget in KiB (1 .. 1048576)
   int ranks_per_node = 0;       // 0: nodes from MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)
   run_mode mode = run_mode::inline_mode;
-  std::size_t ring_kb = 1024;    // offload: each ring's bytes in KiB (power of two, 16..1048576)
-  int engines_per_node = 1;      // offload: engines per node (1..64)
-  int engine_timeout_ms = 3000;  // offload: heartbeat age after which the engine is dead
+  std::size_t ring_kb = 1024;     // offload: each ring's bytes in KiB (power of two, 16..1048576)
+  int engines_per_node = 1;       // offload: engines per node (1..64)
+  int engine_timeout_ms = 10000;  // offload: heartbeat age after which the engine is dead
 
   // `base` with every BUDDY_* variable that is set applied on top. Throws buddy::msg::error
   // with a one-line reason on a bad value.
