@@ -2,7 +2,8 @@
 # The six buddykv designs side by side, as DPU-KV's evaluation does: every design x YCSB A/B/C x
 # uniform/Zipf 0.99, each run with buddykv-bench --verify (every GET checked), the engine as its
 # own buddykv-engine process. Per run: throughput, latency, and the server's CPU seconds per
-# million requests on the host and on the engine side (from its final statistics); cpu-only is
+# million requests on the host and on the engine side, with and without idle polling (from its
+# final statistics); cpu-only is
 # the baseline every design's host CPU is compared with. Writes a CSV and a PNG plot.
 #
 #   bench/kv_designs.sh                 # 3 s per run, 1M keys (about 4 minutes)
@@ -62,10 +63,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "design,workload,dist,mops,p50_us,p99_us,p999_us,host_cpu_per_mreq,engine_cpu_per_mreq,verified" >"$csv"
+echo "design,workload,dist,mops,p50_us,p99_us,p999_us,host_cpu_per_mreq,engine_cpu_per_mreq,host_busy_per_mreq,engine_busy_per_mreq,verified" >"$csv"
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $duration s per run, $keys keys"
-printf '%-12s %-2s %-8s %8s %9s %9s %10s %10s %9s\n' design wl dist Mops p50_us p99_us \
+printf '%-12s %-2s %-8s %7s %8s %8s %11s %11s %9s\n' design wl dist Mops p50_us p99_us \
   host_s/Mreq eng_s/Mreq verified
+printf '%-12s %-2s %-8s %7s %8s %8s %11s %11s\n' '' '' '' '' '' '' '(busy)' '(busy)'
 IFS=, read -r -a D <<<"$designs"
 IFS=, read -r -a W <<<"$workloads"
 IFS=, read -r -a T <<<"$dists"
@@ -99,10 +101,11 @@ b = json.load(open(bench))
 s = json.load(open(stats))
 row = [d, w, t, "%.4f" % b["mops"], "%.1f" % b["p50_us"], "%.1f" % b["p99_us"], "%.1f" % b["p999_us"],
        "%.4f" % (s["host_cpu_s_per_mreq"] or 0), "%.4f" % (s["engine_cpu_s_per_mreq"] or 0),
+       "%.4f" % (s["host_busy_cpu_s_per_mreq"] or 0), "%.4f" % (s["engine_busy_cpu_s_per_mreq"] or 0),
        "true" if b["verified"] and b["errors"] == 0 else "false"]
 open(csv, "a").write(",".join(row) + "\n")
-print("%-12s %-2s %-8s %8s %9s %9s %10s %10s %9s" % tuple(row[:6] + row[7:]))
-sys.exit(0 if row[9] == "true" else 1)
+print("%-12s %-2s %-8s %7s %8s %8s %5s (%5s) %5s (%5s) %9s" % tuple(row[:6] + [row[7], row[9], row[8], row[10], row[11]]))
+sys.exit(0 if row[11] == "true" else 1)
 PY
     done
   done
@@ -112,12 +115,15 @@ done
 "$PY" - "$csv" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-base = {(r["workload"], r["dist"]): float(r["host_cpu_per_mreq"]) for r in rows if r["design"] == "cpu-only"}
-print("\nhost CPU per request, relative to cpu-only (same workload and distribution; lower saves host cores):")
+base = {(r["workload"], r["dist"]): r for r in rows if r["design"] == "cpu-only"}
+print("\nhost CPU per request relative to cpu-only, same workload and distribution (lower saves host")
+print("cores); all: every CPU second of the host's serving threads; busy: without idle polling")
 for r in rows:
     b = base.get((r["workload"], r["dist"]))
-    if r["design"] != "cpu-only" and b:
-        print("  %-12s %s %-8s %5.2fx" % (r["design"], r["workload"], r["dist"], float(r["host_cpu_per_mreq"]) / b))
+    if r["design"] != "cpu-only" and b and float(b["host_cpu_per_mreq"]) > 0:
+        print("  %-12s %s %-8s all %5.2fx  busy %5.2fx" % (r["design"], r["workload"], r["dist"],
+              float(r["host_cpu_per_mreq"]) / float(b["host_cpu_per_mreq"]),
+              float(r["host_busy_per_mreq"]) / max(float(b["host_busy_per_mreq"]), 1e-9)))
 PY
 if "$PY" -c 'import matplotlib' 2>/dev/null; then
   "$PY" "$root/bench/plot_kv_designs.py" "$csv" "$out/kv_designs.png"

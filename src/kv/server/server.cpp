@@ -463,6 +463,15 @@ std::string Server::stats_json() const {
        ",\"engine_cpu_s\":" + std::to_string(engine_cpu) +
        ",\"host_cpu_s_per_mreq\":" + per_mreq(host_cpu, t.requests) +
        ",\"engine_cpu_s_per_mreq\":" + per_mreq(engine_cpu, t.requests);
+  // The same without the idle stage (polling for work that was not there): the CPU the work
+  // itself took on each side.
+  const auto idle = static_cast<std::size_t>(Stage::idle);
+  const double host_busy =
+      std::max(0.0, host_cpu - static_cast<double>(figs.side[0].stage_ns[idle]) / 1e9);
+  const double engine_busy =
+      std::max(0.0, engine_cpu - static_cast<double>(figs.side[1].stage_ns[idle]) / 1e9);
+  s += ",\"host_busy_cpu_s_per_mreq\":" + per_mreq(host_busy, t.requests) +
+       ",\"engine_busy_cpu_s_per_mreq\":" + per_mreq(engine_busy, t.requests);
   if (offloaded(placement_.design)) {
     const std::string lost = engine_lost();
     s += ",\"engine\":{\"mode\":\"";
