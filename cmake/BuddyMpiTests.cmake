@@ -10,15 +10,6 @@ set(BUDDY_MPI_TEST_ENV
     "OMPI_MCA_mca_base_component_disable_dlclose=1"
     "PMIX_MCA_mca_base_component_disable_dlclose=1")
 
-# True once buddy-run has --mode (the offload mode of buddy::msg, issue 7).
-file(READ ${PROJECT_SOURCE_DIR}/tools/run/buddy_run.cpp buddy_run_source)
-string(FIND "${buddy_run_source}" "\"--mode" buddy_run_mode_at)
-if(buddy_run_mode_at GREATER -1)
-  set(BUDDY_RUN_HAS_OFFLOAD TRUE)
-else()
-  set(BUDDY_RUN_HAS_OFFLOAD FALSE)
-endif()
-
 function(buddy_mpi_app_test name ranks rpn routing mode status regex)
   set(cmd ${ARGN})
   set(opts)
