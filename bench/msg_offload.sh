@@ -13,6 +13,7 @@
 #
 # usage: bench/msg_offload.sh            (after ./buddy build)
 # environment: RANKS=4 RPN=2 ROUTING=nlnr REPEAT=3 UPDATES=<app default> BUILD=build
+#              ENGINE_THREADS=1 (buddy-run --engine-threads for the offload runs)
 #              ENGINE_ARGS="" (more buddy-run options for the offload runs, e.g.
 #              "--engine-buffer-kb 256 --engine-max-sends 16")
 set -euo pipefail
@@ -24,6 +25,7 @@ RPN="${RPN:-2}"
 ROUTING="${ROUTING:-nlnr}"
 REPEAT="${REPEAT:-3}"
 UPDATES="${UPDATES:-}"
+ENGINE_THREADS="${ENGINE_THREADS:-1}"
 read -r -a ENGINE_ARGS <<<"${ENGINE_ARGS:-}"
 
 for b in buddy-run buddy-engine buddy-histogram buddy-index-gather; do
@@ -40,7 +42,7 @@ run() {
   local app="$1" mode="$2" i="$3" extra=()
   [[ -n "$UPDATES" ]] && extra=(--updates "$UPDATES")
   local opts=(-n "$RANKS" --ranks-per-node "$RPN" --routing "$ROUTING" --mode "$mode")
-  [[ "$mode" == offload ]] && opts+=(--engine-stats "${ENGINE_ARGS[@]}")
+  [[ "$mode" == offload ]] && opts+=(--engine-stats --engine-threads "$ENGINE_THREADS" "${ENGINE_ARGS[@]}")
   if ! "$BIN/buddy-run" "${opts[@]}" -- "$BIN/buddy-$app" --json "${extra[@]}" \
     >"$tmp/$app.$mode.$i.out" 2>"$tmp/$app.$mode.$i.err"; then
     echo "msg_offload.sh: buddy-$app failed in $mode mode:" >&2
@@ -76,7 +78,7 @@ print(f"{m(rates):.3f} {m(app_cpu):.4f} {m(eng_cpu):.4f} {m(comm_cpu):.4f} {miss
 PY
 }
 
-echo "buddy::msg inline vs offload: $RANKS ranks, $RPN per node, routing $ROUTING, median of $REPEAT runs, $(nproc) cpus"
+echo "buddy::msg inline vs offload: $RANKS ranks, $RPN per node, routing $ROUTING, $ENGINE_THREADS engine thread(s), median of $REPEAT runs, $(nproc) cpus"
 echo "(CPU columns: seconds per million messages; comm = app-rank CPU - handler_s - compute_s;"
 echo " engine CPU covers the engines' whole serving time, an upper bound)"
 printf '%-13s %-8s %9s %11s %11s %11s %13s  %s\n' app mode Mmsg/s app_cpu engine_cpu comm_cpu \

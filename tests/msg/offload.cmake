@@ -44,6 +44,32 @@ endforeach()
 set(MSG_RUN_EXTRA --mode offload --ring-kb 16)
 msg_mpi_test(msg_offload_app_index-gather_4r_rpn2_nlnr_ring16k 4 2 nlnr 0 "\"verified\":true"
              $<TARGET_FILE:buddy-index-gather> ${MSG_APP_ARGS_index-gather})
+# Engine threads (--engine-threads 2): each engine splits its lanes (rank x channel) between
+# two threads, the main one doing all MPI. Both apps and the comm suite at 4 ranks, 1 and 2
+# ranks per node, routing none and nlnr. The engine's statistics must show two threads, each
+# with its CPU time, and records passed between them (so the threads really shared the work).
+set(MSG_ENGINE_THREADS_SEEN
+    "\"records_handed\":[1-9][0-9]*,.*\"threads\":2,\"thread_cpu_s\":\\[[0-9.]+,[0-9.]+\\]")
+set(MSG_RUN_EXTRA --mode offload --engine-threads 2 --engine-stats)
+foreach(rpn 1 2)
+  foreach(routing none nlnr)
+    foreach(app histogram index-gather)
+      msg_mpi_test(msg_offload_app_${app}_4r_rpn${rpn}_${routing}_t2 4 ${rpn} ${routing} 0
+                   "\"mode\":\"offload\".*\"verified\":true" also "${MSG_ENGINE_THREADS_SEEN}"
+                   $<TARGET_FILE:buddy-${app}> ${MSG_APP_ARGS_${app}})
+    endforeach()
+    set(name msg_offload_comm_4r_rpn${rpn}_${routing}_t2)
+    msg_mpi_test(${name} 4 ${rpn} ${routing} 0 "PASSED" also "${MSG_ENGINE_THREADS_SEEN}"
+                 $<TARGET_FILE:msg_comm_test>)
+    set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT BUDDY_RING_KB=2048)
+  endforeach()
+endforeach()
+# Three threads over an engine's four lanes (two worker threads hand records to each other, not
+# only to the MPI thread) with 16 KiB rings: holdbacks on every thread, handoff queues filling.
+set(MSG_RUN_EXTRA --mode offload --engine-threads 3 --ring-kb 16 --engine-stats)
+msg_mpi_test(msg_offload_app_index-gather_4r_rpn2_nlnr_ring16k_t3 4 2 nlnr 0
+             "\"verified\":true" also "\"threads\":3,\"thread_cpu_s\":\\[[0-9.]+,[0-9.]+,[0-9.]+\\]"
+             $<TARGET_FILE:buddy-index-gather> ${MSG_APP_ARGS_index-gather})
 unset(MSG_RUN_EXTRA)
 
 # The engine dies mid-run: the app ranks say so on one line each within seconds, the job ends
@@ -69,8 +95,8 @@ add_test(NAME msg_bad_run_mode COMMAND ${check} 2 "^buddy-run: --mode: .*offload
 add_test(NAME msg_bad_ring_env COMMAND ${check} 2 "^buddy-run: .*BUDDY_RING_KB" one-line --
          env BUDDY_RING_KB=100 $<TARGET_FILE:buddy-run> -n 2 --mode offload --
          $<TARGET_FILE:buddy-histogram>)
-add_test(NAME msg_bad_engine_threads COMMAND ${check} 2 "^buddy-engine: --threads 2: only 1"
-         one-line -- $<TARGET_FILE:buddy-engine> --threads 2)
+add_test(NAME msg_bad_engine_threads COMMAND ${check} 2 "^buddy-engine: --threads: Value 0 not in range"
+         one-line -- $<TARGET_FILE:buddy-engine> --threads 0)
 add_test(NAME msg_bad_engine_standalone COMMAND ${check} 2 "^buddy-engine: start it with buddy-run"
          one-line -- $<TARGET_FILE:buddy-engine>)
 set_tests_properties(msg_bad_mode_env msg_bad_run_mode msg_bad_ring_env msg_bad_engine_threads
@@ -90,6 +116,11 @@ add_test(NAME msg_run_offload_command
                  one-line -- $<TARGET_FILE:buddy-run> -n 4 --ranks-per-node 2 --mode offload
                  --engines-per-node 2 --engine-buffer-kb 8 --engine-max-sends 2 --engine-stats
                  --dry-run -- $<TARGET_FILE:buddy-histogram> --json)
+# --engine-threads reaches every engine.
+add_test(NAME msg_run_offload_command_threads
+         COMMAND ${check} 0 ": -np 2 [^ ]*buddy-engine( --cpus [0-9,]+)? --threads 2$"
+                 one-line -- $<TARGET_FILE:buddy-run> -n 4 --ranks-per-node 2 --mode offload
+                 --engine-threads 2 --dry-run -- $<TARGET_FILE:buddy-histogram> --json)
 set_tests_properties(msg_offload_without_engine msg_run_inline_command_unchanged
-                     msg_run_offload_command PROPERTIES LABELS msg ENVIRONMENT "${MSG_TEST_ENV}"
+                     msg_run_offload_command msg_run_offload_command_threads PROPERTIES LABELS msg ENVIRONMENT "${MSG_TEST_ENV}"
                      TIMEOUT 60)

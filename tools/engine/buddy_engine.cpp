@@ -1,8 +1,10 @@
 // buddy-engine: the offload engine of buddy::msg, started by `buddy-run --mode offload` next to
 // the app ranks (mpirun MPMD: app ranks first, then the engines, in one MPI_COMM_WORLD).
-//   buddy-engine [--buffer-kb N] [--max-sends N] [--threads 1] [--cpus LIST] [--stats]
+//   buddy-engine [--buffer-kb N] [--max-sends N] [--threads N] [--cpus LIST] [--stats]
 // Node layout, routing among engines and ring size come from the same BUDDY_* variables the app
-// ranks read. Errors are one line on stderr, then the whole job is aborted.
+// ranks read. Errors are one line on stderr, then the whole job is aborted. With --threads N the
+// main thread (the one that initialised MPI) does all MPI calls and N - 1 more threads drain and
+// deliver rings (MPI_THREAD_FUNNELED is requested and must be granted).
 #include <mpi.h>
 
 #include <cstdio>
@@ -34,7 +36,6 @@ int main(int argc, char** argv) {
       "shared-memory rings and the other engines (started by buddy-run --mode offload).",
       "buddy-engine"};
   buddy::engine::engine_options opts;
-  int threads = 1;
   std::string cpus;
   bool stats = false;
   app.add_option("--buffer-kb", opts.buffer_kb,
@@ -42,23 +43,26 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--max-sends", opts.max_sends, "pipelining: MPI sends in flight at most")
       ->check(CLI::Range(1, 1024));
-  app.add_option("--threads", threads, "engine threads (only 1 is implemented)")
+  app.add_option("--threads", opts.threads,
+                 "engine threads: the lanes (rank x channel) are split between them, the main "
+                 "thread does all MPI")
       ->check(CLI::Range(1, 64));
   app.add_option("--cpus", cpus, "pin engine i to the i-th cpu of this list (mod its length)");
   app.add_flag("--stats", stats, "print one JSON line of engine statistics to stderr at the end");
   const bool under_mpirun = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr;
-  if (under_mpirun) MPI_Init(&argc, &argv);
+  int provided = MPI_THREAD_SINGLE;
+  if (under_mpirun) MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   if (auto rc = buddy::tools::parse_args(app, argc, argv)) {
     if (under_mpirun && *rc != 0) MPI_Abort(MPI_COMM_WORLD, *rc);
     if (under_mpirun) MPI_Finalize();
     return *rc;
   }
-  if (threads != 1) {
-    fail("buddy-engine: --threads " + std::to_string(threads) +
-             ": only 1 thread per engine is implemented (use --engines-per-node for more engines)",
+  if (!under_mpirun) fail("buddy-engine: start it with buddy-run --mode offload (needs mpirun)", 2);
+  if (opts.threads > 1 && provided < MPI_THREAD_FUNNELED) {
+    fail("buddy-engine: --threads " + std::to_string(opts.threads) +
+             ": this MPI does not grant MPI_THREAD_FUNNELED (use --engines-per-node instead)",
          2);
   }
-  if (!under_mpirun) fail("buddy-engine: start it with buddy-run --mode offload (needs mpirun)", 2);
   try {
     opts.msg = buddy::msg::options::from_env();
     const auto& job = buddy::msg::offload::join(true, opts.msg);

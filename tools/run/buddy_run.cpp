@@ -164,7 +164,8 @@ int main(int argc, char** argv) {
   app.add_option("--engine-max-sends", engine_max_sends,
                  "offload: engine pipelining, MPI sends in flight (default 8)")
       ->check(CLI::Range(1, 1024));
-  app.add_option("--engine-threads", engine_threads, "offload: threads per engine (only 1)")
+  app.add_option("--engine-threads", engine_threads,
+                 "offload: threads per engine (buddy-engine --threads; default 1)")
       ->check(CLI::Range(1, 64));
   app.add_flag("--engine-stats", engine_stats,
                "offload: each engine prints one JSON line of statistics to stderr at the end");

@@ -6,17 +6,29 @@
 // scatters received records into inbound rings (holding back what a full ring cannot take).
 // Payloads are opaque bytes: it never links handler tables. It renews a heartbeat in every
 // segment it serves and aborts the job if one of its ranks dies without finishing.
+//
+// Threads (`threads` > 1): the lanes (served rank x channel) are split between the threads
+// (shard.hpp); the thread that called run() — the one that initialised MPI — is the only one
+// that calls MPI (router, receives, the final barrier among engines, MPI_THREAD_FUNNELED is
+// enough) and serves its own share of lanes; the others only drain and deliver rings, handing
+// off-node records to it and records for each other's lanes through SPSC handoff queues.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "buddy/engine/delivery.hpp"
+#include "buddy/engine/handoff.hpp"
+#include "buddy/engine/shard.hpp"
 #include "buddy/msg/offload_link.hpp"
 #include "buddy/msg/options.hpp"
 #include "buddy/msg/router.hpp"
@@ -27,6 +39,7 @@ namespace buddy::engine {
 struct engine_options {
   std::size_t buffer_kb = 64;  // aggregation granularity: bytes of one buffer per next hop
   std::size_t max_sends = 8;   // pipelining: MPI sends in flight at most
+  int threads = 1;             // engine threads (at most one per lane is used)
   msg::options msg;            // routing among engines, nodes, ring size, timeout
 };
 
@@ -39,9 +52,12 @@ struct engine_stats {
   std::uint64_t records_delivered = 0;
   std::uint64_t records_held = 0;  // deliveries that waited for a full inbound ring
   std::uint64_t max_held_bytes = 0;
+  std::uint64_t records_handed = 0;       // passed between threads of this engine
+  std::uint64_t max_waiting_batches = 0;  // handoff batches kept back by a full queue
   double cpu_s = 0;
   double wall_s = 0;
-  msg::stats net;  // the router's: MPI buffers, bytes, relays, waits
+  std::vector<double> thread_cpu_s;  // per thread (thread 0 does MPI)
+  msg::stats net;                    // the router's: MPI buffers, bytes, relays, waits
 
   // One JSON object on one line.
   std::string json(int engine, int node, int ranks) const;
@@ -59,6 +75,7 @@ class engine {
   void run();
   engine_stats stats() const;
   int ranks_served() const { return static_cast<int>(served_.size()); }
+  int threads() const { return static_cast<int>(shards_.size()); }
 
  private:
   struct served {
@@ -71,18 +88,28 @@ class engine {
   };
 
   static bool drain(void* self);
-  bool drain_outbound(served& s, std::uint32_t channel);
+  static void to_router(void* self, std::uint32_t dest, std::uint32_t length,
+                        const std::byte* payload);
   bool process_inbox();
-  bool retry_deliveries();
   void beat(bool force);
   void check_ranks();
+  void check_workers();
   bool all_done() const;
-  void deliver(std::uint32_t ext_dest, std::uint32_t length, const std::byte* payload);
+  void worker(std::size_t index);
+  void stop_workers();
 
   const msg::offload::job& job_;
   engine_options opts_;
   std::vector<std::unique_ptr<served>> served_;
-  std::vector<int> local_;  // app rank -> index into served_, or -1
+  lane_map map_;
+  std::vector<std::unique_ptr<shard>> shards_;      // shards_[0] runs on the MPI thread
+  std::vector<std::unique_ptr<handoff>> handoffs_;  // [from * threads + to]
+  std::vector<std::thread> workers_;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> thread_beat_;  // per thread, by the thread
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> worker_failed_{false};
+  std::mutex error_mutex_;
+  std::exception_ptr worker_error_;
   std::unique_ptr<msg::router> router_;
   std::uint64_t last_beat_ns_ = 0;
   std::uint64_t next_check_ns_ = 0;
