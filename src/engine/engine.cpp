@@ -10,6 +10,7 @@
 #include <string>
 
 #include "buddy/msg/error.hpp"
+#include "buddy/msg/reentry_guard.hpp"
 #include "buddy/msg/routing.hpp"
 #include "buddy/msg/wire.hpp"
 #include "buddy/qp/backoff.hpp"
@@ -248,12 +249,8 @@ void engine::to_router(void* self, std::uint32_t dest, std::uint32_t length,
 }
 
 bool engine::process_inbox() {
-  if (in_inbox_) return false;
-  in_inbox_ = true;
-  struct reset {
-    bool& flag;
-    ~reset() { flag = false; }
-  } guard{in_inbox_};
+  const msg::reentry_guard guard(in_inbox_);
+  if (!guard.entered()) return false;
   const auto ids = static_cast<std::uint32_t>(map_.owner.size());
   bool any = false;
   msg::buffer b;

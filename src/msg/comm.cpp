@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "buddy/msg/reentry_guard.hpp"
 #include "buddy/msg/termination.hpp"
 #include "buddy/qp/backoff.hpp"
 
@@ -213,12 +214,8 @@ void comm::execute(const wire::record& r) {
 
 bool comm::process_inbox() {
   if (port_) return process_inbound();
-  if (in_inbox_) return false;
-  in_inbox_ = true;
-  struct reset {
-    bool& flag;
-    ~reset() { flag = false; }
-  } guard{in_inbox_};
+  const reentry_guard guard(in_inbox_);
+  if (!guard.entered()) return false;
   bool any = false;
   buffer b;
   const auto me = static_cast<std::uint32_t>(rank_);
@@ -242,12 +239,8 @@ bool comm::process_inbox() {
 }
 
 bool comm::process_inbound() {
-  if (in_inbox_) return false;
-  in_inbox_ = true;
-  struct reset {
-    bool& flag;
-    ~reset() { flag = false; }
-  } guard{in_inbox_};
+  const reentry_guard guard(in_inbox_);
+  if (!guard.entered()) return false;
   qp::RecordConsumer& in = port_->inbound();
   // A record counts as consumed even if its handler throws (it was executed).
   struct consume_guard {
