@@ -9,40 +9,20 @@
 
 namespace buddy::engine {
 
-void delivery::close() {
-  if (used_ != 0) ring_.commit(used_);
-  chunk_ = nullptr;  // an empty chunk is abandoned: the next reserve() reuses its room
-  cap_ = used_ = 0;
-}
-
 bool delivery::write(std::uint32_t dest, std::uint32_t length, const std::byte* payload) {
-  const std::size_t need = msg::wire::header_bytes + std::size_t{length};
-  if (chunk_ == nullptr || used_ + need > cap_) {
-    close();
-    std::size_t cap = std::max(chunk_bytes, need);
-    cap = static_cast<std::size_t>(std::min<std::uint64_t>(cap, ring_.max_record()));
-    std::byte* p = ring_.reserve(cap);
-    if (p == nullptr && cap > need) {
-      cap = need;
-      p = ring_.reserve(cap);
-    }
-    if (p == nullptr) return false;
-    chunk_ = p;
-    cap_ = cap;
-  }
-  std::byte* p = chunk_ + used_;
+  std::byte* p = ring_.append(msg::wire::header_bytes + std::size_t{length});
+  if (p == nullptr) return false;
   msg::wire::write_header(p, dest, length);
   if (length != 0) std::memcpy(p + msg::wire::header_bytes, payload, length);
-  used_ += need;
   return true;
 }
 
 void delivery::deliver(std::uint32_t dest, std::uint32_t length, const std::byte* payload) {
   const std::uint64_t need = msg::wire::header_bytes + std::uint64_t{length};
-  if (need > ring_.max_record()) {
+  if (need > ring_.ring().max_record()) {
     throw msg::error("buddy-engine: a record of " + std::to_string(need) + " bytes for rank " +
                      std::to_string(dest) + " does not fit its inbound ring (max " +
-                     std::to_string(ring_.max_record()) + ")");
+                     std::to_string(ring_.ring().max_record()) + ")");
   }
   ++stats_.records;
   stats_.bytes += need;

@@ -83,9 +83,10 @@ offload_port::offload_port(const options& opts) {
     throw error("buddy::msg: offload mode allows " + std::to_string(offload::channels) +
                 " comms alive at once per rank");
   }
-  out_ = l.seg.request_producer<qp::Record>(channel_);
+  out_ = chunk_writer(l.seg.request_producer<qp::Record>(channel_));
   in_ = l.seg.response_consumer<qp::Record>(channel_);
-  max_payload_ = std::min<std::uint64_t>(out_.max_record() - wire::header_bytes, wire::max_payload);
+  max_payload_ =
+      std::min<std::uint64_t>(out_.ring().max_record() - wire::header_bytes, wire::max_payload);
   timeout_ns_ = static_cast<std::uint64_t>(opts.engine_timeout_ms) * 1'000'000ull;
   l.used |= 1u << channel_;
 
@@ -109,36 +110,16 @@ offload_port::~offload_port() {
 }
 
 bool offload_port::close_chunk() {
-  const bool any = used_ != 0;
-  if (any) {
-    out_.commit(used_);
-    ++stats_.buffers_flushed;
-    stats_.bytes_flushed += used_;
-  }
-  // An empty chunk is simply abandoned: the next reserve() of the ring reuses its room.
-  chunk_ = nullptr;
-  cap_ = used_ = 0;
-  return any;
-}
-
-bool offload_port::open_chunk(std::size_t need) {
-  std::size_t cap = std::max<std::size_t>(chunk_bytes, need);
-  cap = static_cast<std::size_t>(std::min<std::uint64_t>(cap, out_.max_record()));
-  std::byte* p = out_.reserve(cap);
-  if (p == nullptr && cap > need) {
-    cap = need;
-    p = out_.reserve(cap);
-  }
-  if (p == nullptr) return false;
-  chunk_ = p;
-  cap_ = cap;
-  used_ = 0;
+  const std::size_t n = out_.close();
+  if (n == 0) return false;
+  ++stats_.buffers_flushed;
+  stats_.bytes_flushed += n;
   return true;
 }
 
 bool offload_port::publish() {
   if (!close_chunk()) return false;
-  out_.publish();
+  out_.ring().publish();
   return true;
 }
 
@@ -174,14 +155,12 @@ std::byte* offload_port::reserve_slow(std::uint32_t dest, std::uint32_t length) 
   bool waited = false;
   for (;;) {
     // Handlers run while waiting may have opened a chunk of their own: use it if it has room.
-    if (chunk_ != nullptr && used_ + need <= cap_) {
-      std::byte* p = chunk_ + used_;
-      used_ += need;
+    if (std::byte* p = out_.try_append(need)) {
       wire::write_header(p, dest, length);
       return p + wire::header_bytes;
     }
     if (publish()) continue;  // a full chunk goes to the engine; then try a fresh one
-    if (open_chunk(need)) continue;
+    if (out_.open(need)) continue;
     // The ring is full: wait for the engine, serving arrivals meanwhile.
     if (!waited) {
       waited = true;

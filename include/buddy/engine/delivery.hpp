@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "buddy/msg/chunk_writer.hpp"
 #include "buddy/qp/record_ring.hpp"
 
 namespace buddy::engine {
@@ -33,8 +34,8 @@ class delivery {
   bool retry();
   // Makes what was written visible to the rank.
   void publish() {
-    close();
-    ring_.publish();
+    ring_.close();
+    ring_.ring().publish();
   }
 
   std::size_t held_bytes() const { return held_.size() - held_head_; }
@@ -42,15 +43,9 @@ class delivery {
   const delivery_stats& counters() const { return stats_; }
 
  private:
-  static constexpr std::size_t chunk_bytes = 4096;
   bool write(std::uint32_t dest, std::uint32_t length, const std::byte* payload);
-  void close();  // commits the open chunk if it holds anything
 
-  std::byte* chunk_ = nullptr;  // open ring record (reserved), its size and bytes used
-  std::size_t cap_ = 0;
-  std::size_t used_ = 0;
-
-  qp::RecordProducer ring_;
+  msg::chunk_writer ring_;       // the rank's inbound ring, written in chunks
   std::vector<std::byte> held_;  // wire records, consumed from held_head_
   std::size_t held_head_ = 0;
   delivery_stats stats_;

@@ -1,10 +1,10 @@
 // The app rank's end of offload mode: one outbound and one inbound record ring (a channel of
 // this process's segment) per comm. async() writes its wire record straight into the outbound
-// ring (no intermediate buffer): into an open ring record of up to chunk_bytes (a "chunk",
-// reserved in the ring), so that one ring record carries many wire records, exactly like an MPI
-// buffer. A chunk becomes visible to the engine when it is full or on publish().
-// The comm runs handlers from the inbound ring. Waits (full outbound ring) check the engine's
-// heartbeat and throw a one-line buddy::msg::error if it stopped.
+// ring (no intermediate buffer): into an open ring record of up to chunk_writer::chunk_bytes (a
+// "chunk", reserved in the ring), so that one ring record carries many wire records, exactly like
+// an MPI buffer. A chunk becomes visible to the engine when it is full or on publish(). The comm
+// runs handlers from the inbound ring. Waits (full outbound ring) check the engine's heartbeat and
+// throw a one-line buddy::msg::error if it stopped.
 #pragma once
 
 #include <mpi.h>
@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "buddy/msg/chunk_writer.hpp"
 #include "buddy/msg/offload_link.hpp"
 #include "buddy/msg/options.hpp"
 #include "buddy/msg/stats.hpp"
@@ -48,12 +49,10 @@ class offload_port {
     if (length > max_payload_) [[unlikely]] {
       too_large(length);
     }
-    const std::size_t need = wire::header_bytes + length;
-    if (used_ + need > cap_) [[unlikely]] {
+    std::byte* p = out_.try_append(wire::header_bytes + length);
+    if (p == nullptr) [[unlikely]] {
       return reserve_slow(dest, length);
     }
-    std::byte* p = chunk_ + used_;
-    used_ += need;
     wire::write_header(p, dest, length);
     return p + wire::header_bytes;
   }
@@ -74,20 +73,15 @@ class offload_port {
   const stats& counters() const { return stats_; }
 
  private:
-  static constexpr std::size_t chunk_bytes = 4096;  // wire records per ring record, in bytes
   std::byte* reserve_slow(std::uint32_t dest, std::uint32_t length);
   bool close_chunk();  // commits the open chunk (if it holds anything); true if it did
-  bool open_chunk(std::size_t need);
   [[noreturn]] void too_large(std::uint64_t length) const;
 
-  qp::RecordProducer out_;
+  chunk_writer out_;  // the outbound ring, written in chunks
   qp::RecordConsumer in_;
   offload::control* ctl_ = nullptr;
   std::uint32_t channel_ = 0;
   std::uint64_t max_payload_ = 0;
-  std::byte* chunk_ = nullptr;  // the open chunk's payload, reserved in the outbound ring
-  std::size_t cap_ = 0;         // its size
-  std::size_t used_ = 0;        // bytes of wire records in it
   std::uint64_t timeout_ns_ = 0;
   std::uint64_t next_pid_check_ns_ = 0;
   int rank_ = 0;
