@@ -295,7 +295,7 @@ void Server::stop_engine() {
       ::waitpid(engine_pid_, &status, 0);
       engine_died("engine process did not stop within 5 s and was killed");
     } else if (r == engine_pid_ && !(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
-               !engine_gone_.load()) {
+               engine_lost().empty()) {
       engine_died("engine process " + describe_status(status) + " while stopping");
     }
     engine_pid_ = -1;
@@ -306,7 +306,6 @@ void Server::engine_died(const std::string& why) {
   std::lock_guard lock(engine_mu_);
   if (!engine_lost_.empty()) return;
   engine_lost_ = why;
-  engine_gone_.store(true);
   std::string ports;
   for (const ThreadPlan& tp : placement_.threads) {
     if (tp.side == Side::engine && tp.port >= 0) {
@@ -331,7 +330,7 @@ std::string Server::segment_name() const {
 }
 
 void Server::watch_engine() {
-  if (block_ == nullptr || engine_gone_.load()) return;
+  if (block_ == nullptr || !engine_lost().empty()) return;
   queue_->segment().beat();
   if (engine_pid_ > 0) {
     int status = 0;

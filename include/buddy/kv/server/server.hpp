@@ -127,7 +127,6 @@ class Server {
   std::unique_ptr<EngineRuntime> engine_rt_;
   std::thread engine_thread_;
   std::atomic<bool> engine_thread_stop_{false};
-  std::atomic<bool> engine_gone_{false};
   mutable std::mutex engine_mu_;
   std::string engine_lost_;
   std::thread control_thread_;
