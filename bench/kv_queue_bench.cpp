@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
-#include "buddy/kv/server/kv_queue.hpp"
+#include "buddy/kv/queue/kv_queue.hpp"
 #include "buddy/qp/backoff.hpp"
 #include "cli.hpp"
 
@@ -28,7 +28,7 @@ namespace {
 
 using buddy::kv::Op;
 using buddy::kv::Request;
-namespace srv = buddy::kv::server;
+namespace srv = buddy::kv::queue;
 
 struct Options {
   std::uint64_t requests = 10'000'000;

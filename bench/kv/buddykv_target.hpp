@@ -4,7 +4,7 @@
 #include <memory>
 #include <vector>
 
-#include "buddy/kv/client.hpp"
+#include "buddy/kv/client/client.hpp"
 #include "target.hpp"
 
 namespace buddy::bench {

@@ -7,8 +7,8 @@
 #include <string>
 #include <thread>
 
-#include "buddy/msg/reentry_guard.hpp"
-#include "buddy/msg/termination.hpp"
+#include "buddy/msg/detail/reentry_guard.hpp"
+#include "buddy/msg/detail/termination.hpp"
 #include "buddy/qp/backoff.hpp"
 
 namespace buddy::msg {

@@ -1,4 +1,4 @@
-#include "buddy/msg/handler_registry.hpp"
+#include "buddy/msg/detail/handler_registry.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "buddy/msg/offload_port.hpp"
+#include "buddy/msg/detail/offload_port.hpp"
 
 #include <signal.h>
 
@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "buddy/msg/error.hpp"
-#include "buddy/msg/router.hpp"
+#include "buddy/msg/transport/error.hpp"
+#include "buddy/msg/transport/router.hpp"
 #include "buddy/qp/backoff.hpp"
 #include "buddy/qp/error.hpp"
 

@@ -9,7 +9,7 @@
 
 #include <cstdio>
 
-#include "buddy/msg/offload_port.hpp"
+#include "buddy/msg/detail/offload_port.hpp"
 
 namespace buddy::msg::testing {
 

@@ -79,7 +79,7 @@ add_test(NAME msg_offload_engine_killed
                  $<TARGET_FILE:buddy-histogram>)
 # A segment left by a crashed run under the name this run uses is detected and replaced.
 add_executable(msg_stale_segment stale_segment.cpp)
-target_link_libraries(msg_stale_segment PRIVATE buddy_msg_core buddy_options)
+target_link_libraries(msg_stale_segment PRIVATE buddy_msg_transport buddy_options)
 add_test(NAME msg_offload_stale_segment_replaced
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/stale_segment.sh $<TARGET_FILE:msg_stale_segment>
                  ${check} $<TARGET_FILE:buddy-run> $<TARGET_FILE:buddy-histogram>

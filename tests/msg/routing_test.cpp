@@ -1,7 +1,7 @@
 // Routing tables for none / NR / NLNR over many layouts (even and uneven nodes): every route
 // reaches its destination within the scheme's hop limit, off-node hops happen once, NLNR's
 // remote pairs are a subset of NR's, and the next hops match hand-checked examples.
-#include "buddy/msg/routing.hpp"
+#include "buddy/msg/transport/routing.hpp"
 
 #include <gtest/gtest.h>
 

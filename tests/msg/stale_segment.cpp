@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "buddy/msg/offload_link.hpp"
+#include "buddy/msg/transport/offload_link.hpp"
 #include "buddy/qp/segment.hpp"
 
 int main(int argc, char** argv) {

@@ -1,5 +1,5 @@
 // The termination rule: two consecutive equal rounds with sent == executed, nothing less.
-#include "buddy/msg/termination.hpp"
+#include "buddy/msg/detail/termination.hpp"
 
 #include <gtest/gtest.h>
 

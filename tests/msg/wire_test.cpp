@@ -1,6 +1,6 @@
 // Record framing: headers are written byte for byte as documented, and every kind of corrupt
 // buffer is refused with buddy::msg::error before its record reaches the callback.
-#include "buddy/msg/wire.hpp"
+#include "buddy/msg/transport/wire.hpp"
 
 #include <gtest/gtest.h>
 

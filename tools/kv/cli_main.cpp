@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <string>
 
-#include "buddy/kv/client.hpp"
+#include "buddy/kv/client/client.hpp"
 #include "cli.hpp"
 
 using namespace buddy::kv;

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-#include "buddy/kv/server/engine_runtime.hpp"
+#include "buddy/kv/engine/engine_runtime.hpp"
 #include "cli.hpp"
 
 namespace {
@@ -43,8 +43,8 @@ int main(int argc, char** argv) {
 
   using namespace buddy::kv;
   try {
-    auto q = server::KvQueue::attach(name);
-    server::EngineRuntime rt(q);
+    auto q = queue::KvQueue::attach(name);
+    engine::EngineRuntime rt(q);
     rt.start();
     if (!rt.serve(g_stop, host_timeout)) {
       std::fprintf(stderr, "buddykv-engine: the server of segment %s is gone; stopped\n",

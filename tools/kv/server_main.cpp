@@ -132,8 +132,8 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "buddykv-server: %s, %zu host and %zu engine thread(s)%s, %u partition(s), %s "
                "mode, %s memory; control %s:%u, serving ports %s\n",
-               cfg.design.c_str(), srv->placement().count(server::Side::host),
-               srv->placement().count(server::Side::engine), engine.c_str(), srv->map().partitions,
+               cfg.design.c_str(), srv->placement().count(serving::Side::host),
+               srv->placement().count(serving::Side::engine), engine.c_str(), srv->map().partitions,
                mode.c_str(), memory.c_str(), cfg.bind.c_str(),
                static_cast<unsigned>(srv->control_port()), ports.c_str());
 

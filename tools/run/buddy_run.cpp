@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "buddy/msg/options.hpp"
+#include "buddy/msg/transport/options.hpp"
 #include "buddy/qp/segment.hpp"
 #include "cli.hpp"
 

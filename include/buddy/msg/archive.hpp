@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "buddy/msg/error.hpp"
+#include "buddy/msg/transport/error.hpp"
 
 namespace buddy::msg::archive {
 

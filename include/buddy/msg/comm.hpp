@@ -32,15 +32,15 @@
 #include <vector>
 
 #include "buddy/msg/archive.hpp"
-#include "buddy/msg/error.hpp"
-#include "buddy/msg/handler_registry.hpp"
+#include "buddy/msg/detail/handler_registry.hpp"
+#include "buddy/msg/detail/offload_port.hpp"
 #include "buddy/msg/local_ptr.hpp"
-#include "buddy/msg/offload_port.hpp"
-#include "buddy/msg/options.hpp"
-#include "buddy/msg/router.hpp"
-#include "buddy/msg/routing.hpp"
-#include "buddy/msg/stats.hpp"
-#include "buddy/msg/wire.hpp"
+#include "buddy/msg/transport/error.hpp"
+#include "buddy/msg/transport/options.hpp"
+#include "buddy/msg/transport/router.hpp"
+#include "buddy/msg/transport/routing.hpp"
+#include "buddy/msg/transport/stats.hpp"
+#include "buddy/msg/transport/wire.hpp"
 
 namespace buddy::msg {
 

@@ -12,7 +12,7 @@
 #include <typeinfo>
 #include <vector>
 
-#include "buddy/msg/error.hpp"
+#include "buddy/msg/transport/error.hpp"
 
 namespace buddy::msg {
 

@@ -14,9 +14,9 @@
 #include <span>
 #include <type_traits>
 
+#include "buddy/qp/detail/ring_index.hpp"
 #include "buddy/qp/error.hpp"
 #include "buddy/qp/ring_header.hpp"
-#include "buddy/qp/ring_index.hpp"
 
 namespace buddy::qp {
 

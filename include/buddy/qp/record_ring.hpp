@@ -12,9 +12,9 @@
 #include <optional>
 #include <span>
 
+#include "buddy/qp/detail/ring_index.hpp"
 #include "buddy/qp/error.hpp"
 #include "buddy/qp/ring_header.hpp"
-#include "buddy/qp/ring_index.hpp"
 
 namespace buddy::qp {
 

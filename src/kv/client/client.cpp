@@ -1,4 +1,4 @@
-#include "buddy/kv/client.hpp"
+#include "buddy/kv/client/client.hpp"
 
 #include <random>
 #include <stdexcept>

@@ -7,6 +7,12 @@
 #include <string>
 
 namespace buddy::kv {
+
+using detail::Bucket;
+using detail::CircularLog;
+using detail::Region;
+using detail::SlabAllocator;
+namespace item = detail::item;
 namespace {
 
 constexpr std::size_t kPage = SlabAllocator::kPageBytes;

@@ -1,5 +1,5 @@
 // Region: anonymous mmap, optionally advised to use transparent huge pages.
-#include "buddy/kv/store/region.hpp"
+#include "buddy/kv/store/detail/region.hpp"
 
 #include <sys/mman.h>
 
@@ -10,7 +10,7 @@
 
 #include "buddy/kv/store/status.hpp"
 
-namespace buddy::kv {
+namespace buddy::kv::detail {
 
 Region::Region(std::size_t bytes, bool huge_pages) : size_(bytes) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
@@ -42,4 +42,4 @@ Region& Region::operator=(Region&& o) noexcept {
   return *this;
 }
 
-}  // namespace buddy::kv
+}  // namespace buddy::kv::detail

@@ -1,12 +1,12 @@
 // SlabAllocator: size classes, slabs with per-slab free lists, and the best-fit page-run
 // allocator underneath. Only the owner thread of a partition calls it.
-#include "buddy/kv/store/slab.hpp"
+#include "buddy/kv/store/detail/slab.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <iterator>
 
-namespace buddy::kv {
+namespace buddy::kv::detail {
 namespace {
 
 constexpr std::uint32_t kLarge = 0x80000000u;
@@ -177,4 +177,4 @@ void SlabAllocator::free(std::uint32_t off) {
   if (!s.partial) link_partial(sid);
 }
 
-}  // namespace buddy::kv
+}  // namespace buddy::kv::detail

@@ -5,6 +5,10 @@
 
 namespace buddy::kv {
 
+using detail::Bucket;
+using detail::SlabAllocator;
+namespace item = detail::item;
+
 Store::Store(const StoreConfig& cfg) : cfg_(cfg) {
   if (cfg.partitions == 0 || cfg.partitions > 65536) {
     throw Error("partitions must be 1..65536 (got " + std::to_string(cfg.partitions) + ")");

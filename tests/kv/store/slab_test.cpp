@@ -1,6 +1,6 @@
 // SlabAllocator: blocks never overlap, freed space is reused by any size class, page runs
 // coalesce, and a full arena answers kNone.
-#include "buddy/kv/store/slab.hpp"
+#include "buddy/kv/store/detail/slab.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,6 +11,8 @@
 
 namespace buddy::kv {
 namespace {
+
+using detail::SlabAllocator;
 
 constexpr std::size_t kArena = 4u << 20;
 

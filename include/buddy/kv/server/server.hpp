@@ -19,19 +19,21 @@
 #include <thread>
 #include <vector>
 
-#include "buddy/kv/server/engine_block.hpp"
-#include "buddy/kv/server/kv_queue.hpp"
-#include "buddy/kv/server/placement.hpp"
-#include "buddy/kv/server/stats.hpp"
-#include "buddy/kv/server/transport_factory.hpp"
-#include "buddy/kv/server/worker_config.hpp"
+#include "buddy/kv/engine/engine_block.hpp"
+#include "buddy/kv/queue/kv_queue.hpp"
+#include "buddy/kv/serving/placement.hpp"
+#include "buddy/kv/serving/stats.hpp"
+#include "buddy/kv/serving/transport_factory.hpp"
+#include "buddy/kv/serving/worker_config.hpp"
 #include "buddy/kv/store/store.hpp"
 #include "buddy/kv/wire/control.hpp"
 #include "buddy/kv/wire/transport.hpp"
 
-namespace buddy::kv::server {
-
+namespace buddy::kv::engine {
 class EngineRuntime;
+}  // namespace buddy::kv::engine
+
+namespace buddy::kv::server {
 
 enum class EngineMode : std::uint8_t { process, thread };
 
@@ -50,7 +52,7 @@ struct ServerConfig {
   std::vector<int> cpus;           // host thread i is pinned to cpus[i % size]; empty: not pinned
   std::vector<int> engine_cpus;    // the same for engine threads
   std::size_t max_datagram = wire::kDefaultDatagram;
-  WorkerConfig worker;
+  serving::WorkerConfig worker;
   EngineMode engine = EngineMode::process;
   std::string engine_binary;  // empty: buddykv-engine beside the running executable
   std::string segment;        // empty: buddykv-<pid>-<n>
@@ -60,13 +62,13 @@ struct ServerConfig {
 
 // One-line description of what is wrong, or empty.
 std::string validate(const ServerConfig& cfg);
-PlacementConfig placement_config(const ServerConfig& cfg);
+serving::PlacementConfig placement_config(const ServerConfig& cfg);
 
 class Server {
  public:
   // Creates the stores, binds every port, and (offloaded designs) starts the engine and waits
   // until it serves; throws std::runtime_error with a one-line reason.
-  explicit Server(ServerConfig cfg, TransportFactory factory = {});
+  explicit Server(ServerConfig cfg, serving::TransportFactory factory = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -77,38 +79,38 @@ class Server {
   std::uint16_t control_port() const { return control_->local().port; }
   const wire::PartitionMap& map() const noexcept { return map_; }
   const ServerConfig& config() const noexcept { return cfg_; }
-  const Placement& placement() const noexcept { return placement_; }
-  Design design() const noexcept { return placement_.design; }
+  const serving::Placement& placement() const noexcept { return placement_; }
+  serving::Design design() const noexcept { return placement_.design; }
 
   // The engine: its process id (-1 without one) and, once it died or failed, why (else empty).
   pid_t engine_pid() const noexcept { return engine_pid_; }
   std::string engine_lost() const;
   std::string segment_name() const;
 
-  Counters totals() const;
-  double cpu_s(Side side) const;      // serving threads of one side, summed
-  StatsSnapshot store_stats() const;  // host and engine stores together
-  std::string stats_json() const;     // one JSON object
-  std::string stats_text() const;     // human-readable, several lines
+  serving::Counters totals() const;
+  double cpu_s(serving::Side side) const;  // serving threads of one side, summed
+  StatsSnapshot store_stats() const;       // host and engine stores together
+  std::string stats_json() const;          // one JSON object
+  std::string stats_text() const;          // human-readable, several lines
 
  private:
   struct HostThread;
   struct ThreadFigures {
-    Side side;
-    Role role;
+    serving::Side side;
+    serving::Role role;
     int port;
     int cpu;
     double cpu_s;
-    Counters c;
+    serving::Counters c;
   };
   struct Figures {
     std::vector<ThreadFigures> threads;
-    Counters total;
-    std::array<Counters, 2> side;  // by Side
+    serving::Counters total;
+    std::array<serving::Counters, 2> side;  // by serving::Side
     std::array<double, 2> cpu_s{};
   };
   Figures figures() const;
-  void start_engine(const TransportFactory& factory);
+  void start_engine(const serving::TransportFactory& factory);
   void start_engine_process();
   void watch_engine();
   void stop_engine();
@@ -116,15 +118,15 @@ class Server {
   void control_loop();
 
   ServerConfig cfg_;
-  Placement placement_;
+  serving::Placement placement_;
   std::unique_ptr<Store> store_;  // the host store (null when the host holds no partition)
   wire::PartitionMap map_;
   std::unique_ptr<wire::BurstTransport> control_;
   std::vector<std::unique_ptr<HostThread>> host_;
-  std::optional<KvQueue> queue_;
-  EngineBlock* block_ = nullptr;
+  std::optional<queue::KvQueue> queue_;
+  engine::EngineBlock* block_ = nullptr;
   pid_t engine_pid_ = -1;
-  std::unique_ptr<EngineRuntime> engine_rt_;
+  std::unique_ptr<engine::EngineRuntime> engine_rt_;
   std::thread engine_thread_;
   std::atomic<bool> engine_thread_stop_{false};
   mutable std::mutex engine_mu_;

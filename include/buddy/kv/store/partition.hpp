@@ -13,13 +13,13 @@
 #include <span>
 #include <string_view>
 
-#include "buddy/kv/store/bucket.hpp"
+#include "buddy/kv/store/detail/bucket.hpp"
+#include "buddy/kv/store/detail/item.hpp"
+#include "buddy/kv/store/detail/log.hpp"
+#include "buddy/kv/store/detail/prefetch.hpp"
+#include "buddy/kv/store/detail/region.hpp"
+#include "buddy/kv/store/detail/slab.hpp"
 #include "buddy/kv/store/hash.hpp"
-#include "buddy/kv/store/item.hpp"
-#include "buddy/kv/store/log.hpp"
-#include "buddy/kv/store/prefetch.hpp"
-#include "buddy/kv/store/region.hpp"
-#include "buddy/kv/store/slab.hpp"
 #include "buddy/kv/store/stats.hpp"
 #include "buddy/kv/store/status.hpp"
 
@@ -60,7 +60,9 @@ class alignas(64) Partition {
 
   Mode mode() const noexcept { return mode_; }
   std::uint32_t buckets() const noexcept { return nbuckets_; }
-  std::size_t index_bytes() const noexcept { return std::size_t{nbuckets_} * sizeof(Bucket); }
+  std::size_t index_bytes() const noexcept {
+    return std::size_t{nbuckets_} * sizeof(detail::Bucket);
+  }
 
   GetResult get(std::uint64_t hash, std::string_view key) {
     GetResult r = get_impl(hash, key);
@@ -88,10 +90,11 @@ class alignas(64) Partition {
     const std::size_t n = reqs.size();
     // A rolling pipeline: request i runs while the bucket of i + kBucketAhead and the item of
     // i + kItemAhead are on their way, so computation overlaps the cache misses.
-    for (std::size_t i = 0; i < std::min(n, kBucketAhead); ++i) prefetch(bucket_of(r[i].hash));
+    for (std::size_t i = 0; i < std::min(n, kBucketAhead); ++i)
+      detail::prefetch(bucket_of(r[i].hash));
     for (std::size_t i = 0; i < std::min(n, kItemAhead); ++i) prefetch_item(r[i]);
     for (std::size_t i = 0; i < n; ++i) {
-      if (i + kBucketAhead < n) prefetch(bucket_of(r[i + kBucketAhead].hash));
+      if (i + kBucketAhead < n) detail::prefetch(bucket_of(r[i + kBucketAhead].hash));
       if (i + kItemAhead < n) prefetch_item(r[i + kItemAhead]);
       const Request& q = r[i];
       switch (q.op) {
@@ -121,12 +124,12 @@ class alignas(64) Partition {
 
  private:
   struct Lookup {
-    Bucket* bucket = nullptr;  // where the key is (slot >= 0)
+    detail::Bucket* bucket = nullptr;  // where the key is (slot >= 0)
     int slot = -1;
-    Bucket* prev = nullptr;    // bucket before `bucket` in its overflow chain
-    Bucket* free_b = nullptr;  // first empty slot met on the way (writes only)
+    detail::Bucket* prev = nullptr;    // bucket before `bucket` in its overflow chain
+    detail::Bucket* free_b = nullptr;  // first empty slot met on the way (writes only)
     int free_slot = -1;
-    Bucket* last = nullptr;  // last bucket of the chain (writes only)
+    detail::Bucket* last = nullptr;  // last bucket of the chain (writes only)
     std::uint16_t tag = 0;
   };
 
@@ -134,11 +137,11 @@ class alignas(64) Partition {
     return !key.empty() && key.size() <= kMaxKeyBytes;
   }
 
-  Bucket* bucket_of(std::uint64_t hash) const noexcept {
+  detail::Bucket* bucket_of(std::uint64_t hash) const noexcept {
     return buckets_ + hashbits::bucket(hash, nbuckets_);
   }
-  Bucket* overflow_at(std::uint32_t next) const noexcept {
-    return reinterpret_cast<Bucket*>(slab_.at(next - 1));
+  detail::Bucket* overflow_at(std::uint32_t next) const noexcept {
+    return reinterpret_cast<detail::Bucket*>(slab_.at(next - 1));
   }
   bool slot_valid(std::uint32_t off) const noexcept {
     return mode_ == Mode::store || log_.valid(off);
@@ -148,16 +151,16 @@ class alignas(64) Partition {
   }
 
   void prefetch_item(const Request& q) const noexcept {
-    const Bucket* b = bucket_of(q.hash);
+    const detail::Bucket* b = bucket_of(q.hash);
     const std::uint32_t m = b->match(hashbits::tag(q.hash));
     if (m != 0) {
-      const std::uint32_t off = b->off[Bucket::first_slot(m)];
+      const std::uint32_t off = b->off[detail::Bucket::first_slot(m)];
       if (!slot_valid(off)) return;
       const std::byte* p = item_at(off);
-      prefetch(p);
-      prefetch(p + item::kHeaderBytes + q.key.size() + 7);
+      detail::prefetch(p);
+      detail::prefetch(p + detail::item::kHeaderBytes + q.key.size() + 7);
     } else if (b->next != 0) {
-      prefetch(overflow_at(b->next));
+      detail::prefetch(overflow_at(b->next));
     }
   }
 
@@ -168,17 +171,17 @@ class alignas(64) Partition {
     const std::uint16_t t = hashbits::tag(hash);
     Lookup r;
     r.tag = t;
-    Bucket* b = bucket_of(hash);
-    Bucket* prev = nullptr;
+    detail::Bucket* b = bucket_of(hash);
+    detail::Bucket* prev = nullptr;
     for (;;) {
-      for (std::uint32_t m = b->match(t); m != 0; m = Bucket::drop_slot(m)) {
-        const int s = Bucket::first_slot(m);
+      for (std::uint32_t m = b->match(t); m != 0; m = detail::Bucket::drop_slot(m)) {
+        const int s = detail::Bucket::first_slot(m);
         const std::uint32_t off = b->off[s];
         if (!slot_valid(off)) {
           b->tag[s] = 0;
           continue;
         }
-        if (item::key_equals(item_at(off), key)) {
+        if (detail::item::key_equals(item_at(off), key)) {
           r.bucket = b;
           r.slot = s;
           r.prev = prev;
@@ -189,7 +192,7 @@ class alignas(64) Partition {
         if (r.free_slot < 0) {
           if (const std::uint32_t e = b->match(0); e != 0) {
             r.free_b = b;
-            r.free_slot = Bucket::first_slot(e);
+            r.free_slot = detail::Bucket::first_slot(e);
           }
         }
         r.last = b;
@@ -208,22 +211,22 @@ class alignas(64) Partition {
       return {Status::not_found, {}};
     }
     ++c_.hits;
-    return {Status::ok, item::value(item_at(r.bucket->off[r.slot]))};
+    return {Status::ok, detail::item::value(item_at(r.bucket->off[r.slot]))};
   }
 
   Status set_impl(std::uint64_t hash, std::string_view key, std::string_view value) {
     if (!valid_key(key)) return Status::bad_key;
     if (value.size() > kMaxValueBytes) return Status::value_too_large;
-    const std::uint32_t units = item::units(key.size(), value.size());
+    const std::uint32_t units = detail::item::units(key.size(), value.size());
     const Lookup r = find<true>(hash, key);
     if (r.slot >= 0) {  // replace: in place when the footprint is unchanged (the hot case)
       std::byte* p = item_at(r.bucket->off[r.slot]);
-      const std::uint32_t h = item::header(p);
-      const std::uint32_t old_units = item::units(key.size(), item::value_len(h));
+      const std::uint32_t h = detail::item::header(p);
+      const std::uint32_t old_units = detail::item::units(key.size(), detail::item::value_len(h));
       if (mode_ == Mode::store ? slab_.footprint(old_units) == slab_.footprint(units)
                                : old_units == units) {
-        item::rewrite_value(p, h, value);
-        c_.bytes = c_.bytes - item::value_len(h) + value.size();
+        detail::item::rewrite_value(p, h, value);
+        c_.bytes = c_.bytes - detail::item::value_len(h) + value.size();
         ++c_.sets;
         return Status::ok;
       }
@@ -239,7 +242,7 @@ class alignas(64) Partition {
   Status cache_insert(const Lookup& r, std::string_view key, std::string_view value,
                       std::uint32_t units);
   void cache_sweep(std::uint32_t appended_units);
-  std::uint32_t cache_evict_oldest(Bucket* b);
+  std::uint32_t cache_evict_oldest(detail::Bucket* b);
   void publish() noexcept {
     if (memory_dirty_) {  // only inserts, resizes and deletes move memory
       memory_dirty_ = false;
@@ -251,14 +254,14 @@ class alignas(64) Partition {
   // Hot, owner-only state.
   Mode mode_;
   std::uint32_t nbuckets_ = 0;
-  Bucket* buckets_ = nullptr;
-  SlabAllocator slab_;  // store mode
-  CircularLog log_;     // cache mode
+  detail::Bucket* buckets_ = nullptr;
+  detail::SlabAllocator slab_;  // store mode
+  detail::CircularLog log_;     // cache mode
   std::uint64_t sweep_credit_ = 0;
   std::uint32_t sweep_next_ = 0;
   StatsSnapshot c_;
   bool memory_dirty_ = true;
-  Region region_;
+  detail::Region region_;
 
   PartitionStats shared_;  // read by other threads; alignas(64) keeps it on lines of its own
 };

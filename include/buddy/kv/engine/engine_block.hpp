@@ -1,0 +1,116 @@
+// The engine control block: the part of a buddykv server's segment (the extra area of its KV
+// queue segment, docs/protocol.md section 4) through which the host and the engine process,
+// which may run on a DPU, agree on everything besides requests and responses:
+//  - host -> engine, written before the engine starts and read-only afterwards: the placement's
+//    inputs (the engine recomputes the same Placement and checks its digest), the store and
+//    serving knobs, the address and ports to bind;
+//  - engine -> host: its state (starting, ready, failed with a one-line reason, exited), pid and
+//    heartbeat, the ports it bound, each engine thread's counters and CPU time, and the engine
+//    store's statistics;
+//  - host -> engine at the end: the stop flag.
+// All shared fields are lock-free atomics (address-free, so valid across processes).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "buddy/kv/serving/placement.hpp"
+#include "buddy/kv/serving/stats.hpp"
+#include "buddy/kv/serving/worker_config.hpp"
+#include "buddy/kv/store/stats.hpp"
+#include "buddy/kv/wire/control.hpp"
+
+namespace buddy::kv::engine {
+
+inline constexpr std::uint64_t kEngineBlockMagic = 0x314B4C42454E4742ull;  // "BGNEBLK1" in LE
+inline constexpr std::uint32_t kEngineBlockVersion = 1;
+inline constexpr std::uint32_t kMaxEngineThreads = 256;
+inline constexpr std::uint32_t kMaxEngineCpus = 256;
+
+enum class EngineState : std::uint32_t { starting = 0, ready = 1, failed = 2, exited = 3 };
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+
+// What the engine needs to build its side, as plain data.
+struct EnginePlan {
+  std::uint8_t design = 0;  // serving::Design
+  std::uint8_t mode = 0;    // kv::Mode
+  std::uint16_t reserved = 0;
+  std::uint32_t host_threads = 0;
+  std::uint32_t engine_threads = 0;
+  std::uint32_t spare_threads = 0;
+  std::uint32_t partitions_per_thread = 0;
+  std::uint32_t engine_cpu_count = 0;
+  std::array<std::int32_t, kMaxEngineCpus> engine_cpus{};
+  std::uint64_t memory_bytes = 0;  // the engine store's budget (engine-only, shrd)
+  std::uint64_t expected_items = 0;
+  std::uint32_t max_datagram = 0;
+  std::uint32_t burst = 0;
+  std::uint32_t spins = 0;
+  std::uint32_t wait_us = 0;
+  std::uint32_t pipeline = 0;
+  std::uint32_t pe_batch = 0;
+  std::array<char, 64> bind{};                           // IPv4 address, NUL-terminated
+  std::array<std::uint16_t, kMaxEngineThreads> ports{};  // engine thread i binds ports[i] (0: any)
+  std::uint64_t placement_digest = 0;                    // digest(place(config()))
+
+  serving::PlacementConfig config() const;  // host cpus are not the engine's business: left empty
+  serving::WorkerConfig worker() const;
+};
+
+// One engine thread's figures, on its own cache lines.
+struct alignas(64) EngineThreadSlot {
+  serving::SharedCounters counters;
+  std::atomic<std::uint64_t> cpu_ns{0};
+  std::atomic<std::uint32_t> port{0};  // the UDP port it serves (once ready)
+};
+
+struct EngineBlock {
+  std::uint64_t magic = 0;
+  std::uint32_t version = 0;
+  std::uint32_t bytes = 0;  // sizeof(EngineBlock) of the writer
+  EnginePlan plan;
+  alignas(64) std::atomic<std::uint32_t> state{0};  // EngineState
+  std::atomic<std::uint32_t> stop{0};
+  std::atomic<std::int64_t> pid{0};
+  std::atomic<std::uint64_t> heartbeat_ns{0};  // CLOCK_MONOTONIC of the engine's last beat
+  std::array<char, 256> error{};               // state failed: one line
+  // The engine store (engine-only, shrd): totals and items per partition it holds.
+  alignas(64) std::array<std::atomic<std::uint64_t>, 9> store{};  // StatsSnapshot fields, in order
+  std::array<std::atomic<std::uint64_t>, wire::kMaxPartitions> partition_items{};
+  std::array<EngineThreadSlot, kMaxEngineThreads> threads{};
+
+  // Placement-constructs a block with `plan` in `area` (at least sizeof(EngineBlock) bytes).
+  static EngineBlock* create(void* area, std::size_t bytes, const EnginePlan& plan);
+  // The block in `area` of an attached segment; throws std::runtime_error (one line) when it is
+  // missing, of another version, or its placement digest does not match this build's placement.
+  static EngineBlock* attach(void* area, std::size_t bytes);
+
+  EngineState current() const { return static_cast<EngineState>(state.load()); }
+  void fail(std::string_view why);  // engine: records the reason, then state failed
+  std::string failure() const;
+  static std::uint64_t monotonic_ns();
+  void beat() { heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed); }
+  double heartbeat_age_s() const;
+  StatsSnapshot store_stats() const;
+  void publish_store(const StatsSnapshot& s);
+};
+
+// The layout docs/protocol.md section 4 documents (x86-64 and aarch64 alike: LP64, natural
+// alignment).
+static_assert(sizeof(EnginePlan) == 1672);
+static_assert(offsetof(EnginePlan, engine_cpus) == 24 && offsetof(EnginePlan, bind) == 1088);
+static_assert(offsetof(EnginePlan, ports) == 1152 &&
+              offsetof(EnginePlan, placement_digest) == 1664);
+static_assert(sizeof(EngineThreadSlot) == 320 && offsetof(EngineThreadSlot, cpu_ns) == 256);
+static_assert(offsetof(EngineBlock, plan) == 16 && offsetof(EngineBlock, state) == 1728);
+static_assert(offsetof(EngineBlock, error) == 1752 && offsetof(EngineBlock, store) == 2048);
+static_assert(offsetof(EngineBlock, partition_items) == 2120);
+static_assert(offsetof(EngineBlock, threads) == 133248 && sizeof(EngineBlock) == 215168);
+
+}  // namespace buddy::kv::engine

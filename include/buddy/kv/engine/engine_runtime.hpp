@@ -1,0 +1,57 @@
+// The engine side of an offloaded buddykv server: what `buddykv-engine --attach NAME` runs (as a
+// process of its own, as it would on a DPU) or the server runs on a thread (--engine-in-process,
+// and tests). It attaches only through the server's segment: it reads the plan from the engine
+// control block, recomputes the placement, builds its store (engine-only, shrd), binds its ports,
+// runs its threads (CE workers feeding host PEs over KV queue pairs, or full workers), and
+// publishes its state, heartbeat, counters and CPU time back into the block.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "buddy/kv/engine/engine_block.hpp"
+#include "buddy/kv/queue/kv_queue.hpp"
+#include "buddy/kv/serving/ce_worker.hpp"
+#include "buddy/kv/serving/full_worker.hpp"
+#include "buddy/kv/serving/measured_thread.hpp"
+#include "buddy/kv/serving/placement.hpp"
+#include "buddy/kv/serving/transport_factory.hpp"
+#include "buddy/kv/store/store.hpp"
+
+namespace buddy::kv::engine {
+
+class EngineRuntime {
+ public:
+  // q: the server's segment, attached. factory: the engine's transports (default: UDP on the
+  // plan's bind address). Throws std::runtime_error (one line) if the block is unusable.
+  explicit EngineRuntime(queue::KvQueue& q, serving::TransportFactory factory = {});
+  ~EngineRuntime();
+  EngineRuntime(const EngineRuntime&) = delete;
+  EngineRuntime& operator=(const EngineRuntime&) = delete;
+
+  // Builds the store, binds every port and starts the threads, then marks the block ready. On
+  // failure marks it failed with the reason and throws std::runtime_error.
+  void start();
+  // Beats and publishes figures until the block's stop flag, `stop`, or the host's death (its
+  // process gone or its heartbeat older than host_timeout_s); then stops the threads, publishes
+  // the final figures and marks the block exited. Returns false if it stopped because the host
+  // died.
+  bool serve(const std::atomic<bool>& stop, double host_timeout_s = 10.0);
+
+ private:
+  struct Thread;
+  void publish();
+  void stop_threads();
+
+  queue::KvQueue& q_;
+  EngineBlock* block_;
+  serving::TransportFactory factory_;
+  serving::Placement placement_;
+  std::unique_ptr<Store> store_;
+  std::vector<std::uint32_t> held_;
+  std::vector<std::unique_ptr<Thread>> threads_;
+  std::atomic<bool> stop_workers_{false};
+};
+
+}  // namespace buddy::kv::engine

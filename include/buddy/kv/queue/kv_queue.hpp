@@ -1,0 +1,297 @@
+// The KV queue pair between a communication engine (CE) and a processing engine (PE), possibly in
+// two processes (later: a DPU and its host), over buddy::qp rings in a named segment. Layout byte
+// for byte: docs/protocol.md, section 3.
+//
+// Per CE <-> PE pair: a request ring (CE -> PE) and a response ring (PE -> CE). The PE receives
+// only what it needs: opcode, key hash, key, value (SET), sizes; it answers a status and, for GET,
+// the value. Request ids, timestamps and peers stay with the CE, which numbers its requests 0, 1,
+// 2, ... per pair (the "sequence number"): responses come back in exactly that order, so the CE
+// finds a request's context at `seq % its context array size`.
+//
+// Design choice: variable-size entries packed into ONE record per batch of a qp record ring, not
+// fixed entries plus an out-of-line area. The entry carries its key and value inline:
+//   request  [16-B header][key][value][zero pad to 8]   8-B key, 8-B value: 32 bytes
+//   response [ 8-B header][value][zero pad to 8]        8-B value:          16 bytes
+// and a batch is one qp record: [8-B record header][8-B batch header: count, first seq][entries].
+//  - A batch is one contiguous byte range (a record never straddles the end of the ring), so a DMA
+//    engine moves it in ONE transfer and then writes one 8-byte index: few, large, contiguous
+//    transfers. Fixed 32-B slots plus an out-of-line area would need two transfers per batch (the
+//    slots, then the bytes, in two places), a second allocator with its own free index that must be
+//    kept in step with the slots, and references that each side translates; a fixed slot ring
+//    also splits a batch at its wrap point.
+//  - Small entries stay as small as fixed ones (32 / 16 B; the 16-B record + batch header is paid
+//    once per batch), and large keys and values (up to 255 B / 1 MiB, the store's limits) need no
+//    special path: the largest entry is only bounded by the ring (half its size, see
+//    KvQueueLayout::max_set_value) and the default 4 MiB rings carry 1 MiB values.
+//  - Zero copy on the PE: consume() hands out kv::Request views straight into the ring, ready for
+//    Partition::execute; the request bytes are released only when the PE publishes.
+// Entries are 8-byte aligned, so headers can be read in place; little-endian like the rest.
+//
+// Usage (one CE end and one PE end per pair, each used by one thread at a time):
+//   auto q = KvQueue::create("kv", KvQueueLayout{.queue_pairs = 2});   // or KvQueue::attach("kv")
+//   KvCeEnd ce = q.ce(0);                  KvPeEnd pe = q.pe(0);
+//   n = ce.push(reqs); ce.publish();       auto reqs = pe.consume(256);
+//   ce.poll(256, [](const KvResponse& r){  part.execute(reqs, [&](size_t, kv::Status s,
+//     ... r.seq, r.status, r.value });                          string_view v) { pe.respond(s, v);
+//     });
+//                                          pe.publish();
+// Back-pressure, never loss: push() takes fewer requests than offered when the request ring is
+// full; a response that does not fit the response ring waits in a PE-local spill buffer (the value
+// is copied at once, as Partition::execute's callback contract requires) and consume() hands out
+// no new requests until publish()/flush() has moved the spilled responses into the ring. A CE that
+// cannot push must therefore poll, and a PE that gets nothing must publish/flush, to progress.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "buddy/kv/queue/detail/batch.hpp"
+#include "buddy/kv/queue/format.hpp"
+#include "buddy/kv/store/partition.hpp"
+#include "buddy/kv/wire/format.hpp"
+#include "buddy/qp/segment.hpp"
+
+namespace buddy::kv::queue {
+
+// ---- The CE end ----------------------------------------------------------------------------
+
+// One response, in request order. value points into the response ring: valid until poll returns.
+struct KvResponse {
+  std::uint64_t seq = 0;  // the request's sequence number on this pair
+  wire::Status status = wire::Status::ok;
+  std::string_view value;
+};
+
+class KvCeEnd {
+ public:
+  KvCeEnd() = default;
+  KvCeEnd(qp::RingHeader* req, std::byte* req_data, qp::RingHeader* resp,
+          const std::byte* resp_data)
+      : w_(req, req_data), r_(resp, resp_data, "response") {}
+
+  // Appends requests to the current batch in order and returns how many it took: fewer than
+  // offered when the request ring is full (back-pressure; poll and retry). Request i gets sequence
+  // number pushed() (before the call) + i. Invisible to the PE until publish(). Throws
+  // std::invalid_argument for a key over 255 bytes and qp::Error for an entry larger than the ring
+  // can ever carry (see KvQueueLayout::max_set_value); the CE answers those itself.
+  std::size_t push(std::span<const kv::Request> reqs) {
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+      if (!try_push(reqs[i])) return i;
+    }
+    return reqs.size();
+  }
+  bool try_push(const kv::Request& q) {
+    if (q.key.size() > kv::kMaxKeyBytes) detail::throw_kv_usage("push: key longer than 255 bytes");
+    const std::string_view value = q.op == Op::set ? q.value : std::string_view{};
+    const std::uint64_t bytes = kv_request_footprint(q.key.size(), value.size());
+    std::byte* p = w_.append(bytes, pushed_);
+    if (p == nullptr) return false;
+    std::memset(p + bytes - 8, 0, 8);  // the padding (the header overwrites it if there is none)
+    const KvRequestEntry h{static_cast<std::uint8_t>(static_cast<std::uint8_t>(q.op) + 1),
+                           static_cast<std::uint8_t>(q.key.size()), 0,
+                           static_cast<std::uint32_t>(value.size()), q.hash};
+    std::memcpy(p, &h, sizeof h);
+    std::memcpy(p + sizeof h, q.key.data(), q.key.size());
+    if (!value.empty()) std::memcpy(p + sizeof h + q.key.size(), value.data(), value.size());
+    ++pushed_;
+    return true;
+  }
+
+  // Makes the pushed requests visible to the PE: one index store.
+  void publish() { w_.publish(); }
+
+  // Calls f(const KvResponse&) for up to max published responses, in request order, and releases
+  // them to the PE once at the end; returns how many.
+  template <class F>
+  std::size_t poll(std::size_t max, F&& f) {
+    std::size_t done = 0;
+    while (done < max) {
+      std::uint64_t avail = 0;
+      const std::byte* p = r_.peek(responded_, avail);
+      if (p == nullptr) break;
+      std::uint64_t bytes = 0;
+      const auto h = detail::read_entry<KvResponseEntry>(
+          p, avail, "response",
+          [](const KvResponseEntry& e) { return kv_response_footprint(e.value_len); }, bytes);
+      if (responded_ >= pushed_) {
+        detail::throw_kv_corrupt("response", "more responses than requests", responded_ + 1,
+                                 pushed_);
+      }
+      f(KvResponse{responded_, static_cast<wire::Status>(h.status),
+                   std::string_view(reinterpret_cast<const char*>(p + sizeof h), h.value_len)});
+      r_.take(bytes);
+      ++responded_;
+      ++done;
+    }
+    r_.publish();
+    return done;
+  }
+
+  std::uint64_t pushed() const { return pushed_; }        // requests pushed (= next seq)
+  std::uint64_t responded() const { return responded_; }  // responses polled
+  std::uint64_t in_flight() const { return pushed_ - responded_; }
+  // The largest SET value this pair carries with a key of key_len bytes.
+  std::uint64_t max_set_value(std::uint64_t key_len) const {
+    return w_.max_entry_bytes() - sizeof(KvRequestEntry) - key_len;
+  }
+
+ private:
+  detail::BatchRecordWriter w_;
+  detail::BatchRecordReader r_;
+  std::uint64_t pushed_ = 0;
+  std::uint64_t responded_ = 0;
+};
+
+// ---- The PE end ----------------------------------------------------------------------------
+
+class KvPeEnd {
+ public:
+  KvPeEnd() = default;
+  KvPeEnd(qp::RingHeader* req, const std::byte* req_data, qp::RingHeader* resp,
+          std::byte* resp_data)
+      : r_(req, req_data, "request"),
+        w_(resp, resp_data),
+        max_value_(w_.max_entry_bytes() - sizeof(KvResponseEntry)) {}
+
+  // Up to max published requests, in order, as views into the request ring (valid until the
+  // publish() after they are all answered): ready for Partition::execute. Empty when none is
+  // published, or while spilled responses still wait for room (back-pressure). Every request of
+  // the previous call must have been answered first.
+  std::span<const kv::Request> consume(std::size_t max) {
+    if (owed_ != 0) detail::throw_kv_usage("consume: answer every request of the last batch first");
+    reqs_.clear();
+    if (!flush()) return {};
+    while (reqs_.size() < max) {
+      std::uint64_t avail = 0;
+      const std::byte* p = r_.peek(consumed_, avail);
+      if (p == nullptr) break;
+      std::uint64_t bytes = 0;
+      const auto h = detail::read_entry<KvRequestEntry>(
+          p, avail, "request",
+          [](const KvRequestEntry& e) { return kv_request_footprint(e.key_len, e.value_len); },
+          bytes);
+      if (h.op < 1 || h.op > 3) detail::throw_kv_corrupt("request", "bad opcode", h.op, 0);
+      const char* key = reinterpret_cast<const char*>(p + sizeof h);
+      reqs_.push_back(kv::Request{static_cast<Op>(h.op - 1), h.key_hash,
+                                  std::string_view(key, h.key_len),
+                                  std::string_view(key + h.key_len, h.value_len)});
+      r_.take(bytes);
+      ++consumed_;
+    }
+    owed_ = reqs_.size();
+    return reqs_;
+  }
+
+  // Answers the next consumed request (in order). The value is copied at once (into the ring, or
+  // the spill buffer when the ring is full), so the caller may mutate the store right after. A
+  // GET value larger than the response ring can ever carry is answered too_large.
+  void respond(wire::Status st, std::string_view value = {}) {
+    if (owed_ == 0) detail::throw_kv_usage("respond: no consumed request is waiting for an answer");
+    --owed_;
+    if (value.size() > max_value_) {
+      st = wire::Status::too_large;
+      value = {};
+    }
+    const std::uint64_t bytes = kv_response_footprint(value.size());
+    std::byte* p = spilled() ? nullptr : w_.append(bytes, written_);
+    if (p != nullptr) {
+      ++written_;
+    } else {  // no room: keep the answer (a copy) until flush()
+      const std::size_t at = spill_.size();
+      spill_.resize(at + bytes);
+      p = spill_.data() + at;
+    }
+    std::memset(p + bytes - 8, 0, 8);
+    const KvResponseEntry h{static_cast<std::uint8_t>(st), 0, 0,
+                            static_cast<std::uint32_t>(value.size())};
+    std::memcpy(p, &h, sizeof h);
+    if (!value.empty()) std::memcpy(p + sizeof h, value.data(), value.size());
+  }
+  // The store's answer: status and, for a GET that found the key, its value.
+  void respond(kv::Status st, std::string_view value) {
+    respond(to_wire(st), st == kv::Status::ok ? value : std::string_view{});
+  }
+
+  // Makes the answers visible to the CE (one index store) and, once every consumed request is
+  // answered, releases the request bytes (one index store). Returns false while some answers still
+  // wait in the spill buffer for the CE to make room: call publish() again later.
+  bool publish() {
+    const bool all = flush();
+    w_.publish();
+    if (owed_ == 0) r_.publish();
+    return all;
+  }
+
+  // consume + Partition::execute + respond + publish: one batch of up to max requests against one
+  // partition; returns how many were served.
+  std::size_t serve(Partition& part, std::size_t max) {
+    const auto reqs = consume(max);
+    if (!reqs.empty()) {
+      part.execute(reqs,
+                   [this](std::size_t, kv::Status st, std::string_view v) { respond(st, v); });
+    }
+    publish();
+    return reqs.size();
+  }
+
+  std::uint64_t consumed() const { return consumed_; }  // requests consumed so far
+  std::uint64_t answered() const { return consumed_ - owed_; }
+  bool spilled() const { return spill_head_ != spill_.size(); }
+  std::size_t spill_bytes() const { return spill_.size() - spill_head_; }
+
+ private:
+  // Moves spilled answers into the ring while they fit (not published); true when none is left.
+  bool flush() {
+    if (!spilled()) return true;
+    return flush_slow();
+  }
+  bool flush_slow();
+
+  detail::BatchRecordReader r_;
+  detail::BatchRecordWriter w_;
+  std::uint64_t max_value_ = 0;  // the largest GET value the response ring carries
+  std::vector<kv::Request> reqs_;
+  std::uint64_t consumed_ = 0;
+  std::uint64_t owed_ = 0;     // consumed, not answered yet
+  std::uint64_t written_ = 0;  // answers in the ring (the next one's sequence number)
+  std::vector<std::byte> spill_;
+  std::size_t spill_head_ = 0;
+};
+
+// ---- The segment ---------------------------------------------------------------------------
+
+// A named segment of N KV queue pairs. The creator (the host, usually the PE side) removes the
+// name when it is destroyed; the other process attaches by name.
+class KvQueue {
+ public:
+  static KvQueue create(std::string_view name, const KvQueueLayout& layout,
+                        const qp::CreateOptions& opts = {});
+  // Attaches and takes the geometry from the segment; throws qp::Error (one line) if it is not a
+  // KV queue segment or, with `expected`, if any field differs.
+  static KvQueue attach(std::string_view name, const qp::AttachOptions& opts = {});
+  static KvQueue attach(std::string_view name, const KvQueueLayout& expected,
+                        const qp::AttachOptions& opts = {});
+
+  const KvQueueLayout& layout() const { return layout_; }
+  std::uint32_t queue_pairs() const { return layout_.queue_pairs; }
+  qp::Segment& segment() { return seg_; }
+  const qp::Segment& segment() const { return seg_; }
+
+  // The two ends of pair i. Exactly one CE end and one PE end may be in use per pair.
+  KvCeEnd ce(std::uint32_t pair) const;
+  KvPeEnd pe(std::uint32_t pair) const;
+
+ private:
+  KvQueue(qp::Segment seg, const KvQueueLayout& l) : seg_(std::move(seg)), layout_(l) {}
+  static KvQueue checked(qp::Segment seg, const qp::AttachOptions& opts);
+  void check_pair(std::uint32_t pair) const;
+
+  qp::Segment seg_;
+  KvQueueLayout layout_;
+};
+
+}  // namespace buddy::kv::queue

@@ -1,0 +1,62 @@
+// A communication-engine thread of the offloaded designs (lat, sav, dual): receives a burst,
+// parses it (CE), hands the compact requests to its PE over one KV queue pair, and, when the PE's
+// answers come back, builds and sends the response datagrams. Several bursts are in flight at
+// once (WorkerConfig::pipeline): while the PE works on one, the CE receives and parses the next,
+// so CE and PE overlap. Responses go out in burst order.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "buddy/kv/queue/kv_queue.hpp"
+#include "buddy/kv/serving/comm_engine.hpp"
+#include "buddy/kv/serving/stats.hpp"
+#include "buddy/kv/serving/worker_config.hpp"
+#include "buddy/kv/wire/transport.hpp"
+
+namespace buddy::kv::serving {
+
+class CeWorker {
+ public:
+  CeWorker(wire::BurstTransport& transport, CommEngine ce, queue::KvCeEnd queue,
+           SharedCounters& shared, WorkerConfig cfg = {});
+
+  // Serves until stop is set; bursts still in flight then are dropped (clients retransmit).
+  void run(const std::atomic<bool>& stop);
+  // One round: take answers, send finished bursts, push, receive (waiting up to `wait` only when
+  // nothing is in flight). True if anything moved.
+  bool step(std::chrono::microseconds wait);
+
+  std::size_t in_flight() const noexcept { return count_; }
+  const Counters& counters() const noexcept { return c_; }
+
+ private:
+  struct Slot {
+    Burst burst;
+    std::uint64_t first_seq = 0;  // queue-pair sequence number of burst.pe[0]
+    std::size_t pushed = 0;       // entries of burst.pe in the request ring
+    std::size_t answered = 0;
+  };
+  Slot& slot(std::size_t i) { return slots_[(head_ + i) % slots_.size()]; }
+  bool take_answers();
+  bool send_finished();
+  bool push_tail();
+  bool receive(std::chrono::microseconds wait);
+
+  wire::BurstTransport& t_;
+  CommEngine ce_;
+  queue::KvCeEnd q_;
+  SharedCounters& shared_;
+  WorkerConfig cfg_;
+  Counters c_;
+  StageClock clock_;
+  std::vector<std::byte> rx_bytes_;
+  std::vector<wire::Datagram> rx_;
+  std::vector<Slot> slots_;
+  std::size_t head_ = 0, count_ = 0;
+  std::size_t answering_ = 0;  // slot (from head) the next answer belongs to
+};
+
+}  // namespace buddy::kv::serving

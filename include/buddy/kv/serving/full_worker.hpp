@@ -1,0 +1,42 @@
+// The cpu-only design: one host thread runs to completion on its own port and partitions:
+// receive a burst, parse (CE), execute (PE), respond (CE), send the burst.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "buddy/kv/serving/comm_engine.hpp"
+#include "buddy/kv/serving/processing_engine.hpp"
+#include "buddy/kv/serving/stats.hpp"
+#include "buddy/kv/serving/worker_config.hpp"
+#include "buddy/kv/wire/transport.hpp"
+
+namespace buddy::kv::serving {
+
+class FullWorker {
+ public:
+  FullWorker(wire::BurstTransport& transport, CommEngine ce, ProcessingEngine pe,
+             SharedCounters& shared, WorkerConfig cfg = {});
+
+  // Serves until stop is set.
+  void run(const std::atomic<bool>& stop);
+  // One receive (waiting up to `wait`) and, if anything came, one full burst. For tests.
+  bool step(std::chrono::microseconds wait);
+
+  const Counters& counters() const noexcept { return c_; }
+
+ private:
+  wire::BurstTransport& t_;
+  CommEngine ce_;
+  ProcessingEngine pe_;
+  SharedCounters& shared_;
+  WorkerConfig cfg_;
+  Counters c_;
+  std::vector<std::byte> rx_bytes_;
+  std::vector<wire::Datagram> rx_;
+  Burst burst_;
+};
+
+}  // namespace buddy::kv::serving

@@ -1,0 +1,232 @@
+#include "buddy/kv/queue/kv_queue.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "buddy/qp/backoff.hpp"
+
+namespace buddy::kv::queue {
+
+namespace detail {
+
+void throw_kv_corrupt(const char* ring, const char* what, std::uint64_t a, std::uint64_t b) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "kv queue: corrupt %s ring: %s (%llu, %llu)", ring, what,
+                static_cast<unsigned long long>(a), static_cast<unsigned long long>(b));
+  throw qp::Error(buf);
+}
+
+void throw_kv_entry_too_large(std::uint64_t bytes, std::uint64_t max) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf,
+                "kv queue: an entry of %llu bytes never fits this ring (at most %llu bytes: half "
+                "the ring less the headers)",
+                static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(max));
+  throw qp::Error(buf);
+}
+
+void throw_kv_usage(const char* what) {
+  std::string msg("kv queue: ");
+  msg += what;
+  throw std::invalid_argument(msg);
+}
+
+std::byte* BatchRecordWriter::append_slow(std::uint64_t bytes, std::uint64_t seq) {
+  if (bytes > max_entry_bytes()) throw_kv_entry_too_large(bytes, max_entry_bytes());
+  if (open_) {
+    // The cached consumer index may be stale: re-read it before giving up on this record.
+    ix_.refresh();
+    room_ = room_now();
+    if (used_ + bytes <= room_) {
+      std::byte* p = data_ + rec_idx_ + qp::kRecordHeaderBytes + used_;
+      used_ += bytes;
+      ++count_;
+      return p;
+    }
+    close();
+  }
+  // Open a record at the head. Like qp::RecordProducer: a record never straddles the end of the
+  // ring; a wrap marker sends the consumer to offset 0.
+  std::uint64_t idx = ix_.head & ix_.mask;
+  const std::uint64_t to_end = ix_.cap - idx;
+  const std::uint64_t want = kKvBatchOverhead + bytes;
+  if (to_end < want) {
+    if (ix_.free_for(to_end + want) < to_end + want) return nullptr;
+    const std::uint32_t marker = qp::kWrapMarker;
+    std::memcpy(data_ + idx, &marker, sizeof marker);
+    ix_.head += to_end;
+    idx = 0;
+  } else if (ix_.free_for(want) < want) {
+    return nullptr;
+  }
+  open_ = true;
+  rec_idx_ = idx;
+  used_ = sizeof(KvBatchHeader);
+  count_ = 0;
+  seq_ = static_cast<std::uint32_t>(seq);
+  room_ = room_now();  // >= used_ + bytes: checked above
+  std::byte* p = data_ + rec_idx_ + qp::kRecordHeaderBytes + used_;
+  used_ += bytes;
+  ++count_;
+  return p;
+}
+
+bool BatchRecordReader::next_record(std::uint64_t expected_seq) {
+  const auto rec = rc_.front();
+  if (!rec) return false;
+  if (rec->size() < sizeof(KvBatchHeader)) {
+    throw_kv_corrupt(ring_, "record shorter than a batch header", rec->size(), 0);
+  }
+  KvBatchHeader bh;
+  std::memcpy(&bh, rec->data(), sizeof bh);
+  const std::uint64_t body = rec->size() - sizeof bh;
+  if (bh.count == 0 || std::uint64_t{bh.count} * 8 > body) {
+    throw_kv_corrupt(ring_, "batch count does not fit its record", bh.count, body);
+  }
+  if (bh.first_seq != static_cast<std::uint32_t>(expected_seq)) {
+    throw_kv_corrupt(ring_, "batch out of sequence (got, expected)", bh.first_seq,
+                     static_cast<std::uint32_t>(expected_seq));
+  }
+  cur_ = rec->data() + sizeof bh;
+  left_bytes_ = body;
+  left_count_ = bh.count;
+  return true;
+}
+
+}  // namespace detail
+
+bool KvPeEnd::flush_slow() {
+  while (spill_head_ < spill_.size()) {
+    KvResponseEntry h;
+    std::memcpy(&h, spill_.data() + spill_head_, sizeof h);
+    const std::uint64_t bytes = kv_response_footprint(h.value_len);
+    std::byte* p = w_.append(bytes, written_);
+    if (p == nullptr) return false;
+    std::memcpy(p, spill_.data() + spill_head_, bytes);
+    spill_head_ += bytes;
+    ++written_;
+  }
+  spill_.clear();
+  spill_head_ = 0;
+  return true;
+}
+
+namespace {
+
+void check_ring_bytes(const char* which, std::uint64_t bytes) {
+  if (!qp::is_pow2(bytes) || bytes < 256) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "kv queue: %s ring of %llu bytes: must be a power of two >= 256",
+                  which, static_cast<unsigned long long>(bytes));
+    throw qp::Error(buf);
+  }
+}
+
+std::uint64_t* marker_word(qp::Segment& seg) {
+  return reinterpret_cast<std::uint64_t*>(seg.user_header().data());
+}
+
+}  // namespace
+
+qp::SegmentLayout KvQueueLayout::segment_layout() const {
+  if (queue_pairs == 0) throw qp::Error("kv queue: at least one queue pair");
+  check_ring_bytes("request", request_ring_bytes);
+  check_ring_bytes("response", response_ring_bytes);
+  qp::SegmentLayout l;
+  l.queue_pairs = queue_pairs;
+  l.request = qp::RingSpec::records(request_ring_bytes);
+  l.response = qp::RingSpec::records(response_ring_bytes);
+  l.extra_bytes = extra_bytes;
+  qp::Segment::validate(l);
+  return l;
+}
+
+KvQueueLayout KvQueueLayout::from_segment(const qp::SegmentLayout& l) {
+  if (l.request.kind != qp::RingKind::records || l.response.kind != qp::RingKind::records) {
+    throw qp::Error("kv queue: not a KV queue segment (its rings are not record rings)");
+  }
+  KvQueueLayout k;
+  k.queue_pairs = l.queue_pairs;
+  k.request_ring_bytes = l.request.capacity;
+  k.response_ring_bytes = l.response.capacity;
+  k.extra_bytes = l.extra_bytes;
+  return k;
+}
+
+KvQueue KvQueue::create(std::string_view name, const KvQueueLayout& layout,
+                        const qp::CreateOptions& opts) {
+  qp::Segment seg = qp::Segment::create(name, layout.segment_layout(), opts);
+  auto user = seg.user_header();
+  const std::uint32_t ver[2] = {kKvQueueVersion, 0};
+  std::memcpy(user.data() + 8, ver, sizeof ver);
+  std::atomic_ref<std::uint64_t>(*marker_word(seg)).store(kKvQueueMagic, std::memory_order_release);
+  return KvQueue(std::move(seg), layout);
+}
+
+KvQueue KvQueue::checked(qp::Segment seg, const qp::AttachOptions& opts) {
+  const KvQueueLayout l = KvQueueLayout::from_segment(seg.layout());
+  // The creator writes the KV marker right after the segment itself: wait a moment for it.
+  const auto deadline =
+      std::chrono::steady_clock::now() +
+      std::max<std::chrono::milliseconds>(opts.wait, std::chrono::milliseconds(200));
+  qp::Backoff backoff;
+  std::atomic_ref<std::uint64_t> magic(*marker_word(seg));
+  while (magic.load(std::memory_order_acquire) != kKvQueueMagic) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      char buf[300];
+      std::snprintf(buf, sizeof buf,
+                    "kv queue: segment '%s' is not a KV queue segment (no KV marker in its user "
+                    "header)",
+                    seg.name().c_str());
+      throw qp::Error(buf);
+    }
+    backoff.pause();
+  }
+  std::uint32_t ver = 0;
+  std::memcpy(&ver, seg.user_header().data() + 8, sizeof ver);
+  if (ver != kKvQueueVersion) {
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "kv queue: KV queue version %u, expected %u", ver,
+                  kKvQueueVersion);
+    throw qp::Error(buf);
+  }
+  return KvQueue(std::move(seg), l);
+}
+
+KvQueue KvQueue::attach(std::string_view name, const qp::AttachOptions& opts) {
+  return checked(qp::Segment::attach(name, opts), opts);
+}
+
+KvQueue KvQueue::attach(std::string_view name, const KvQueueLayout& expected,
+                        const qp::AttachOptions& opts) {
+  return checked(qp::Segment::attach(name, expected.segment_layout(), opts), opts);
+}
+
+void KvQueue::check_pair(std::uint32_t pair) const {
+  if (pair >= layout_.queue_pairs) {
+    char buf[120];
+    std::snprintf(buf, sizeof buf, "kv queue: no queue pair %u (the segment has %u)", pair,
+                  layout_.queue_pairs);
+    throw qp::Error(buf);
+  }
+}
+
+KvCeEnd KvQueue::ce(std::uint32_t pair) const {
+  check_pair(pair);
+  qp::RingHeader* rq = seg_.request_ring(pair);
+  qp::RingHeader* rs = seg_.response_ring(pair);
+  return KvCeEnd(rq, qp::Segment::ring_data(rq), rs, qp::Segment::ring_data(rs));
+}
+
+KvPeEnd KvQueue::pe(std::uint32_t pair) const {
+  check_pair(pair);
+  qp::RingHeader* rq = seg_.request_ring(pair);
+  qp::RingHeader* rs = seg_.response_ring(pair);
+  return KvPeEnd(rq, qp::Segment::ring_data(rq), rs, qp::Segment::ring_data(rs));
+}
+
+}  // namespace buddy::kv::queue

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# End-to-end test of the buddykv binaries: a real buddykv-server on a free loopback port, the
+# buddykv-bench client through every YCSB workload and key distribution with --verify,
+# buddykv-cli for set/get/del/stats, clean shutdown on SIGTERM, and a restart on the same port.
+# usage: e2e_test.sh BIN_DIR [DURATION_S]
+set -euo pipefail
+bin="$1"
+dur="${2:-1}"
+e2e_name=e2e
+# shellcheck source=e2e_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"
+
+start_server 0 --threads 2 --partitions-per-thread 2
+cli=("$bin/buddykv-cli" --server "127.0.0.1:$port")
+
+for w in a b c; do
+  for d in uniform zipf; do
+    out="$("$bin/buddykv-bench" --target "buddykv://127.0.0.1:$port" --workload "$w" --dist "$d" \
+      --keys 20000 --duration "$dur" --window 256 --verify --json --quiet)" \
+      || fail "bench $w/$d failed: $out"
+    echo "$w/$d: $out"
+    grep -q '"verified":true' <<<"$out" || fail "bench $w/$d not verified"
+    grep -q '"errors":0' <<<"$out" || fail "bench $w/$d errors"
+    grep -q '"misses":0' <<<"$out" || fail "bench $w/$d: preloaded keys missed"
+  done
+done
+
+[[ "$("${cli[@]}" set e2e-key hello)" == ok ]] || fail "cli set"
+[[ "$("${cli[@]}" get e2e-key)" == hello ]] || fail "cli get"
+"${cli[@]}" del e2e-key >/dev/null || fail "cli del"
+if "${cli[@]}" get e2e-key 2>/dev/null; then fail "deleted key still there"; fi
+"${cli[@]}" stats | grep -q '"design":"cpu-only"' || fail "cli stats"
+if "${cli[@]}" frobnicate 2>/dev/null; then fail "bad subcommand accepted"; fi
+rc=0
+"$bin/buddykv-server" --threads 0 2>"$work/bad.err" || rc=$?
+[[ "$rc" == 2 && "$(wc -l <"$work/bad.err")" == 1 ]] || fail "bad argument: rc $rc, $(cat "$work/bad.err")"
+
+"${cli[@]}" set survives-restart no >/dev/null
+stop_server
+# Restart on the same port: a fresh, empty store (buddykv keeps data in memory only).
+start_server "$port" --threads 2 --partitions-per-thread 2
+[[ "$(cat "$work/port")" == "$port" ]] || fail "restart on port $port"
+if "${cli[@]}" get survives-restart 2>/dev/null; then fail "data survived a restart"; fi
+"${cli[@]}" set after-restart yes >/dev/null || fail "set after restart"
+[[ "$("${cli[@]}" get after-restart)" == yes ]] || fail "get after restart"
+stop_server
+echo "e2e: ok"

@@ -1,0 +1,363 @@
+// End-to-end tests of the buddykv service in one process: a real Server on loopback UDP (port 0:
+// any free one) and the real Client, plus raw datagrams for what a client library never sends.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <chrono>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "buddy/kv/client/client.hpp"
+#include "buddy/kv/server/server.hpp"
+#include "buddy/kv/wire/fake_net.hpp"
+#include "buddy/kv/wire/udp.hpp"
+#include "buddy/kv/wire/writer.hpp"
+#include "buddy_test_util.hpp"
+
+namespace buddy::kv {
+namespace {
+
+using namespace std::chrono_literals;
+using server::Server;
+using server::ServerConfig;
+using wire::Opcode;
+using wire::Status;
+
+using buddy::testing::kScale;
+
+ServerConfig small_config(unsigned threads = 2, std::uint32_t ppt = 2) {
+  ServerConfig c;
+  c.port = 0;
+  c.threads = threads;
+  c.partitions_per_thread = ppt;
+  c.memory_bytes = std::size_t{64} << 20;
+  return c;
+}
+
+ClientConfig client_for(const Server& s) {
+  ClientConfig c;
+  c.server = "127.0.0.1:" + std::to_string(s.control_port());
+  c.timeout = 100ms;
+  return c;
+}
+
+// Runs every request through the asynchronous API and returns the completions by tag.
+std::map<std::uint64_t, std::pair<Completion, std::string>> drain(Client& c) {
+  std::map<std::uint64_t, std::pair<Completion, std::string>> got;
+  std::array<Completion, 64> done;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  // Answers may already sit in the client (one receive burst can finish many requests): poll
+  // until nothing is outstanding and a poll hands out nothing more.
+  for (;;) {
+    const std::size_t n = c.poll(done, 1ms);
+    for (std::size_t i = 0; i < n; ++i) got[done[i].tag] = {done[i], std::string(done[i].value)};
+    if ((n == 0 && c.outstanding() == 0) || std::chrono::steady_clock::now() > deadline) break;
+  }
+  return got;
+}
+
+TEST(Service, SetGetDeleteAcrossPartitions) {
+  Server s(small_config(2, 3));
+  s.start();
+  Client c(client_for(s));
+  ASSERT_EQ(c.map().partitions, 6u);
+  ASSERT_EQ(c.map().ports.size(), 2u);
+
+  const int n = 20000 / kScale;
+  std::mt19937_64 rng(7);
+  std::map<std::string, std::string> model;
+  for (int i = 0; i < n; ++i) {
+    std::string k = "key-" + std::to_string(i), v(1 + rng() % 300, 'a' + static_cast<char>(i % 26));
+    while (!c.submit(Opcode::set, k, v, static_cast<std::uint64_t>(i))) {
+      std::array<Completion, 64> done;
+      const std::size_t got = c.poll(done, 1ms);
+      for (std::size_t j = 0; j < got; ++j) ASSERT_EQ(done[j].status, Status::ok);
+    }
+    model[k] = v;
+  }
+  for (auto& [tag, r] : drain(c)) ASSERT_EQ(r.first.status, Status::ok) << tag;
+
+  // Every key reads back, a window of GETs at a time, each answered once with its own value.
+  std::vector<std::string> keys;
+  auto check_window = [&] {
+    const auto got = drain(c);
+    ASSERT_EQ(got.size(), keys.size());
+    for (auto& [t, r] : got) {
+      ASSERT_LT(t, keys.size());
+      ASSERT_EQ(r.first.status, Status::ok);
+      ASSERT_EQ(r.second, model[keys[t]]);
+    }
+    keys.clear();
+  };
+  for (auto& [k, v] : model) {
+    ASSERT_TRUE(c.submit(Opcode::get, k, {}, keys.size()));  // the window has room: drained below
+    keys.push_back(k);
+    if (c.window_full()) check_window();
+  }
+  check_window();
+  // Deleted keys are gone.
+  EXPECT_EQ(c.del("key-1").status, Status::ok);
+  EXPECT_EQ(c.get("key-1").status, Status::not_found);
+  EXPECT_EQ(c.del("key-1").status, Status::not_found);
+  EXPECT_EQ(c.set("key-1", "again").status, Status::ok);
+  EXPECT_EQ(c.get("key-1").value, "again");
+
+  s.stop();
+  const auto t = s.totals();
+  EXPECT_EQ(t.requests, t.ops[0] + t.ops[1] + t.ops[2]);
+  EXPECT_EQ(t.dropped(), 0u);
+  EXPECT_EQ(t.status[static_cast<int>(Status::wrong_partition)], 0u);
+}
+
+TEST(Service, RefusesBadRequestsLocallyAndRemotely) {
+  Server s(small_config(1, 1));
+  s.start();
+  Client c(client_for(s));
+  c.submit(Opcode::get, "", {}, 1);                         // empty key
+  c.submit(Opcode::get, std::string(256, 'k'), {}, 2);      // key too long
+  c.submit(Opcode::set, "big", std::string(5000, 'v'), 3);  // cannot fit a 1472-byte datagram
+  c.submit(Opcode::get, "fine", {}, 4);
+  auto got = drain(c);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_TRUE(got[1].first.local);
+  EXPECT_EQ(got[1].first.status, Status::malformed);
+  EXPECT_EQ(got[2].first.status, Status::malformed);
+  EXPECT_EQ(got[3].first.status, Status::too_large);
+  EXPECT_FALSE(got[4].first.local);
+  EXPECT_EQ(got[4].first.status, Status::not_found);
+}
+
+// Sends raw datagrams to a worker port and returns the answers' statuses by request id.
+struct Raw {
+  wire::UdpSocket sock{wire::Endpoint{0x7f000001, 0}};
+  std::vector<std::byte> buf = std::vector<std::byte>(wire::kMaxDatagram);
+
+  void send(std::uint16_t port, std::span<const std::byte> bytes) {
+    wire::Datagram d{const_cast<std::byte*>(bytes.data()),
+                     static_cast<std::uint32_t>(bytes.size()),
+                     static_cast<std::uint32_t>(bytes.size()),
+                     {0x7f000001, port}};
+    ASSERT_EQ(sock.send_burst({&d, 1}), 1u);
+  }
+  std::map<std::uint64_t, Status> receive(std::size_t want) {
+    std::map<std::uint64_t, Status> out;
+    std::vector<wire::ResponseView> views(wire::kMaxCount);
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (out.size() < want && std::chrono::steady_clock::now() < deadline) {
+      wire::Datagram d{buf.data(), 0, static_cast<std::uint32_t>(buf.size()), {}};
+      if (sock.recv_burst({&d, 1}, 10ms) == 0) continue;
+      const auto p = wire::parse_responses({d.data, d.size}, views);
+      EXPECT_EQ(p.drop, wire::Drop::none);
+      for (std::size_t i = 0; i < p.count; ++i) out[views[i].h.request_id] = views[i].h.status;
+    }
+    return out;
+  }
+};
+
+std::vector<std::byte> one_request(Opcode op, std::string_view key, std::string_view value,
+                                   std::uint64_t id, std::uint64_t hash) {
+  std::vector<std::byte> b(wire::kDefaultDatagram);
+  wire::RequestWriter w(b, 9);
+  EXPECT_TRUE(w.add(op, hash, id, 0, key, value));
+  b.resize(w.finish());
+  return b;
+}
+
+TEST(Service, MalformedDatagramsAreDroppedAndCountedWhileGoodTrafficFlows) {
+  Server s(small_config(2, 1));
+  s.start();
+  Client c(client_for(s));
+  ASSERT_EQ(c.set("alive", "yes").status, Status::ok);
+
+  Raw raw;
+  const std::uint16_t port0 = s.map().ports[0];
+  const auto good = one_request(Opcode::get, "alive", {}, 1, wire::key_hash("alive"));
+  // Whole-datagram problems: each is dropped and counted, nothing is answered.
+  std::vector<std::vector<std::byte>> bad;
+  bad.push_back({good.begin(), good.begin() + 7});  // short header
+  auto magic = good;
+  magic[0] = std::byte{0};
+  bad.push_back(magic);
+  auto version = good;
+  version[4] = std::byte{9};
+  bad.push_back(version);
+  bad.push_back({good.begin(), good.end() - 1});  // payload length disagrees
+  auto truncated = good;                          // key length past the end, lengths consistent
+  truncated[16 + 2] = std::byte{0xff};
+  bad.push_back(truncated);
+  auto kind = good;
+  kind[5] = std::byte{1};  // a response sent to a server
+  bad.push_back(kind);
+  const int rounds = 50;
+  for (int r = 0; r < rounds; ++r) {
+    for (auto& b : bad) raw.send(port0, b);
+  }
+  // Requests that frame but are wrong: answered one by one.
+  raw.send(port0, one_request(Opcode::get, "alive", {}, 100, 12345));  // hash mismatch
+  auto opcode = one_request(Opcode::get, "alive", {}, 101, wire::key_hash("alive"));
+  opcode[16] = std::byte{77};
+  raw.send(port0, opcode);
+  // Wrong partition: find a key owned by the other port and send it to port 0.
+  std::string foreign;
+  for (int i = 0; foreign.empty(); ++i) {
+    const std::string k = "k" + std::to_string(i);
+    if (s.map().port_index_for(wire::key_hash(k)) == 1) foreign = k;
+  }
+  raw.send(port0, one_request(Opcode::get, foreign, {}, 102, wire::key_hash(foreign)));
+  raw.send(s.map().ports[s.map().port_index_for(wire::key_hash("alive"))], good);
+  auto answers = raw.receive(4);
+  EXPECT_EQ(answers[100], Status::malformed);
+  EXPECT_EQ(answers[101], Status::malformed);
+  EXPECT_EQ(answers[102], Status::wrong_partition);
+  EXPECT_EQ(answers[1], Status::ok);
+  EXPECT_EQ(c.get("alive").value, "yes");  // still serving
+
+  // Drops are counted by the worker that read them; wait for its next publish.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (s.totals().dropped() < bad.size() * rounds &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  const auto t = s.totals();
+  EXPECT_EQ(t.dropped(), bad.size() * rounds);
+  EXPECT_EQ(t.drops[static_cast<int>(wire::Drop::short_header)], 1u * rounds);
+  EXPECT_EQ(t.drops[static_cast<int>(wire::Drop::bad_magic)], 1u * rounds);
+  EXPECT_EQ(t.drops[static_cast<int>(wire::Drop::bad_version)], 1u * rounds);
+  EXPECT_EQ(t.drops[static_cast<int>(wire::Drop::bad_length)], 1u * rounds);
+  EXPECT_EQ(t.drops[static_cast<int>(wire::Drop::truncated)], 1u * rounds);
+  EXPECT_EQ(t.drops[static_cast<int>(wire::Drop::bad_kind)], 1u * rounds);
+  EXPECT_EQ(t.status[static_cast<int>(Status::wrong_partition)], 1u);
+  EXPECT_EQ(t.status[static_cast<int>(Status::malformed)], 2u);
+  // STATS reports them too.
+  const std::string js = c.stats();
+  EXPECT_NE(js.find("\"bad_magic\":" + std::to_string(rounds)), std::string::npos) << js;
+}
+
+TEST(Service, FullStoreAnswersOutOfMemoryAndKeepsAcknowledgedData) {
+  ServerConfig cfg = small_config(1, 1);
+  cfg.memory_bytes = std::size_t{1} << 20;  // small: fills quickly
+  Server s(cfg);
+  s.start();
+  Client c(client_for(s));
+  const std::string value(1000, 'x');
+  std::vector<std::string> stored;
+  Status last = Status::ok;
+  for (int i = 0; i < 20000 && last == Status::ok; ++i) {
+    const std::string k = "full-" + std::to_string(i);
+    last = c.set(k, value).status;
+    if (last == Status::ok) stored.push_back(k);
+  }
+  EXPECT_EQ(last, Status::out_of_memory);
+  ASSERT_FALSE(stored.empty());
+  for (const auto& k : stored) ASSERT_EQ(c.get(k).value, value) << k;  // nothing acknowledged lost
+}
+
+TEST(Service, CacheModeEvictsOldItemsButNeverAnswersAWrongValue) {
+  ServerConfig cfg = small_config(1, 1);
+  cfg.mode = kv::Mode::cache;
+  cfg.memory_bytes = std::size_t{1} << 20;
+  Server s(cfg);
+  s.start();
+  Client c(client_for(s));
+  const int n = 20000;  // ~20 MB of values into a 1 MiB cache: most are evicted
+  auto key = [](int i) {
+    std::string k = "c";
+    k += std::to_string(i);
+    return k;
+  };
+  for (int i = 0; i < n; ++i) {
+    const std::string v(1000, static_cast<char>('a' + i % 26));
+    ASSERT_EQ(c.set(key(i), v).status, Status::ok) << i;  // never refused
+  }
+  int hits = 0;
+  for (int i = 0; i < n; i += 10) {
+    const auto r = c.get(key(i));
+    if (r.status == Status::not_found) continue;
+    ASSERT_EQ(r.status, Status::ok);
+    ASSERT_EQ(r.value, std::string(1000, static_cast<char>('a' + i % 26))) << i;
+    ++hits;
+  }
+  EXPECT_GT(hits, 0);           // the newest items are still there
+  EXPECT_LT(hits, n / 10 / 2);  // and most old ones were evicted
+  EXPECT_EQ(c.get(key(n - 1)).status, Status::ok);
+}
+
+TEST(Service, LargeDatagramsCarryLargeValues) {
+  ServerConfig cfg = small_config(1, 1);
+  cfg.max_datagram = wire::kMaxDatagram;
+  Server s(cfg);
+  s.start();
+  ClientConfig cc = client_for(s);
+  cc.max_datagram = wire::kMaxDatagram;
+  Client c(cc);
+  EXPECT_EQ(c.datagram_limit(), wire::kMaxDatagram);
+  const std::string big(60000, 'b');
+  ASSERT_EQ(c.set("big", big).status, Status::ok);
+  EXPECT_EQ(c.get("big").value, big);
+  // A client limited to one MTU cannot carry it, and the server cannot answer it in one MTU.
+  Client small(client_for(s));
+  EXPECT_EQ(small.datagram_limit(), wire::kDefaultDatagram);
+  EXPECT_EQ(small.set("big2", big).status, Status::too_large);
+}
+
+// Over the fake network with loss and duplication: every request is still answered exactly once
+// (retransmission), duplicates are recognised, SETs are never lost.
+TEST(Service, ClientRetriesThroughLossAndDuplicates) {
+  wire::FakeNetwork net({.loss = 0.2, .duplicate = 0.1, .reorder = 0.1, .seed = 42});
+  ServerConfig cfg = small_config(2, 1);
+  Server s(cfg, [&](std::uint16_t port) { return net.bind(port); });
+  s.start();
+  ClientConfig cc = client_for(s);
+  cc.timeout = 5ms;
+  cc.max_retries = 50;
+  cc.hello_timeout = 5s;
+  cc.window = 64;
+  Client c(cc, net.bind());
+  const int n = 3000 / kScale;
+  for (int i = 0; i < n; ++i) {
+    while (!c.submit(Opcode::set, "r" + std::to_string(i), std::to_string(i * 7),
+                     static_cast<std::uint64_t>(i))) {
+      std::array<Completion, 64> done;
+      const std::size_t got = c.poll(done, 1ms);
+      for (std::size_t j = 0; j < got; ++j) {
+        ASSERT_FALSE(done[j].timed_out);
+        ASSERT_EQ(done[j].status, Status::ok);
+      }
+    }
+  }
+  for (auto& [tag, r] : drain(c)) ASSERT_EQ(r.first.status, Status::ok);
+  for (int i = 0; i < n; i += 7) {
+    const auto r = c.get("r" + std::to_string(i));
+    ASSERT_FALSE(r.timed_out);
+    ASSERT_EQ(r.value, std::to_string(i * 7));
+  }
+  EXPECT_GT(c.counters().retries, 0u);
+  EXPECT_GT(c.counters().stale, 0u);  // duplicates and late answers were recognised
+  EXPECT_GT(net.lost(), 0u);
+}
+
+TEST(Service, ConfigErrorsAreOneLine) {
+  ServerConfig cfg = small_config();
+  cfg.design = "dpu";
+  EXPECT_NE(server::validate(cfg).find("is not one of"), std::string::npos);
+  cfg = small_config();
+  cfg.threads = 0;
+  EXPECT_THROW(Server{cfg}, std::runtime_error);
+  ClientConfig cc;
+  cc.server = "127.0.0.1";
+  EXPECT_THROW(Client{cc}, std::runtime_error);
+  cc.server = "127.0.0.1:1";  // nothing there
+  cc.hello_timeout = 300ms;
+  try {
+    Client c(cc);
+    FAIL() << "connected to nothing";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("no answer"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace buddy::kv
