@@ -7,7 +7,7 @@
 #include <string>
 #include <thread>
 
-#include "buddy/msg/detail/reentry_guard.hpp"
+#include "buddy/base/reentry_guard.hpp"
 #include "buddy/msg/detail/termination.hpp"
 #include "buddy/qp/backoff.hpp"
 
@@ -214,7 +214,7 @@ void comm::execute(const wire::record& r) {
 
 bool comm::process_inbox() {
   if (port_) return process_inbound();
-  const reentry_guard guard(in_inbox_);
+  const base::reentry_guard guard(in_inbox_);
   if (!guard.entered()) return false;
   bool any = false;
   buffer b;
@@ -239,7 +239,7 @@ bool comm::process_inbox() {
 }
 
 bool comm::process_inbound() {
-  const reentry_guard guard(in_inbox_);
+  const base::reentry_guard guard(in_inbox_);
   if (!guard.entered()) return false;
   qp::RecordConsumer& in = port_->inbound();
   // A record counts as consumed even if its handler throws (it was executed).

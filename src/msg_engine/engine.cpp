@@ -9,7 +9,7 @@
 #include <set>
 #include <string>
 
-#include "buddy/msg/detail/reentry_guard.hpp"
+#include "buddy/base/reentry_guard.hpp"
 #include "buddy/msg/transport/error.hpp"
 #include "buddy/msg/transport/routing.hpp"
 #include "buddy/msg/transport/wire.hpp"
@@ -255,7 +255,7 @@ void engine::to_router(void* self, std::uint32_t dest, std::uint32_t length,
 }
 
 bool engine::process_inbox() {
-  const msg::reentry_guard guard(in_inbox_);
+  const base::reentry_guard guard(in_inbox_);
   if (!guard.entered()) return false;
   const auto ids = static_cast<std::uint32_t>(map_.owner.size());
   bool any = false;

@@ -1,5 +1,6 @@
-// Helpers every Buddy test suite shares: the test-payload mixer, the sanitizer scale-down, names
-// for shared-memory segments, and a guard that never leaves a forked child behind.
+// Helpers every Buddy test suite shares: the test-payload mixer, the sanitizer scale-down, the
+// soak factor, names for shared-memory segments, and a guard that never leaves a forked child
+// behind.
 #pragma once
 
 #include <signal.h>
@@ -8,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 
 namespace buddy::testing {
@@ -26,6 +28,20 @@ inline constexpr int kScale = 10;
 #else
 inline constexpr int kScale = 1;
 #endif
+
+// Soak tests (ctest label `soak`) run briefly by default; `./buddy test --long` sets
+// BUDDY_SOAK=10 (or BUDDY_SOAK=N) and they run that many times longer: soak(n) = n * factor.
+inline std::uint64_t soak_factor() {
+  static const std::uint64_t f = [] {
+    const char* s = std::getenv("BUDDY_SOAK");
+    const long v = s != nullptr ? std::strtol(s, nullptr, 10) : 1;
+    return static_cast<std::uint64_t>(v >= 1 ? v : 1);
+  }();
+  return f;
+}
+inline std::uint64_t soak(std::uint64_t n) {
+  return n * soak_factor();
+}
 
 // A segment name unique to this process and call, so parallel test runs never collide.
 inline std::string unique_name(const std::string& what) {

@@ -12,7 +12,7 @@ namespace {
 constexpr auto kTimeout = std::chrono::seconds(300);
 
 TEST(Stress, FixedRingsTwoThreads) {
-  const std::uint64_t n = 2'000'000 / kScale;
+  const std::uint64_t n = buddy::testing::soak(2'000'000) / kScale;
   Segment seg = Segment::create(unique_name("stress-fixed"), fixed_echo_layout(64));
   PeerResult side_b;
   std::thread t(
@@ -26,7 +26,7 @@ TEST(Stress, FixedRingsTwoThreads) {
 }
 
 TEST(Stress, RecordRingTwoThreads) {
-  const std::uint64_t n = 500'000 / kScale;
+  const std::uint64_t n = buddy::testing::soak(500'000) / kScale;
   Segment seg = Segment::create(unique_name("stress-rec"), record_echo_layout(4096, 64));
   const std::uint64_t max_len = max_record_bytes(4096);
   PeerResult side_b;
@@ -43,7 +43,7 @@ TEST(Stress, RecordRingTwoThreads) {
 
 TEST(Stress, ManyQueuePairsInOneSegment) {
   // Four independent pairs driven concurrently: no cross-talk between neighbouring rings.
-  const std::uint64_t n = 200'000 / kScale;
+  const std::uint64_t n = buddy::testing::soak(200'000) / kScale;
   SegmentLayout l = fixed_echo_layout(128);
   l.queue_pairs = 4;
   Segment seg = Segment::create(unique_name("stress-qps"), l);

@@ -40,8 +40,8 @@ pid_t spawn(F&& body) {
   return pid;
 }
 
-TEST(TwoProcess, TenMillionFixedEntriesEachWay) {
-  const std::uint64_t n = 10'000'000 / kScale;
+TEST(TwoProcess, FixedEntriesEachWay) {
+  const std::uint64_t n = buddy::testing::soak(4'000'000) / kScale;  // label soak
   const auto name = unique_name("2p-fixed");
   const SegmentLayout layout = fixed_echo_layout(4096);
   Segment seg = Segment::create(name, layout);
@@ -65,7 +65,7 @@ TEST(TwoProcess, TenMillionFixedEntriesEachWay) {
 }
 
 TEST(TwoProcess, RecordsOfRandomSizes) {
-  const std::uint64_t n = 2'000'000 / kScale;
+  const std::uint64_t n = buddy::testing::soak(1'000'000) / kScale;
   const auto name = unique_name("2p-rec");
   const SegmentLayout layout = record_echo_layout(64 * 1024, 4096);
   const std::uint64_t max_len = max_record_bytes(64 * 1024);

@@ -79,7 +79,7 @@ TEST(KvQueueTwoProcess, OneMillionMixedRequestsCheckedAgainstAModel) {
   l.request_ring_bytes = 256u << 10;  // wraps every few hundred batches; values to 64 KiB fit
   l.response_ring_bytes = 256u << 10;
   Workload w;
-  w.requests = 1'000'000 / kScale;
+  w.requests = buddy::testing::soak(1'000'000) / kScale;
   w.keys = 20'000;
   w.max_value = 64 * 1024;
   w.seed = 7;

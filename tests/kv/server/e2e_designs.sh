@@ -6,7 +6,7 @@
 # usage: e2e_designs.sh BIN_DIR [DURATION_S]
 set -euo pipefail
 bin="$1"
-dur="${2:-1}"
+dur=$(( ${2:-1} * ${BUDDY_SOAK:-1} ))  # seconds per run; BUDDY_SOAK (label soak) stretches it
 e2e_name="designs e2e"
 # shellcheck source=e2e_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/e2e_lib.sh"

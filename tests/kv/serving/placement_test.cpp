@@ -4,8 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include "buddy/kv/engine/engine_block.hpp"
-
 namespace buddy::kv::serving {
 namespace {
 

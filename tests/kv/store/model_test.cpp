@@ -139,7 +139,7 @@ TEST(StoreModel, RandomOpsMatchUnorderedMap) {
   StoreConfig cfg;
   cfg.memory_bytes = 512u << 20;
   cfg.partitions = 4;
-  run_model(cfg, 3'000'000 / kScale, 60'000 / kScale, 42);
+  run_model(cfg, buddy::testing::soak(1'500'000) / kScale, 60'000 / kScale, 42);
 }
 
 // An index far too small for the keys: every bucket grows a long chain of overflow buckets,

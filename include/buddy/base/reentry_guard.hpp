@@ -2,7 +2,7 @@
 // its own buffer is being processed): the first entry holds the flag until it returns.
 #pragma once
 
-namespace buddy::msg {
+namespace buddy::base {
 
 class reentry_guard {
  public:
@@ -21,4 +21,4 @@ class reentry_guard {
   bool entered_;
 };
 
-}  // namespace buddy::msg
+}  // namespace buddy::base
