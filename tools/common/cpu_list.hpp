@@ -1,8 +1,12 @@
-// CPU lists on command lines: "1", "0,1", "0-3", "0,2-3" (as taskset takes them).
+// CPU lists on command lines: "1", "0,1", "0-3", "0,2-3" (as taskset takes them), checked
+// against the cpus this process may run on.
 #pragma once
+
+#include <sched.h>
 
 #include <charconv>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -30,6 +34,46 @@ inline std::optional<std::vector<int>> parse_cpu_list(std::string_view s) {
     if (s.empty()) return std::nullopt;  // trailing comma
   }
   return cpus;
+}
+
+// The cpus this process may run on (its affinity mask), as a list like "0-1" or "0,2-3".
+inline std::string usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return "?";
+  std::string s;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (!CPU_ISSET(c, &set)) continue;
+    int hi = c;
+    while (hi + 1 < CPU_SETSIZE && CPU_ISSET(hi + 1, &set)) ++hi;
+    if (!s.empty()) s += ',';
+    s += std::to_string(c);
+    if (hi != c) s += '-' + std::to_string(hi);
+    c = hi;
+  }
+  return s;
+}
+
+// Parses `text` (the value of `flag`) into out; "" when it is a list of cpus this process may
+// run on, else a one-line reason naming the flag, e.g. "--cpus: cpu 99 does not exist here
+// (usable cpus: 0-1)". An empty text is an empty list (not pinned).
+inline std::string parse_usable_cpus(std::string_view flag, std::string_view text,
+                                     std::vector<int>& out) {
+  const auto list = parse_cpu_list(text);
+  if (!list) {
+    return std::string(flag) + ": '" + std::string(text) + "' is not a cpu list like 0,1 or 0-3";
+  }
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const bool known = sched_getaffinity(0, sizeof set, &set) == 0;
+  for (int c : *list) {
+    if (known && (c >= CPU_SETSIZE || !CPU_ISSET(c, &set))) {
+      return std::string(flag) + ": cpu " + std::to_string(c) +
+             " does not exist here (usable cpus: " + usable_cpus() + ")";
+    }
+  }
+  out = *list;
+  return {};
 }
 
 }  // namespace buddy::tools
