@@ -5,7 +5,9 @@
 // the end of the ring: when it does not fit before the end, the producer writes a wrap marker
 // (len = 0xFFFFFFFF) and starts at offset 0. With that rule every record of at most
 // capacity/2 - 8 bytes always fits once the consumer catches up; larger ones are rejected with an
-// Error. As in FixedProducer, writes are published once per batch.
+// Error. As in FixedProducer, writes are published once per batch. RecordProducer writes one
+// record per reserve/commit; qp::BatchWriter (batch_writer.hpp) grows one open record over many
+// appends through RecordProducer's open/close, the only code that writes headers and markers.
 #pragma once
 
 #include <cstring>
