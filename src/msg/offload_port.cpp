@@ -83,10 +83,9 @@ offload_port::offload_port(const options& opts) {
     throw error("buddy::msg: offload mode allows " + std::to_string(offload::channels) +
                 " comms alive at once per rank");
   }
-  out_ = chunk_writer(l.seg.request_producer<qp::Record>(channel_));
+  out_ = qp::BatchWriter(l.seg.request_producer<qp::Record>(channel_), offload::chunk_bytes);
   in_ = l.seg.response_consumer<qp::Record>(channel_);
-  max_payload_ =
-      std::min<std::uint64_t>(out_.ring().max_record() - wire::header_bytes, wire::max_payload);
+  max_payload_ = std::min<std::uint64_t>(out_.max_append() - wire::header_bytes, wire::max_payload);
   timeout_ns_ = static_cast<std::uint64_t>(opts.engine_timeout_ms) * 1'000'000ull;
   l.used |= 1u << channel_;
 
@@ -119,7 +118,7 @@ bool offload_port::close_chunk() {
 
 bool offload_port::publish() {
   if (!close_chunk()) return false;
-  out_.ring().publish();
+  out_.publish();
   return true;
 }
 

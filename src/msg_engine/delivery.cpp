@@ -19,10 +19,10 @@ bool delivery::write(std::uint32_t dest, std::uint32_t length, const std::byte* 
 
 void delivery::deliver(std::uint32_t dest, std::uint32_t length, const std::byte* payload) {
   const std::uint64_t need = msg::wire::header_bytes + std::uint64_t{length};
-  if (need > ring_.ring().max_record()) {
+  if (need > ring_.max_append()) {
     throw msg::error("buddy-engine: a record of " + std::to_string(need) + " bytes for rank " +
                      std::to_string(dest) + " does not fit its inbound ring (max " +
-                     std::to_string(ring_.ring().max_record()) + ")");
+                     std::to_string(ring_.max_append()) + ")");
   }
   ++stats_.records;
   stats_.bytes += need;

@@ -5,7 +5,9 @@
 // the end of the ring: when it does not fit before the end, the producer writes a wrap marker
 // (len = 0xFFFFFFFF) and starts at offset 0. With that rule every record of at most
 // capacity/2 - 8 bytes always fits once the consumer catches up; larger ones are rejected with an
-// Error. As in FixedProducer, writes are published once per batch.
+// Error. As in FixedProducer, writes are published once per batch. RecordProducer writes one
+// record per reserve/commit; qp::BatchWriter (batch_writer.hpp) grows one open record over many
+// appends through RecordProducer's open/close, the only code that writes headers and markers.
 #pragma once
 
 #include <cstring>
@@ -37,6 +39,8 @@ namespace detail {
 [[noreturn]] void throw_no_reservation();
 }  // namespace detail
 
+class BatchWriter;
+
 class alignas(kCacheLine) RecordProducer {
  public:
   RecordProducer() = default;
@@ -49,20 +53,11 @@ class alignas(kCacheLine) RecordProducer {
   // is too full. Throws Error if len > max_record(). Finish with commit().
   std::byte* reserve(std::uint64_t len) {
     if (len > max_record()) detail::throw_record_too_large(len, max_record());
-    const std::uint64_t need = record_footprint(len);
-    std::uint64_t idx = ix_.head & ix_.mask;
-    const std::uint64_t to_end = ix_.cap - idx;
-    const std::uint64_t total = to_end < need ? to_end + need : need;
-    if (ix_.free_for(total) < total) return nullptr;
-    if (to_end < need) {
-      const std::uint32_t marker = kWrapMarker;
-      std::memcpy(data_ + idx, &marker, sizeof marker);
-      ix_.head += to_end;
-      idx = 0;
-    }
+    std::byte* p = open(len);
+    if (p == nullptr) return nullptr;
     reserved_ = len;
     has_reservation_ = true;
-    return data_ + idx + kRecordHeaderBytes;
+    return p;
   }
 
   // Completes the reserved record with its final length (at most the reserved length); it
@@ -70,9 +65,7 @@ class alignas(kCacheLine) RecordProducer {
   void commit(std::uint64_t len) {
     if (!has_reservation_) detail::throw_no_reservation();
     if (len > reserved_) detail::throw_record_too_large(len, reserved_);
-    const std::uint32_t hdr[2] = {static_cast<std::uint32_t>(len), 0};
-    std::memcpy(data_ + (ix_.head & ix_.mask), hdr, sizeof hdr);
-    ix_.head += record_footprint(len);
+    close(len);
     reserved_ = 0;
     has_reservation_ = false;
   }
@@ -96,6 +89,39 @@ class alignas(kCacheLine) RecordProducer {
   bool try_push(std::span<const std::byte> rec) { return try_push(rec.data(), rec.size()); }
 
  private:
+  friend class BatchWriter;
+
+  // The two places that write the record format. open() places a record of at least len
+  // (<= max_record()) payload bytes at the head, first writing a wrap marker when it does not fit
+  // before the end of the ring, and returns its payload, or nullptr while the ring is too full.
+  // close() writes the header of the record at the head with its final length and moves past it.
+  std::byte* open(std::uint64_t len) {
+    const std::uint64_t need = record_footprint(len);
+    std::uint64_t idx = ix_.head & ix_.mask;
+    const std::uint64_t to_end = ix_.cap - idx;
+    const std::uint64_t total = to_end < need ? to_end + need : need;
+    if (ix_.free_for(total) < total) return nullptr;
+    if (to_end < need) {
+      const std::uint32_t marker = kWrapMarker;
+      std::memcpy(data_ + idx, &marker, sizeof marker);
+      ix_.head += to_end;
+      idx = 0;
+    }
+    return data_ + idx + kRecordHeaderBytes;
+  }
+  void close(std::uint64_t len) {
+    const std::uint32_t hdr[2] = {static_cast<std::uint32_t>(len), 0};
+    std::memcpy(data_ + (ix_.head & ix_.mask), hdr, sizeof hdr);
+    ix_.head += record_footprint(len);
+  }
+  // Payload bytes the record at the head may take: before the end of the ring, and in front of
+  // the consumer by its cached index (refresh() re-reads it). Valid after a successful open().
+  std::uint64_t room_to_end() const { return ix_.cap - (ix_.head & ix_.mask) - kRecordHeaderBytes; }
+  std::uint64_t room_free() const {
+    return ix_.cap - (ix_.head - ix_.cached_tail) - kRecordHeaderBytes;
+  }
+  void refresh() { ix_.refresh(); }
+
   detail::ProducerIndex ix_;
   std::byte* data_ = nullptr;
   std::uint64_t reserved_ = 0;

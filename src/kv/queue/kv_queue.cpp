@@ -20,59 +20,10 @@ void throw_kv_corrupt(const char* ring, const char* what, std::uint64_t a, std::
   throw qp::Error(buf);
 }
 
-void throw_kv_entry_too_large(std::uint64_t bytes, std::uint64_t max) {
-  char buf[200];
-  std::snprintf(buf, sizeof buf,
-                "kv queue: an entry of %llu bytes never fits this ring (at most %llu bytes: half "
-                "the ring less the headers)",
-                static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(max));
-  throw qp::Error(buf);
-}
-
 void throw_kv_usage(const char* what) {
   std::string msg("kv queue: ");
   msg += what;
   throw std::invalid_argument(msg);
-}
-
-std::byte* BatchRecordWriter::append_slow(std::uint64_t bytes, std::uint64_t seq) {
-  if (bytes > max_entry_bytes()) throw_kv_entry_too_large(bytes, max_entry_bytes());
-  if (open_) {
-    // The cached consumer index may be stale: re-read it before giving up on this record.
-    ix_.refresh();
-    room_ = room_now();
-    if (used_ + bytes <= room_) {
-      std::byte* p = data_ + rec_idx_ + qp::kRecordHeaderBytes + used_;
-      used_ += bytes;
-      ++count_;
-      return p;
-    }
-    close();
-  }
-  // Open a record at the head. Like qp::RecordProducer: a record never straddles the end of the
-  // ring; a wrap marker sends the consumer to offset 0.
-  std::uint64_t idx = ix_.head & ix_.mask;
-  const std::uint64_t to_end = ix_.cap - idx;
-  const std::uint64_t want = kKvBatchOverhead + bytes;
-  if (to_end < want) {
-    if (ix_.free_for(to_end + want) < to_end + want) return nullptr;
-    const std::uint32_t marker = qp::kWrapMarker;
-    std::memcpy(data_ + idx, &marker, sizeof marker);
-    ix_.head += to_end;
-    idx = 0;
-  } else if (ix_.free_for(want) < want) {
-    return nullptr;
-  }
-  open_ = true;
-  rec_idx_ = idx;
-  used_ = sizeof(KvBatchHeader);
-  count_ = 0;
-  seq_ = static_cast<std::uint32_t>(seq);
-  room_ = room_now();  // >= used_ + bytes: checked above
-  std::byte* p = data_ + rec_idx_ + qp::kRecordHeaderBytes + used_;
-  used_ += bytes;
-  ++count_;
-  return p;
 }
 
 bool BatchRecordReader::next_record(std::uint64_t expected_seq) {

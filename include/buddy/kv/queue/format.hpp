@@ -54,8 +54,6 @@ static_assert(kv_request_footprint(8, 8) == 32);
 static_assert(kv_request_footprint(8, 0) == 24);
 static_assert(kv_response_footprint(8) == 16);
 static_assert(kv_response_footprint(0) == 8);
-// Record header + batch header: the per-batch cost.
-inline constexpr std::uint64_t kKvBatchOverhead = qp::kRecordHeaderBytes + sizeof(KvBatchHeader);
 
 // The segment's user header starts with this marker (bytes 0..15; bytes 16..63 stay free).
 inline constexpr std::uint64_t kKvQueueMagic = 0x3151564B59444442ull;  // "BDDYKVQ1" in LE

@@ -71,7 +71,7 @@ class KvCeEnd {
   KvCeEnd() = default;
   KvCeEnd(qp::RingHeader* req, std::byte* req_data, qp::RingHeader* resp,
           const std::byte* resp_data)
-      : w_(req, req_data), r_(resp, resp_data, "response") {}
+      : w_(qp::RecordProducer(req, req_data)), r_(resp, resp_data, "response") {}
 
   // Appends requests to the current batch in order and returns how many it took: fewer than
   // offered when the request ring is full (back-pressure; poll and retry). Request i gets sequence
@@ -102,7 +102,7 @@ class KvCeEnd {
   }
 
   // Makes the pushed requests visible to the PE: one index store.
-  void publish() { w_.publish(); }
+  void publish() { w_.publish(pushed_); }
 
   // Calls f(const KvResponse&) for up to max published responses, in request order, and releases
   // them to the PE once at the end; returns how many.
@@ -154,7 +154,7 @@ class KvPeEnd {
   KvPeEnd(qp::RingHeader* req, const std::byte* req_data, qp::RingHeader* resp,
           std::byte* resp_data)
       : r_(req, req_data, "request"),
-        w_(resp, resp_data),
+        w_(qp::RecordProducer(resp, resp_data)),
         max_value_(w_.max_entry_bytes() - sizeof(KvResponseEntry)) {}
 
   // Up to max published requests, in order, as views into the request ring (valid until the
@@ -221,7 +221,7 @@ class KvPeEnd {
   // wait in the spill buffer for the CE to make room: call publish() again later.
   bool publish() {
     const bool all = flush();
-    w_.publish();
+    w_.publish(written_);
     if (owed_ == 0) r_.publish();
     return all;
   }

@@ -1,10 +1,10 @@
 // The app rank's end of offload mode: one outbound and one inbound record ring (a channel of
 // this process's segment) per comm. async() writes its wire record straight into the outbound
-// ring (no intermediate buffer): into an open ring record of up to chunk_writer::chunk_bytes (a
-// "chunk", reserved in the ring), so that one ring record carries many wire records, exactly like
-// an MPI buffer. A chunk becomes visible to the engine when it is full or on publish(). The comm
-// runs handlers from the inbound ring. Waits (full outbound ring) check the engine's heartbeat and
-// throw a one-line buddy::msg::error if it stopped.
+// ring (no intermediate buffer): into an open ring record of up to offload::chunk_bytes (a
+// "chunk", a qp::BatchWriter record), so that one ring record carries many wire records, exactly
+// like an MPI buffer. A chunk becomes visible to the engine when it is full or on publish(). The
+// comm runs handlers from the inbound ring. Waits (full outbound ring) check the engine's heartbeat
+// and throw a one-line buddy::msg::error if it stopped.
 #pragma once
 
 #include <mpi.h>
@@ -12,12 +12,12 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "buddy/msg/transport/chunk_writer.hpp"
 #include "buddy/msg/transport/offload_link.hpp"
 #include "buddy/msg/transport/options.hpp"
 #include "buddy/msg/transport/stats.hpp"
 #include "buddy/msg/transport/wire.hpp"
 #include "buddy/qp/backoff.hpp"
+#include "buddy/qp/batch_writer.hpp"
 #include "buddy/qp/record_ring.hpp"
 
 namespace buddy::msg {
@@ -77,7 +77,7 @@ class offload_port {
   bool close_chunk();  // commits the open chunk (if it holds anything); true if it did
   [[noreturn]] void too_large(std::uint64_t length) const;
 
-  chunk_writer out_;  // the outbound ring, written in chunks
+  qp::BatchWriter out_;  // the outbound ring, written in chunks
   qp::RecordConsumer in_;
   offload::control* ctl_ = nullptr;
   std::uint32_t channel_ = 0;

@@ -9,13 +9,14 @@
 //
 // Segment of app rank r ("<prefix>.r<r>", created by the rank): `channels` queue pairs, one per
 // comm alive at once; request ring = outbound records (rank -> engine), response ring = inbound
-// records (engine -> rank). Each ring record's payload is one wire record (wire.hpp): dest,
-// length, payload, exactly as an MPI buffer would carry it.
+// records (engine -> rank). Each ring record's payload is a chunk of wire records (wire.hpp):
+// dest, length, payload, back to back, exactly as an MPI buffer would carry them.
 #pragma once
 
 #include <mpi.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -26,6 +27,10 @@
 namespace buddy::msg::offload {
 
 inline constexpr std::uint32_t channels = 2;  // comms of one process alive at the same time
+// Ring records ("chunks") of the offload rings carry wire records back to back, up to this many
+// payload bytes each (a larger wire record gets a chunk of its own): written with a
+// qp::BatchWriter of this record cap.
+inline constexpr std::size_t chunk_bytes = 4096;
 
 // In the segment's 64-byte user header.
 struct control {

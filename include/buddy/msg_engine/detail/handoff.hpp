@@ -1,67 +1,24 @@
 // Records passed between two threads of one engine (buddy-engine --threads N): one producer
 // thread appends wire records (dest = destination id, length, payload, as in an MPI buffer) to
 // an open batch; flush() hands full or open batches over through a lock-free single-producer
-// single-consumer queue of batch pointers; the consumer thread takes them, reads them in place
-// and gives each back through a second SPSC queue, so batches are reused instead of allocated.
+// single-consumer ring of batch pointers (a qp::LocalRing); the consumer thread takes them, reads
+// them in place and gives each back through a second ring, so batches are reused instead of
+// allocated.
 // The producer never waits: when the queue is full, batches wait in its own memory (in order)
 // until a later flush() finds room, exactly like a delivery's holdback. Records keep the order
 // in which they were appended.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <deque>
-#include <new>
 #include <vector>
 
 #include "buddy/msg/transport/wire.hpp"
+#include "buddy/qp/local_ring.hpp"
 
 namespace buddy::msg_engine::detail {
-
-// A bounded lock-free queue of pointers between exactly one producer and one consumer thread.
-template <class T>
-class spsc_queue {
- public:
-  explicit spsc_queue(std::size_t slots) {
-    std::size_t cap = 2;
-    while (cap < slots) cap *= 2;
-    slots_.assign(cap, nullptr);
-    mask_ = cap - 1;
-  }
-  ~spsc_queue() {
-    while (T* p = pop()) delete p;
-  }
-  spsc_queue(const spsc_queue&) = delete;
-  spsc_queue& operator=(const spsc_queue&) = delete;
-
-  // Producer: false if full.
-  bool push(T* p) {
-    const std::size_t h = head_.load(std::memory_order_relaxed);
-    if (h - tail_.load(std::memory_order_acquire) == slots_.size()) return false;
-    slots_[h & mask_] = p;
-    head_.store(h + 1, std::memory_order_release);
-    return true;
-  }
-  // Consumer: nullptr if empty.
-  T* pop() {
-    const std::size_t t = tail_.load(std::memory_order_relaxed);
-    if (t == head_.load(std::memory_order_acquire)) return nullptr;
-    T* p = slots_[t & mask_];
-    tail_.store(t + 1, std::memory_order_release);
-    return p;
-  }
-  bool empty() const {
-    return head_.load(std::memory_order_acquire) == tail_.load(std::memory_order_acquire);
-  }
-
- private:
-  std::vector<T*> slots_;
-  std::size_t mask_ = 0;
-  alignas(64) std::atomic<std::size_t> head_{0};  // written by the producer
-  alignas(64) std::atomic<std::size_t> tail_{0};  // written by the consumer
-};
 
 class handoff {
  public:
@@ -72,6 +29,9 @@ class handoff {
   ~handoff() {
     delete open_;
     for (batch* b : waiting_) delete b;
+    batch* b = nullptr;
+    while (full_.consumer().try_pop(b)) delete b;
+    while (free_.consumer().try_pop(b)) delete b;
   }
   handoff(const handoff&) = delete;
   handoff& operator=(const handoff&) = delete;
@@ -79,8 +39,7 @@ class handoff {
   // Producer: appends one record (never waits).
   void append(std::uint32_t dest, std::uint32_t length, const std::byte* payload) {
     if (open_ == nullptr) {
-      open_ = free_.pop();
-      if (open_ == nullptr) {
+      if (!free_.consumer().try_pop(open_)) {
         open_ = new batch;
         open_->reserve(batch_bytes_);
       }
@@ -103,7 +62,7 @@ class handoff {
       open_ = nullptr;
     }
     bool any = false;
-    while (!waiting_.empty() && full_.push(waiting_.front())) {
+    while (!waiting_.empty() && full_.producer().try_push(waiting_.front())) {
       waiting_.pop_front();
       any = true;
     }
@@ -116,10 +75,13 @@ class handoff {
   std::uint64_t records() const { return records_; }
 
   // Consumer: the oldest batch handed over, or nullptr; give it back when done.
-  batch* take() { return full_.pop(); }
+  batch* take() {
+    batch* b = nullptr;
+    return full_.consumer().try_pop(b) ? b : nullptr;
+  }
   void give_back(batch* b) {
     b->clear();
-    if (b->capacity() > 4 * batch_bytes_ || !free_.push(b)) delete b;
+    if (b->capacity() > 4 * batch_bytes_ || !free_.producer().try_push(b)) delete b;
   }
 
  private:
@@ -130,8 +92,8 @@ class handoff {
   std::size_t max_waiting_ = 0;
   std::uint64_t records_ = 0;
   // Shared.
-  spsc_queue<batch> full_;  // producer -> consumer
-  spsc_queue<batch> free_;  // consumer -> producer (emptied batches)
+  qp::LocalRing<batch*> full_;  // producer -> consumer
+  qp::LocalRing<batch*> free_;  // consumer -> producer (emptied batches)
 };
 
 }  // namespace buddy::msg_engine::detail

@@ -3,12 +3,11 @@
 // entry bound (a corrupt ring is a one-line qp::Error, never a read past a batch).
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
 #include "buddy/kv/queue/format.hpp"
-#include "buddy/qp/detail/ring_index.hpp"
+#include "buddy/qp/batch_writer.hpp"
 #include "buddy/qp/record_ring.hpp"
 
 namespace buddy::kv::queue {
@@ -17,7 +16,6 @@ namespace detail {
 
 [[noreturn]] void throw_kv_corrupt(const char* ring, const char* what, std::uint64_t a,
                                    std::uint64_t b);
-[[noreturn]] void throw_kv_entry_too_large(std::uint64_t bytes, std::uint64_t max);
 [[noreturn]] void throw_kv_usage(const char* what);
 
 // Reads the entry header at p, with `avail` bytes left in its batch, and checks that the whole
@@ -33,65 +31,39 @@ Entry read_entry(const std::byte* p, std::uint64_t avail, const char* ring, Foot
   return h;
 }
 
-// Writes batch records in the qp record-ring format (readable by qp::RecordConsumer): entries are
-// appended to an open record as long as they fit in front of the consumer and before the end of
-// the ring; a record is closed (its headers written) when the next entry does not fit or on
-// publish(). The ring's shared head moves only on publish(): one store per batch.
+// Writes batch records: a qp::BatchWriter whose open record is the batch, up to the ring's largest
+// record, with the batch header as its prefix. The ring's shared head moves only on publish():
+// one store per batch.
 class BatchRecordWriter {
  public:
   BatchRecordWriter() = default;
-  BatchRecordWriter(qp::RingHeader* h, std::byte* data)
-      : ix_(h), data_(data), max_payload_(qp::max_record_bytes(h->capacity)) {}
+  explicit BatchRecordWriter(const qp::RecordProducer& ring)
+      : w_(ring, ring.max_record(), sizeof(KvBatchHeader)) {}
 
-  std::uint64_t max_entry_bytes() const { return max_payload_ - sizeof(KvBatchHeader); }
+  std::uint64_t max_entry_bytes() const { return w_.max_append(); }
 
-  // Room for one entry of `bytes` (a multiple of 8) in the open record, opening a record (whose
-  // first entry has sequence number seq) if needed; nullptr when the ring is too full. Throws if
-  // bytes > max_entry_bytes().
+  // Room for one entry of `bytes` (a multiple of 8) whose sequence number is seq, in the open
+  // batch or a new one; nullptr when the ring is too full. Throws qp::Error if bytes >
+  // max_entry_bytes().
   std::byte* append(std::uint64_t bytes, std::uint64_t seq) {
-    if (open_ && used_ + bytes <= room_) {
-      std::byte* p = data_ + rec_idx_ + qp::kRecordHeaderBytes + used_;
-      used_ += bytes;
-      ++count_;
-      return p;
-    }
-    return append_slow(bytes, seq);
+    return w_.append(bytes, BatchHeader{seq});
   }
 
-  // Closes the open record and makes everything written visible: one release store.
-  void publish() {
-    close();
-    ix_.publish();
-  }
+  // Closes the open batch and makes everything written visible: one release store. next_seq:
+  // the sequence number of the next entry (one past the open batch's last).
+  void publish(std::uint64_t next_seq) { w_.publish(BatchHeader{next_seq}); }
 
  private:
-  std::byte* append_slow(std::uint64_t bytes, std::uint64_t seq);
-  // Payload bytes the open record may grow to, from what the cached consumer index allows.
-  std::uint64_t room_now() const {
-    const std::uint64_t contiguous = ix_.cap - rec_idx_;
-    const std::uint64_t free = ix_.cap - (ix_.head - ix_.cached_tail);
-    const std::uint64_t r = std::min(contiguous, free) - qp::kRecordHeaderBytes;
-    return std::min(r, max_payload_);
-  }
-  void close() {
-    if (!open_) return;
-    const KvBatchHeader bh{count_, seq_};
-    std::memcpy(data_ + rec_idx_ + qp::kRecordHeaderBytes, &bh, sizeof bh);
-    const std::uint32_t rh[2] = {static_cast<std::uint32_t>(used_), 0};
-    std::memcpy(data_ + rec_idx_, rh, sizeof rh);
-    ix_.head += qp::kRecordHeaderBytes + used_;
-    open_ = false;
-  }
+  // Fills a closing batch's header; next_seq is one past its last entry.
+  struct BatchHeader {
+    std::uint64_t next_seq;
+    void operator()(std::byte* first, std::uint32_t count) const {
+      const KvBatchHeader h{count, static_cast<std::uint32_t>(next_seq - count)};
+      std::memcpy(first, &h, sizeof h);
+    }
+  };
 
-  qp::detail::ProducerIndex ix_;
-  std::byte* data_ = nullptr;
-  std::uint64_t max_payload_ = 0;
-  bool open_ = false;
-  std::uint64_t rec_idx_ = 0;  // byte offset of the open record's header (= head & mask)
-  std::uint64_t used_ = 0;     // payload bytes of the open record, batch header included
-  std::uint64_t room_ = 0;     // payload bytes it may grow to
-  std::uint32_t count_ = 0;
-  std::uint32_t seq_ = 0;
+  qp::BatchWriter w_;
 };
 
 // Reads the entries of batch records one by one, checking each batch header against the
