@@ -4,7 +4,6 @@
 // buddy::msg only (no direct MPI calls; the alltoallv baseline uses MPI on world.mpi_comm()).
 #pragma once
 
-#include <time.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -17,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "buddy/base/clock.hpp"
 #include "buddy/msg/comm.hpp"
 #include "cli.hpp"
 
@@ -102,9 +102,7 @@ inline std::uint64_t below(std::uint64_t bits, std::uint64_t n) {
 }
 
 inline double cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  return static_cast<double>(base::process_cpu_ns()) * 1e-9;
 }
 
 // A table of `total` entries split in blocks over `ranks`: owner and slot of a global index.

@@ -1,13 +1,11 @@
 #include "buddy/msg/detail/offload_port.hpp"
 
-#include <signal.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <memory>
 #include <string>
 
+#include "buddy/base/clock.hpp"
 #include "buddy/msg/transport/error.hpp"
 #include "buddy/msg/transport/router.hpp"
 #include "buddy/qp/backoff.hpp"
@@ -42,9 +40,9 @@ qp::Segment create_segment(const std::string& name, int rank, const options& opt
     // one whose creator lives); say so, it is worth knowing.
     try {
       qp::Segment old = qp::Segment::attach(name);
-      if (!old.creator_alive()) {
+      if (!old.alive(qp::Side::creator)) {
         std::fprintf(stderr, "buddy::msg: rank %d: replacing stale segment '%s' left by pid %lld\n",
-                     rank, name.c_str(), static_cast<long long>(old.creator_pid()));
+                     rank, name.c_str(), static_cast<long long>(old.holder(qp::Side::creator).pid));
       }
     } catch (const qp::Error&) {
       // none there (or not a segment at all: create() replaces it)
@@ -77,7 +75,7 @@ MPI_Comm app_world(const options& opts) {
 offload_port::offload_port(const options& opts) {
   app_link& l = link(opts);
   rank_ = l.job->group_rank;
-  ctl_ = &offload::control_of(l.seg);
+  seg_ = &l.seg;
   while (channel_ < offload::channels && (l.used & (1u << channel_)) != 0) ++channel_;
   if (channel_ == offload::channels) {
     throw error("buddy::msg: offload mode allows " + std::to_string(offload::channels) +
@@ -90,10 +88,10 @@ offload_port::offload_port(const options& opts) {
   l.used |= 1u << channel_;
 
   // The engine attaches right after the job starts; give it the timeout plus start-up time.
-  const std::uint64_t deadline = offload::monotonic_ns() + timeout_ns_ + 10'000'000'000ull;
+  const std::uint64_t deadline = base::monotonic_ns() + timeout_ns_ + 10'000'000'000ull;
   qp::Backoff backoff(wait_backoff);
-  while (ctl_->engine_pid.load(std::memory_order_acquire) == 0) {
-    if (offload::monotonic_ns() > deadline) {
+  while ((engine_pid_ = l.seg.holder(qp::Side::attacher).pid) == 0) {
+    if (base::monotonic_ns() > deadline) {
       l.used &= ~(1u << channel_);
       throw error("buddy::msg: rank " + std::to_string(rank_) + ": no buddy-engine attached to " +
                   "segment '" + l.seg.name() + "' in time");
@@ -123,22 +121,20 @@ bool offload_port::publish() {
 }
 
 void offload_port::check_engine() {
-  const std::uint64_t now = offload::monotonic_ns();
-  const std::uint64_t beat = ctl_->engine_beat_ns.load(std::memory_order_acquire);
-  const std::int64_t pid = ctl_->engine_pid.load(std::memory_order_relaxed);
+  const auto age = static_cast<std::uint64_t>(seg_->peer_heartbeat_age().count());
   std::string why;
-  if (now > beat && now - beat > timeout_ns_) {
-    char age[64];
-    std::snprintf(age, sizeof age, "no heartbeat for %.1f s",
-                  static_cast<double>(now - beat) * 1e-9);
-    why = age;
-  } else if (now >= next_pid_check_ns_) {
-    next_pid_check_ns_ = now + 50'000'000ull;  // 50 ms
-    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) why = "its process is gone";
+  if (age > timeout_ns_) {
+    char text[64];
+    std::snprintf(text, sizeof text, "no heartbeat for %.1f s", static_cast<double>(age) * 1e-9);
+    why = text;
+  } else if (const std::uint64_t now = base::monotonic_ns(); now >= next_pid_check_ns_) {
+    next_pid_check_ns_ = now + 50'000'000ull;  // 50 ms: a look at /proc costs microseconds
+    if (!seg_->peer_alive()) why = "its process is gone";
   }
   if (!why.empty()) [[unlikely]] {
     throw error("buddy::msg: rank " + std::to_string(rank_) +
-                ": the buddy-engine serving it (pid " + std::to_string(pid) + ") stopped: " + why);
+                ": the buddy-engine serving it (pid " + std::to_string(engine_pid_) +
+                ") stopped: " + why);
   }
 }
 

@@ -1,6 +1,5 @@
 #include "buddy/msg_engine/engine.hpp"
 
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "buddy/base/clock.hpp"
 #include "buddy/base/reentry_guard.hpp"
 #include "buddy/msg/transport/error.hpp"
 #include "buddy/msg/transport/routing.hpp"
@@ -28,16 +28,11 @@ namespace {
 
 namespace off = msg::offload;
 
-double clock_s(clockid_t clock) {
-  timespec ts{};
-  clock_gettime(clock, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 double cpu_now() {
-  return clock_s(CLOCK_PROCESS_CPUTIME_ID);
+  return static_cast<double>(base::process_cpu_ns()) * 1e-9;
 }
 double thread_cpu_now() {
-  return clock_s(CLOCK_THREAD_CPUTIME_ID);
+  return static_cast<double>(base::thread_cpu_ns()) * 1e-9;
 }
 
 // The engine waits on app ranks it cannot hurry: spin a little, yield a little, then sleep, so
@@ -49,12 +44,13 @@ constexpr qp::BackoffConfig engine_backoff{
 // the same name, left by a crashed run, is waited out until the rank has replaced it).
 qp::Segment attach_rank(const off::job& j, int r) {
   const std::string name = j.segment_name(r);
-  const std::uint64_t deadline = off::monotonic_ns() + 60'000'000'000ull;
+  const std::uint64_t deadline = base::monotonic_ns() + 60'000'000'000ull;
   std::string last = "not created";
   for (;;) {
     try {
       qp::Segment s = qp::Segment::attach(name);
-      if (s.creator_pid() == j.app_pid[static_cast<std::size_t>(r)]) {
+      const std::int64_t creator = s.holder(qp::Side::creator).pid;
+      if (creator == j.app_pid[static_cast<std::size_t>(r)]) {
         const qp::SegmentLayout& l = s.layout();
         if (l.queue_pairs != off::channels || l.request.kind != qp::RingKind::records ||
             l.response.kind != qp::RingKind::records) {
@@ -62,11 +58,11 @@ qp::Segment attach_rank(const off::job& j, int r) {
         }
         return s;
       }
-      last = "created by pid " + std::to_string(s.creator_pid()) + ", not by the rank";
+      last = "created by pid " + std::to_string(creator) + ", not by the rank";
     } catch (const qp::Error& e) {
       last = e.what();
     }
-    if (off::monotonic_ns() > deadline) {
+    if (base::monotonic_ns() > deadline) {
       throw msg::error("buddy-engine: app rank " + std::to_string(r) + "'s segment '" + name +
                        "' did not appear (" + last + ")");
     }
@@ -149,7 +145,7 @@ engine::engine(const off::job& job, const engine_options& opts) : job_(job), opt
     served& s = *served_[i];
     for (std::uint32_t c = 0; c < off::channels; ++c) {
       const std::size_t id = c * n + static_cast<std::size_t>(s.rank);
-      shards_[static_cast<std::size_t>(map_.owner[id])]->add_lane(s.rank, c, &s.out[c], s.ctl);
+      shards_[static_cast<std::size_t>(map_.owner[id])]->add_lane(s.rank, c, &s.out[c]);
     }
   }
   handoffs_.resize(threads * threads);
@@ -180,10 +176,14 @@ engine::engine(const off::job& job, const engine_options& opts) : job_(job), opt
                                           std::vector<int>(hops.begin(), hops.end()),
                                           opts_.buffer_kb * 1024, opts_.max_sends);
   router_->set_drain_hook(&engine::drain, this);
+  // Claiming a rank's segment tells the rank its engine is there (and starts its heartbeat).
   for (auto& s : served_) {
     s->ctl->engine_index.store(static_cast<std::uint32_t>(me), std::memory_order_relaxed);
-    s->ctl->engine_beat_ns.store(off::monotonic_ns(), std::memory_order_release);
-    s->ctl->engine_pid.store(static_cast<std::int64_t>(::getpid()), std::memory_order_release);
+    try {
+      s->claim = s->seg.claim_attacher();
+    } catch (const qp::Error& e) {
+      throw msg::error("buddy-engine: app rank " + std::to_string(s->rank) + ": " + e.what());
+    }
   }
 }
 
@@ -191,7 +191,7 @@ engine::~engine() {
   stop_workers();
   // Segments of ranks that died (a crashed run) would stay in /dev/shm: remove their names.
   for (auto& s : served_) {
-    if (!s->seg.creator_alive()) qp::Segment::remove(s->seg.name());
+    if (!s->seg.alive(qp::Side::creator)) qp::Segment::remove(s->seg.name());
   }
 }
 
@@ -204,7 +204,7 @@ void engine::stop_workers() {
 }
 
 void engine::beat(bool force) {
-  const std::uint64_t now = off::monotonic_ns();
+  const std::uint64_t now = base::monotonic_ns();
   if (!force && now - last_beat_ns_ < 1'000'000ull) return;
   last_beat_ns_ = now;
   // The heartbeat is as old as the least recent thread's: a hung thread of any kind makes it
@@ -213,7 +213,7 @@ void engine::beat(bool force) {
   for (std::size_t t = 1; t < shards_.size(); ++t) {
     stamp = std::min(stamp, thread_beat_[t].load(std::memory_order_acquire));
   }
-  for (auto& s : served_) s->ctl->engine_beat_ns.store(stamp, std::memory_order_release);
+  for (auto& s : served_) s->claim.beat(stamp);
   if (now >= next_check_ns_) {
     next_check_ns_ = now + 200'000'000ull;
     check_ranks();
@@ -222,9 +222,10 @@ void engine::beat(bool force) {
 
 void engine::check_ranks() {
   for (auto& s : served_) {
-    if (s->ctl->app_done.load(std::memory_order_acquire) == 0 && !s->seg.creator_alive()) {
+    if (s->ctl->app_done.load(std::memory_order_acquire) == 0 && !s->claim.peer_alive()) {
       throw msg::error("buddy-engine: app rank " + std::to_string(s->rank) + " (pid " +
-                       std::to_string(s->seg.creator_pid()) + ") died before finishing");
+                       std::to_string(s->seg.holder(qp::Side::creator).pid) +
+                       ") died before finishing");
     }
   }
 }
@@ -297,7 +298,7 @@ void engine::worker(std::size_t index) {
       bool worked = sh.take_handoffs();
       worked = sh.retry_deliveries() || worked;
       worked = sh.flush_handoffs() || worked;
-      const std::uint64_t now = off::monotonic_ns();
+      const std::uint64_t now = base::monotonic_ns();
       if (now - last_beat >= 1'000'000ull) {
         last_beat = now;
         thread_beat_[index].store(now, std::memory_order_release);
@@ -323,7 +324,7 @@ void engine::run() {
   const double thread0 = thread_cpu_now();
   const double wall0 = msg::now_s();
   thread_beat_ = std::make_unique<std::atomic<std::uint64_t>[]>(shards_.size());
-  for (std::size_t t = 0; t < shards_.size(); ++t) thread_beat_[t].store(off::monotonic_ns());
+  for (std::size_t t = 0; t < shards_.size(); ++t) thread_beat_[t].store(base::monotonic_ns());
   for (std::size_t t = 1; t < shards_.size(); ++t) workers_.emplace_back(&engine::worker, this, t);
   struct joiner {
     engine& e;

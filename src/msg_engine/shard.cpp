@@ -9,10 +9,9 @@
 
 namespace buddy::msg_engine::detail {
 
-void shard::add_lane(int rank, std::uint32_t channel, qp::RecordConsumer* out,
-                     msg::offload::control* ctl) {
+void shard::add_lane(int rank, std::uint32_t channel, qp::RecordConsumer* out) {
   const std::size_t id = std::size_t{channel} * map_.app_count + static_cast<std::size_t>(rank);
-  lanes_.push_back(lane{rank, channel, out, map_.inbound[id], ctl});
+  lanes_.push_back(lane{rank, channel, out, map_.inbound[id]});
 }
 
 void shard::connect(std::vector<handoff*> to, std::vector<handoff*> from) {
@@ -104,10 +103,6 @@ bool shard::flush_handoffs() {
     stats_.max_waiting_batches = std::max<std::uint64_t>(stats_.max_waiting_batches, h->waiting());
   }
   return any;
-}
-
-void shard::beat(std::uint64_t now_ns) {
-  for (lane& l : lanes_) l.ctl->engine_beat_ns.store(now_ns, std::memory_order_release);
 }
 
 }  // namespace buddy::msg_engine::detail

@@ -1,10 +1,8 @@
 #include "buddy/qp/segment.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +11,7 @@
 #include <thread>
 #include <utility>
 
+#include "buddy/base/clock.hpp"
 #include "buddy/qp/backoff.hpp"
 
 namespace buddy::qp {
@@ -76,25 +75,6 @@ std::uint64_t qp_stride(const SegmentLayout& l) {
 
 std::uint64_t extra_offset(const SegmentLayout& l) {
   return sizeof(SegmentHeader) + qp_stride(l) * l.queue_pairs;
-}
-
-std::uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-std::uint64_t realtime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-bool pid_alive(std::int64_t pid) {
-  if (pid <= 0) return false;
-  return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
 }
 
 std::string describe(const RingSpec& r) {
@@ -212,8 +192,8 @@ Segment Segment::create(std::string_view name, const SegmentLayout& layout,
     std::int64_t pid = 0;
     try {
       Segment old = attach(name);
-      pid = old.creator_pid();
-      stale = !old.creator_alive();
+      pid = old.holder(Side::creator).pid;
+      stale = !old.alive(Side::creator);
     } catch (const Error&) {
       stale = true;  // not a valid segment: nobody can be using it as one
     }
@@ -265,9 +245,11 @@ Segment Segment::create(std::string_view name, const SegmentLayout& layout,
   h->header_bytes = sizeof(SegmentHeader);
   h->total_bytes = bytes;
   h->layout = layout;
-  h->creator_pid = ::getpid();
-  h->created_ns = realtime_ns();
-  h->heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+  h->created_ns = base::realtime_ns();
+  const Holder me = this_process();
+  h->creator.pid.store(me.pid, std::memory_order_relaxed);
+  h->creator.start_time.store(me.start_time, std::memory_order_relaxed);
+  h->creator.heartbeat_ns.store(base::monotonic_ns(), std::memory_order_relaxed);
   for (std::uint32_t i = 0; i < layout.queue_pairs; ++i) {
     for (int dir = 0; dir < 2; ++dir) {
       const RingSpec& spec = dir == 0 ? layout.request : layout.response;
@@ -395,19 +377,21 @@ void Segment::unmap() noexcept {
   owner_ = false;
 }
 
-std::int64_t Segment::creator_pid() const {
-  return header()->creator_pid;
+Holder Segment::holder(Side side) const {
+  return holder_of(record(side));
 }
-bool Segment::creator_alive() const {
-  return pid_alive(header()->creator_pid);
+bool Segment::alive(Side side) const {
+  return holder_alive(record(side));
+}
+std::chrono::nanoseconds Segment::heartbeat_age(Side side) const {
+  return qp::heartbeat_age(record(side));
 }
 void Segment::beat() {
-  header()->heartbeat_ns.store(monotonic_ns(), std::memory_order_release);
+  if (!owner_) throw Error("segment '" + name_ + "': only its creator beats as the creator");
+  qp::beat(header()->creator, base::monotonic_ns());
 }
-std::chrono::nanoseconds Segment::heartbeat_age() const {
-  const std::uint64_t last = header()->heartbeat_ns.load(std::memory_order_acquire);
-  const std::uint64_t now = monotonic_ns();
-  return std::chrono::nanoseconds(now > last ? now - last : 0);
+AttachClaim Segment::claim_attacher() {
+  return AttachClaim::take(header()->attacher, header()->creator, name_);
 }
 
 std::span<std::byte> Segment::extra() {

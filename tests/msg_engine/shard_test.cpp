@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "buddy/base/clock.hpp"
 #include "buddy/msg/transport/offload_link.hpp"
 #include "buddy/msg/transport/wire.hpp"
 #include "buddy/msg_engine/detail/handoff.hpp"
@@ -75,11 +76,9 @@ void run_engine_threads(std::size_t threads) {
   constexpr std::uint32_t app_count = 5, served = 3;
   const std::uint64_t per_rank = 20000 / static_cast<std::uint64_t>(buddy::testing::kScale);
   std::vector<qp::Segment> segs;
-  std::vector<std::unique_ptr<off::control>> ctl;
   for (std::uint32_t r = 0; r < served; ++r) {
     segs.push_back(
         qp::Segment::create(buddy::testing::unique_name("shard"), off::segment_layout(16)));
-    ctl.push_back(std::make_unique<off::control>());
   }
   // Who gets what: dest of record i of (rank, channel); expected counts per destination.
   auto dest_of = [](std::uint32_t r, std::uint32_t c, std::uint64_t i) {
@@ -110,7 +109,7 @@ void run_engine_threads(std::size_t threads) {
       map.owner[id] = static_cast<int>((c * served + r) % threads);
       map.inbound[id] = del.back().get();
       shards[static_cast<std::size_t>(map.owner[id])]->add_lane(static_cast<int>(r), c,
-                                                                outs.back().get(), ctl[r].get());
+                                                                outs.back().get());
     }
   }
   std::vector<std::unique_ptr<handoff>> queues(threads * threads);
@@ -169,7 +168,6 @@ void run_engine_threads(std::size_t threads) {
           w = sh.take_handoffs() || w;
           w = sh.retry_deliveries() || w;
           w = sh.flush_handoffs() || w;
-          sh.beat(1);
           if (w) {
             backoff.reset();
           } else {
@@ -254,9 +252,9 @@ void run_engine_threads(std::size_t threads) {
       expect[3] + expect[4] + expect[app_count + 3] + expect[app_count + 4];
   // The ranks got everything; the remote sink (shard 0's thread) gets the rest.
   qp::Backoff backoff({.spins = 64, .yields = 16, .min_sleep_us = 1, .max_sleep_us = 1000});
-  const std::uint64_t deadline = off::monotonic_ns() + 60'000'000'000ull;
+  const std::uint64_t deadline = base::monotonic_ns() + 60'000'000'000ull;
   while (remote.count.load(std::memory_order_acquire) < remote_want && !failed &&
-         off::monotonic_ns() < deadline) {
+         base::monotonic_ns() < deadline) {
     backoff.pause();
   }
   stop = true;

@@ -9,7 +9,6 @@
 
 #include <cstring>
 #include <string>
-#include <thread>
 
 #include "test_util.hpp"
 
@@ -195,18 +194,6 @@ TEST(Segment, InvalidLayoutsAreRejected) {
   l.request = RingSpec::fixed(1u << 20, 1ull << 45);
   expect_error([&] { Segment::size_for(l); }, {"request ring", "64 GiB"});
   expect_error([&] { Segment::create("bad/name", kv_layout(1)); }, {"may only hold"});
-}
-
-TEST(Segment, CreatorLivenessAndHeartbeat) {
-  const auto name = unique_name("beat");
-  Segment s = Segment::create(name, kv_layout(1));
-  Segment peer = Segment::attach(name);
-  EXPECT_EQ(peer.creator_pid(), ::getpid());
-  EXPECT_TRUE(peer.creator_alive());
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_GE(peer.heartbeat_age(), std::chrono::milliseconds(20));
-  s.beat();
-  EXPECT_LT(peer.heartbeat_age(), std::chrono::milliseconds(20));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // buddykv-engine: the engine side of an offloaded buddykv server, as its own process (on a DPU it
 // would be the Arm cores' process). buddykv-server starts it with --attach NAME and stops it;
-// everything it needs comes through that segment (the engine control block).
+// everything it needs comes through that segment (the engine control block). One engine per
+// segment: it claims the segment's attacher side, and a second one is refused (exit status 4).
 #include <signal.h>
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "buddy/kv/engine/engine_runtime.hpp"
+#include "buddy/qp/error.hpp"
 #include "cli.hpp"
 
 namespace {
@@ -15,6 +17,10 @@ std::atomic<bool> g_stop{false};
 void on_term(int) {
   g_stop.store(true);
 }
+// Exit statuses (also in --help and docs/kv-designs.md); 2 is a bad argument (tools::parse_args).
+constexpr int kExitError = 1;          // no such segment, not a server's, a bad plan, ...
+constexpr int kExitHostGone = 3;       // the server died or stopped beating
+constexpr int kExitAlreadyServed = 4;  // another live engine holds the segment
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -22,6 +28,10 @@ int main(int argc, char** argv) {
   double host_timeout = 10.0;
   CLI::App app{"buddykv engine: the communication engine of an offloaded buddykv server",
                "buddykv-engine"};
+  app.footer(
+      "One engine per segment: a second one, while the first runs, is refused with one line.\n"
+      "Exit status: 0 stopped by the server, 1 error (no such segment, not a server's, ...),\n"
+      "2 bad arguments, 3 the server is gone, 4 another engine (pid named) holds the segment.");
   app.add_option("--attach", name, "the server's segment name (buddykv-server starts this)")
       ->required();
   app.add_option("--host-timeout", host_timeout,
@@ -45,15 +55,23 @@ int main(int argc, char** argv) {
   try {
     auto q = queue::KvQueue::attach(name);
     engine::EngineRuntime rt(q);
+    if (const buddy::qp::Replaced& old = rt.claim().replaced(); old.pid != 0) {
+      std::fprintf(stderr, "buddykv-engine: segment %s: replacing the engine pid %lld, %s\n",
+                   name.c_str(), static_cast<long long>(old.pid),
+                   old.pid_reused ? "whose pid now runs another process" : "which is gone");
+    }
     rt.start();
     if (!rt.serve(g_stop, host_timeout)) {
       std::fprintf(stderr, "buddykv-engine: the server of segment %s is gone; stopped\n",
                    name.c_str());
-      return 3;
+      return kExitHostGone;
     }
+  } catch (const buddy::qp::AlreadyAttached& e) {
+    std::fprintf(stderr, "buddykv-engine: %s\n", e.what());
+    return kExitAlreadyServed;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "buddykv-engine: %s\n", e.what());
-    return 1;
+    return kExitError;
   }
   return 0;
 }

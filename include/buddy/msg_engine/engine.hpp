@@ -4,8 +4,9 @@
 // `buffer_kb` and exchanges them with the other engines over MPI (msg::router over the engines'
 // communicator: at most `max_sends` sends in flight, routing none/nr/nlnr among engines), and
 // scatters received records into inbound rings (holding back what a full ring cannot take).
-// Payloads are opaque bytes: it never links handler tables. It renews a heartbeat in every
-// segment it serves and aborts the job if one of its ranks dies without finishing.
+// Payloads are opaque bytes: it never links handler tables. It claims the attacher side of every
+// segment it serves (qp liveness: one engine per rank), renews its heartbeat there, and aborts
+// the job if one of its ranks dies without finishing.
 //
 // Threads (`threads` > 1): the lanes (served rank x channel) are split between the threads
 // (shard.hpp); the thread that called run() — the one that initialised MPI — is the only one
@@ -82,6 +83,7 @@ class engine {
     served(int r, qp::Segment s) : rank(r), seg(std::move(s)) {}
     int rank = 0;
     qp::Segment seg;
+    qp::AttachClaim claim;  // the segment's attacher side, beaten by beat(); before seg dies
     msg::offload::control* ctl = nullptr;
     std::array<qp::RecordConsumer, msg::offload::channels> out;
     std::array<detail::delivery, msg::offload::channels> in;

@@ -10,4 +10,10 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Segment::claim_attacher: another live process holds the segment's attacher side.
+class AlreadyAttached : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace buddy::qp

@@ -5,6 +5,10 @@
 // joins with Segment::attach(name[, expected layout]). Attaching to a segment of another layout
 // version, size or geometry throws Error naming what differs.
 //
+// Liveness (liveness.hpp): the creator's record is written by create(); one attacher at a time
+// holds the attacher's record through seg.claim_attacher(). Attaching without claiming (tools,
+// checks for a stale segment) stays possible and changes nothing.
+//
 // Queue pair i has a request ring (side A -> side B) and a response ring (B -> A). Typed ends:
 //   auto host = seg.requester<Req, Resp>(i);    // host.requests.reserve(...),
 //   host.responses.peek(...) auto engine = seg.responder<Req, Resp>(i);
@@ -18,6 +22,7 @@
 #include <type_traits>
 
 #include "buddy/qp/fixed_ring.hpp"
+#include "buddy/qp/liveness.hpp"
 #include "buddy/qp/record_ring.hpp"
 #include "buddy/qp/segment_format.hpp"
 
@@ -78,11 +83,22 @@ class Segment {
   std::uint64_t size_bytes() const { return size_; }
   bool is_owner() const { return owner_; }
 
-  // The creator's liveness: its pid, whether that process still exists, and its heartbeat.
-  std::int64_t creator_pid() const;
-  bool creator_alive() const;
-  void beat();                                     // store "now" as the heartbeat
-  std::chrono::nanoseconds heartbeat_age() const;  // now - last beat
+  // Either side's liveness: who holds it (pid 0: nobody), whether that process still runs (it
+  // exists, is no zombie, and started when the record says), and how old its last beat is.
+  Holder holder(Side side) const;
+  bool alive(Side side) const;
+  std::chrono::nanoseconds heartbeat_age(Side side) const;
+  // The creator's heartbeat; only on the handle create() returned (Error otherwise).
+  void beat();
+  // The other side of this handle: the attacher for the creator's, the creator for any other.
+  Side peer() const { return owner_ ? Side::attacher : Side::creator; }
+  bool peer_alive() const { return alive(peer()); }
+  std::chrono::nanoseconds peer_heartbeat_age() const { return heartbeat_age(peer()); }
+  // Claims the attacher side for this process (compare-and-swap on its pid): throws
+  // AlreadyAttached, one line naming the pid, while another live process (or this one) holds it;
+  // replaces a holder that is gone or whose pid now runs another process, and says so in
+  // replaced(). The claim is released when it is destroyed (it must not outlive this Segment).
+  AttachClaim claim_attacher();
 
   std::span<std::byte> extra();
   std::span<std::uint8_t, 64> user_header();
@@ -121,6 +137,9 @@ class Segment {
  private:
   Segment() = default;
   SegmentHeader* header() const { return reinterpret_cast<SegmentHeader*>(base_); }
+  LivenessRecord& record(Side side) const {
+    return side == Side::creator ? header()->creator : header()->attacher;
+  }
   void check_ring_type(const RingHeader* h, RingKind kind, std::size_t entry_bytes,
                        const char* which) const;
   template <class End, class T>

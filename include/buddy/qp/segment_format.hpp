@@ -1,13 +1,14 @@
 // The byte layout of a buddy::qp segment, shared by every process (and, later, the DPU) that maps
 // it. docs/protocol.md describes it; change kLayoutVersion whenever anything here changes.
 //
-//   [SegmentHeader, 256 B]
+//   [SegmentHeader, 320 B]
 //   for each queue pair i: [request RingHeader][request data][response RingHeader][response data]
 //   [extra area: extra_bytes for the application]
 // Every region starts on a 64-byte boundary.
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "buddy/qp/ring_header.hpp"
@@ -15,7 +16,7 @@
 namespace buddy::qp {
 
 inline constexpr std::uint64_t kSegmentMagic = 0x0050515944445542ull;  // "BUDDYQP\0" in LE
-inline constexpr std::uint32_t kLayoutVersion = 1;
+inline constexpr std::uint32_t kLayoutVersion = 2;
 
 // Geometry of one ring.
 struct RingSpec {
@@ -45,17 +46,38 @@ struct SegmentLayout {
 };
 static_assert(sizeof(SegmentLayout) == 48);
 
+// Who holds one side of a segment (its creator, or its one attacher) and whether it still runs:
+// the holder's pid, the start time of that process (so a pid the kernel gave to another process
+// since is not taken for the holder) and its heartbeat. One cache line, written by the holder.
+struct LivenessRecord {
+  // > 0: the holder. 0: nobody (attacher side not claimed, or released). < 0: -pid is claiming
+  // the record right now (it writes start_time and heartbeat_ns, then stores its pid).
+  std::atomic<std::int64_t> pid;
+  std::atomic<std::uint64_t> start_time;    // /proc/<pid>/stat field 22 (clock ticks); 0: unknown
+  std::atomic<std::uint64_t> heartbeat_ns;  // CLOCK_MONOTONIC of the holder's last beat
+  std::uint8_t reserved[40];
+};
+static_assert(sizeof(LivenessRecord) == kCacheLine);
+static_assert(offsetof(LivenessRecord, start_time) == 8 &&
+              offsetof(LivenessRecord, heartbeat_ns) == 16);
+static_assert(std::atomic<std::int64_t>::is_always_lock_free);
+
 struct SegmentHeader {
   std::atomic<std::uint64_t> magic;  // kSegmentMagic, stored last (release) by the creator
   std::uint32_t version;             // kLayoutVersion
   std::uint32_t header_bytes;        // sizeof(SegmentHeader)
   std::uint64_t total_bytes;         // size of the whole mapping
   SegmentLayout layout;
-  std::int64_t creator_pid;
-  std::uint64_t created_ns;                                     // CLOCK_REALTIME at creation
-  alignas(kCacheLine) std::atomic<std::uint64_t> heartbeat_ns;  // CLOCK_MONOTONIC, creator's beat
-  alignas(kCacheLine) std::uint8_t user[64];                    // free for the application
+  std::uint64_t created_ns;                     // CLOCK_REALTIME at creation
+  alignas(kCacheLine) LivenessRecord creator;   // written by create()
+  alignas(kCacheLine) LivenessRecord attacher;  // claimed by one attacher at a time
+  alignas(kCacheLine) std::uint8_t user[64];    // free for the application
 };
-static_assert(sizeof(SegmentHeader) == 256);
+// The layout docs/protocol.md section 1 documents.
+static_assert(sizeof(SegmentHeader) == 320);
+static_assert(offsetof(SegmentHeader, version) == 8 && offsetof(SegmentHeader, total_bytes) == 16);
+static_assert(offsetof(SegmentHeader, layout) == 24 && offsetof(SegmentHeader, created_ns) == 72);
+static_assert(offsetof(SegmentHeader, creator) == 128 && offsetof(SegmentHeader, attacher) == 192);
+static_assert(offsetof(SegmentHeader, user) == 256);
 
 }  // namespace buddy::qp

@@ -1,7 +1,5 @@
 #include "buddy/kv/engine/engine_block.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -79,19 +77,6 @@ void EngineBlock::fail(std::string_view why) {
 
 std::string EngineBlock::failure() const {
   return std::string(error.data(), strnlen(error.data(), error.size()));
-}
-
-std::uint64_t EngineBlock::monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-double EngineBlock::heartbeat_age_s() const {
-  const std::uint64_t b = heartbeat_ns.load(std::memory_order_relaxed);
-  const std::uint64_t now = monotonic_ns();
-  return now > b ? static_cast<double>(now - b) / 1e9 : 0.0;
 }
 
 StatsSnapshot EngineBlock::store_stats() const {

@@ -1,7 +1,5 @@
 #include "buddy/kv/engine/engine_runtime.hpp"
 
-#include <unistd.h>
-
 #include <stdexcept>
 #include <thread>
 
@@ -21,6 +19,7 @@ struct EngineRuntime::Thread {
 
 EngineRuntime::EngineRuntime(KvQueue& q, TransportFactory factory)
     : q_(q),
+      claim_(q.segment().claim_attacher()),
       block_(EngineBlock::attach(q.segment().extra().data(), q.segment().extra().size())),
       factory_(std::move(factory)) {
   placement_ = place(block_->plan.config());
@@ -89,13 +88,12 @@ void EngineRuntime::start() {
     block_->fail(e.what());
     throw std::runtime_error(e.what());
   }
-  block_->pid.store(::getpid());
   publish();
   block_->state.store(static_cast<std::uint32_t>(EngineState::ready));
 }
 
 void EngineRuntime::publish() {
-  block_->beat();
+  claim_.beat();
   for (const auto& th : threads_) {
     th->slot->cpu_ns.store(static_cast<std::uint64_t>(th->thread.cpu_s() * 1e9),
                            std::memory_order_relaxed);
@@ -115,10 +113,10 @@ bool EngineRuntime::serve(const std::atomic<bool>& stop, double host_timeout_s) 
   while (!stop.load() && block_->stop.load() == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     publish();
-    // The host: its process must exist and its heartbeat be fresh (checked every ~100 ms).
+    // The host: its process must run and its heartbeat be fresh (checked every ~100 ms).
     if (++tick % 10 == 0 &&
-        (!q_.segment().creator_alive() ||
-         std::chrono::duration<double>(q_.segment().heartbeat_age()).count() > host_timeout_s)) {
+        (!claim_.peer_alive() ||
+         std::chrono::duration<double>(claim_.peer_heartbeat_age()).count() > host_timeout_s)) {
       host_alive = false;
       break;
     }

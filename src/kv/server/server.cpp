@@ -196,6 +196,7 @@ Server::Server(ServerConfig cfg, TransportFactory factory) : cfg_(std::move(cfg)
                                  plan);
     queue_->segment().beat();
     start_engine(factory);
+    engine_attacher_pid_ = queue_->segment().holder(qp::Side::attacher).pid;
     k = 0;
     for (const ThreadPlan& tp : placement_.threads) {
       if (tp.side == Side::engine) {
@@ -341,7 +342,10 @@ void Server::watch_engine() {
     engine_died("engine failed: " + block_->failure());
   } else if (s == EngineState::exited) {
     engine_died("engine exited (it saw the host as dead)");
-  } else if (block_->heartbeat_age_s() > kEngineHeartbeatTimeoutS) {
+  } else if (const qp::Segment& seg = queue_->segment(); !seg.peer_alive()) {
+    engine_died("engine process " + std::to_string(engine_attacher_pid_) + " is gone");
+  } else if (std::chrono::duration<double>(seg.peer_heartbeat_age()).count() >
+             kEngineHeartbeatTimeoutS) {
     engine_died("engine stopped beating for " + std::to_string(kEngineHeartbeatTimeoutS) + " s");
   }
 }

@@ -50,8 +50,9 @@ std::string Server::stats_json() const {
     const std::string lost = engine_lost();
     s += ",\"engine\":{\"mode\":\"";
     s += cfg_.engine == EngineMode::process ? "process" : "thread";
-    s += "\",\"segment\":\"" + segment_name() + "\",\"pid\":" + std::to_string(block_->pid.load()) +
-         ",\"state\":\"" + (lost.empty() ? "ok" : "lost") + "\"}";
+    s += "\",\"segment\":\"" + segment_name() +
+         "\",\"pid\":" + std::to_string(engine_attacher_pid_) + ",\"state\":\"" +
+         (lost.empty() ? "ok" : "lost") + "\"}";
   }
   const StatsSnapshot st = store_stats();
   s += ",\"store\":{\"items\":" + std::to_string(st.items) +

@@ -2,11 +2,13 @@
 
 #include <sched.h>
 
+#include "buddy/base/clock.hpp"
+
 namespace buddy::kv::serving {
 
 namespace {
-double seconds(const timespec& ts) {
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+double seconds(std::uint64_t ns) {
+  return static_cast<double>(ns) / 1e9;
 }
 }  // namespace
 
@@ -25,9 +27,7 @@ void MeasuredThread::start(int cpu, std::function<void()> body) {
       clock_ready_.store(true);
     }
     body();
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    final_cpu_s_.store(seconds(ts));
+    final_cpu_s_.store(seconds(base::thread_cpu_ns()));
   });
 }
 
@@ -38,9 +38,7 @@ void MeasuredThread::join() {
 double MeasuredThread::cpu_s() const noexcept {
   if (const double f = final_cpu_s_.load(); f >= 0) return f;
   if (!clock_ready_.load()) return 0.0;
-  timespec ts{};
-  if (clock_gettime(clock_.load(), &ts) != 0) return 0.0;
-  return seconds(ts);
+  return seconds(base::clock_ns(clock_.load()));  // 0 if the thread is gone
 }
 
 }  // namespace buddy::kv::serving

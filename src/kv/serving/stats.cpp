@@ -1,18 +1,15 @@
 #include "buddy/kv/serving/stats.hpp"
 
-#include <time.h>
-
 #include <bit>
+
+#include "buddy/base/clock.hpp"
 
 namespace buddy::kv::serving {
 
 using Words = std::array<std::uint64_t, SharedCounters::kWords>;
 
 std::uint64_t StageClock::now() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u +
-         static_cast<std::uint64_t>(ts.tv_nsec);
+  return base::thread_cpu_ns();
 }
 
 std::uint64_t Counters::dropped() const {

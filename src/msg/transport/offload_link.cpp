@@ -1,6 +1,5 @@
 #include "buddy/msg/transport/offload_link.hpp"
 
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,13 +21,6 @@ qp::SegmentLayout segment_layout(std::size_t ring_kb) {
   l.request = qp::RingSpec::records(static_cast<std::uint64_t>(ring_kb) * 1024);
   l.response = qp::RingSpec::records(static_cast<std::uint64_t>(ring_kb) * 1024);
   return l;
-}
-
-std::uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull +
-         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 std::string job::segment_name(int app_rank) const {

@@ -4,10 +4,11 @@
 //  - host -> engine, written before the engine starts and read-only afterwards: the placement's
 //    inputs (the engine recomputes the same Placement and checks its digest), the store and
 //    serving knobs, the address and ports to bind;
-//  - engine -> host: its state (starting, ready, failed with a one-line reason, exited), pid and
-//    heartbeat, the ports it bound, each engine thread's counters and CPU time, and the engine
-//    store's statistics;
+//  - engine -> host: its state (starting, ready, failed with a one-line reason, exited), the ports
+//    it bound, each engine thread's counters and CPU time, and the engine store's statistics;
 //  - host -> engine at the end: the stop flag.
+// Who the engine is and whether it still runs is not here: the engine holds the segment's
+// attacher side (qp liveness: pid, start time, heartbeat), the host its creator side.
 // All shared fields are lock-free atomics (address-free, so valid across processes).
 #pragma once
 
@@ -27,7 +28,7 @@
 namespace buddy::kv::engine {
 
 inline constexpr std::uint64_t kEngineBlockMagic = 0x314B4C42454E4742ull;  // "BGNEBLK1" in LE
-inline constexpr std::uint32_t kEngineBlockVersion = 1;
+inline constexpr std::uint32_t kEngineBlockVersion = 2;
 inline constexpr std::uint32_t kMaxEngineThreads = 256;
 inline constexpr std::uint32_t kMaxEngineCpus = 256;
 
@@ -77,9 +78,7 @@ struct EngineBlock {
   EnginePlan plan;
   alignas(64) std::atomic<std::uint32_t> state{0};  // EngineState
   std::atomic<std::uint32_t> stop{0};
-  std::atomic<std::int64_t> pid{0};
-  std::atomic<std::uint64_t> heartbeat_ns{0};  // CLOCK_MONOTONIC of the engine's last beat
-  std::array<char, 256> error{};               // state failed: one line
+  std::array<char, 256> error{};  // state failed: one line
   // The engine store (engine-only, shrd): totals and items per partition it holds.
   alignas(64) std::array<std::atomic<std::uint64_t>, 9> store{};  // StatsSnapshot fields, in order
   std::array<std::atomic<std::uint64_t>, wire::kMaxPartitions> partition_items{};
@@ -94,9 +93,6 @@ struct EngineBlock {
   EngineState current() const { return static_cast<EngineState>(state.load()); }
   void fail(std::string_view why);  // engine: records the reason, then state failed
   std::string failure() const;
-  static std::uint64_t monotonic_ns();
-  void beat() { heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed); }
-  double heartbeat_age_s() const;
   StatsSnapshot store_stats() const;
   void publish_store(const StatsSnapshot& s);
 };
@@ -109,7 +105,8 @@ static_assert(offsetof(EnginePlan, ports) == 1152 &&
               offsetof(EnginePlan, placement_digest) == 1664);
 static_assert(sizeof(EngineThreadSlot) == 320 && offsetof(EngineThreadSlot, cpu_ns) == 256);
 static_assert(offsetof(EngineBlock, plan) == 16 && offsetof(EngineBlock, state) == 1728);
-static_assert(offsetof(EngineBlock, error) == 1752 && offsetof(EngineBlock, store) == 2048);
+static_assert(offsetof(EngineBlock, stop) == 1732);
+static_assert(offsetof(EngineBlock, error) == 1736 && offsetof(EngineBlock, store) == 2048);
 static_assert(offsetof(EngineBlock, partition_items) == 2120);
 static_assert(offsetof(EngineBlock, threads) == 133248 && sizeof(EngineBlock) == 215168);
 

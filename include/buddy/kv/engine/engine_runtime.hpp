@@ -3,7 +3,8 @@
 // and tests). It attaches only through the server's segment: it reads the plan from the engine
 // control block, recomputes the placement, builds its store (engine-only, shrd), binds its ports,
 // runs its threads (CE workers feeding host PEs over KV queue pairs, or full workers), and
-// publishes its state, heartbeat, counters and CPU time back into the block.
+// publishes its state, counters and CPU time back into the block. It holds the segment's attacher
+// side (qp liveness) for as long as it lives, beating it; one engine per segment.
 #pragma once
 
 #include <atomic>
@@ -24,7 +25,9 @@ namespace buddy::kv::engine {
 class EngineRuntime {
  public:
   // q: the server's segment, attached. factory: the engine's transports (default: UDP on the
-  // plan's bind address). Throws std::runtime_error (one line) if the block is unusable.
+  // plan's bind address). Claims the segment's attacher side first: throws qp::AlreadyAttached
+  // (one line, the holder's pid) while another live engine holds it, and touches nothing then.
+  // Throws std::runtime_error (one line) if the block is unusable.
   explicit EngineRuntime(queue::KvQueue& q, serving::TransportFactory factory = {});
   ~EngineRuntime();
   EngineRuntime(const EngineRuntime&) = delete;
@@ -38,6 +41,8 @@ class EngineRuntime {
   // the final figures and marks the block exited. Returns false if it stopped because the host
   // died.
   bool serve(const std::atomic<bool>& stop, double host_timeout_s = 10.0);
+  // The claim: replaced() names a stale engine whose attacher record this one took over.
+  const qp::AttachClaim& claim() const { return claim_; }
 
  private:
   struct Thread;
@@ -45,6 +50,7 @@ class EngineRuntime {
   void stop_threads();
 
   queue::KvQueue& q_;
+  qp::AttachClaim claim_;
   EngineBlock* block_;
   serving::TransportFactory factory_;
   serving::Placement placement_;

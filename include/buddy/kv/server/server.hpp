@@ -126,6 +126,7 @@ class Server {
   std::optional<queue::KvQueue> queue_;
   engine::EngineBlock* block_ = nullptr;
   pid_t engine_pid_ = -1;
+  std::int64_t engine_attacher_pid_ = 0;  // the ready engine's pid, as its segment claim says
   std::unique_ptr<engine::EngineRuntime> engine_rt_;
   std::thread engine_thread_;
   std::atomic<bool> engine_thread_stop_{false};

@@ -3,8 +3,9 @@
 // ring (no intermediate buffer): into an open ring record of up to offload::chunk_bytes (a
 // "chunk", a qp::BatchWriter record), so that one ring record carries many wire records, exactly
 // like an MPI buffer. A chunk becomes visible to the engine when it is full or on publish(). The
-// comm runs handlers from the inbound ring. Waits (full outbound ring) check the engine's heartbeat
-// and throw a one-line buddy::msg::error if it stopped.
+// comm runs handlers from the inbound ring. Waits (full outbound ring) check the engine's liveness
+// (the segment's attacher side: its process and heartbeat) and throw a one-line
+// buddy::msg::error if it stopped.
 #pragma once
 
 #include <mpi.h>
@@ -79,7 +80,8 @@ class offload_port {
 
   qp::BatchWriter out_;  // the outbound ring, written in chunks
   qp::RecordConsumer in_;
-  offload::control* ctl_ = nullptr;
+  const qp::Segment* seg_ = nullptr;  // this rank's; the engine holds its attacher side
+  std::int64_t engine_pid_ = 0;       // as the engine's claim named it
   std::uint32_t channel_ = 0;
   std::uint64_t max_payload_ = 0;
   std::uint64_t timeout_ns_ = 0;

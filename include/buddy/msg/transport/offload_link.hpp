@@ -10,7 +10,9 @@
 // Segment of app rank r ("<prefix>.r<r>", created by the rank): `channels` queue pairs, one per
 // comm alive at once; request ring = outbound records (rank -> engine), response ring = inbound
 // records (engine -> rank). Each ring record's payload is a chunk of wire records (wire.hpp):
-// dest, length, payload, back to back, exactly as an MPI buffer would carry them.
+// dest, length, payload, back to back, exactly as an MPI buffer would carry them. The engine
+// claims the segment's attacher side (qp liveness: its pid, start time and heartbeat) and beats
+// it; the rank, the creator, watches it.
 #pragma once
 
 #include <mpi.h>
@@ -34,16 +36,13 @@ inline constexpr std::size_t chunk_bytes = 4096;
 
 // In the segment's 64-byte user header.
 struct control {
-  std::atomic<std::int64_t> engine_pid;       // 0 until the engine has attached
-  std::atomic<std::uint64_t> engine_beat_ns;  // CLOCK_MONOTONIC, renewed by the engine
-  std::atomic<std::uint32_t> app_done;        // 1: the rank entered MPI_Finalize
+  std::atomic<std::uint32_t> app_done;  // 1: the rank entered MPI_Finalize
   std::atomic<std::uint32_t> engine_index;
 };
 static_assert(sizeof(control) <= 64);
 
 control& control_of(qp::Segment& s);
 qp::SegmentLayout segment_layout(std::size_t ring_kb);
-std::uint64_t monotonic_ns();
 
 struct job {
   bool is_engine = false;

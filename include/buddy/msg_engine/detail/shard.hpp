@@ -46,8 +46,7 @@ class shard {
 
   shard(int index, const lane_map& map) : index_(index), map_(map) {}
 
-  void add_lane(int rank, std::uint32_t channel, qp::RecordConsumer* out,
-                msg::offload::control* ctl);
+  void add_lane(int rank, std::uint32_t channel, qp::RecordConsumer* out);
   // to[u]: this shard's queue to shard u, from[u]: u's queue to this shard (nullptr for itself).
   void connect(std::vector<handoff*> to, std::vector<handoff*> from);
   void set_remote(remote_sink sink, void* ctx) {
@@ -69,8 +68,6 @@ class shard {
   bool retry_deliveries();
   // Hands this shard's batches to the other shards; true if it handed over any.
   bool flush_handoffs();
-  // Renews the heartbeat of the ranks of its lanes.
-  void beat(std::uint64_t now_ns);
 
   shard_stats& counters() { return stats_; }
   const shard_stats& counters() const { return stats_; }
@@ -81,7 +78,6 @@ class shard {
     std::uint32_t channel;
     qp::RecordConsumer* out;
     delivery* in;
-    msg::offload::control* ctl;
   };
 
   int index_;
