@@ -2,8 +2,8 @@
 // process of its own, as it would on a DPU) or the server runs on a thread (--engine-in-process,
 // and tests). It attaches only through the server's segment: it reads the plan from the engine
 // control block, recomputes the placement, builds its store (engine-only, shrd), binds its ports,
-// runs its threads (CE workers feeding host PEs over KV queue pairs, or full workers), and
-// publishes its state, heartbeat, counters and CPU time back into the block.
+// runs its threads (serving::ServingSide: CE workers feeding host PEs over KV queue pairs, or full
+// workers), and publishes its state, heartbeat, counters and CPU time back into the block.
 #pragma once
 
 #include <atomic>
@@ -12,10 +12,8 @@
 
 #include "buddy/kv/engine/engine_block.hpp"
 #include "buddy/kv/queue/kv_queue.hpp"
-#include "buddy/kv/serving/ce_worker.hpp"
-#include "buddy/kv/serving/full_worker.hpp"
-#include "buddy/kv/serving/measured_thread.hpp"
 #include "buddy/kv/serving/placement.hpp"
+#include "buddy/kv/serving/side.hpp"
 #include "buddy/kv/serving/transport_factory.hpp"
 #include "buddy/kv/store/store.hpp"
 
@@ -40,9 +38,7 @@ class EngineRuntime {
   bool serve(const std::atomic<bool>& stop, double host_timeout_s = 10.0);
 
  private:
-  struct Thread;
   void publish();
-  void stop_threads();
 
   queue::KvQueue& q_;
   EngineBlock* block_;
@@ -50,8 +46,7 @@ class EngineRuntime {
   serving::Placement placement_;
   std::unique_ptr<Store> store_;
   std::vector<std::uint32_t> held_;
-  std::vector<std::unique_ptr<Thread>> threads_;
-  std::atomic<bool> stop_workers_{false};
+  std::unique_ptr<serving::ServingSide> side_;
 };
 
 }  // namespace buddy::kv::engine
