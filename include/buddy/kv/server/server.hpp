@@ -1,9 +1,9 @@
 // buddykv server: the host side of every design. It computes the placement (placement.hpp),
-// holds the host store, runs the host threads (cpu-only and spare full workers, PEs), creates the
-// segment of KV queue pairs and the engine control block for the offloaded designs, starts the
-// engine (a buddykv-engine process attached by the segment's name, or a thread), watches it, and
-// serves the control port (HELLO, STATS). Transports come from a factory so tests can run the
-// whole server, engine included, on the in-memory fake network.
+// holds the host store, runs the host threads (cpu-only and spare full workers, PEs; built by
+// serving::ServingSide), creates the segment of KV queue pairs and the engine control block for
+// the offloaded designs, starts the engine (a buddykv-engine process attached by the segment's
+// name, or a thread), watches it, and serves the control port (HELLO, STATS). Transports come from
+// a factory so tests can run the whole server, engine included, on the in-memory fake network.
 #pragma once
 
 #include <sys/types.h>
