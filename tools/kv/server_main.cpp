@@ -25,36 +25,48 @@ int main(int argc, char** argv) {
 
   CLI::App app{"buddykv server: batched UDP key-value service (MICA-style, DPU-KV designs)",
                "buddykv-server"};
-  app.add_option("--design", cfg.design,
-                 "placement of the communication (CE) and processing (PE) engines: cpu-only, "
-                 "engine-only, lat, sav, dual, shrd (docs/kv-designs.md)")
-      ->check(CLI::IsMember({"cpu-only", "engine-only", "lat", "sav", "dual", "shrd"}))
-      ->capture_default_str();
+  // The design is parsed here once, by serving's own names; the rest of the server sees the enum.
+  std::string design_names;
+  for (std::size_t i = 0; i < serving::kDesigns; ++i) {
+    design_names += (i == 0 ? "" : ", ") + std::string(to_string(static_cast<serving::Design>(i)));
+  }
+  const CLI::Validator design_name(
+      [design_names](std::string& s) -> std::string {
+        const auto d = serving::parse_design(s);
+        if (!d) return "'" + s + "' is not one of " + design_names;
+        s = std::to_string(static_cast<int>(*d));  // what CLI11 then stores into the enum
+        return {};
+      },
+      "DESIGN");
+  app.add_option("--design", cfg.placement.design,
+                 "placement of the communication (CE) and processing (PE) engines: " +
+                     design_names + " (docs/kv-designs.md; default cpu-only)")
+      ->transform(design_name);
   app.add_option("--bind", cfg.bind, "IPv4 address to serve on")->capture_default_str();
   app.add_option("--port", cfg.port,
                  "control port (HELLO, STATS); worker threads serve port+1, port+2, ...")
       ->capture_default_str();
-  app.add_option("--threads,--host-threads", cfg.threads,
+  app.add_option("--threads,--host-threads", cfg.placement.host_threads,
                  "host threads serving clients (cpu-only, shrd; each owns its partitions)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  app.add_option("--engine-threads", cfg.engine_threads,
+  app.add_option("--engine-threads", cfg.placement.engine_threads,
                  "engine threads (CEs for lat/sav/dual, full workers for engine-only/shrd); lat "
                  "also gets as many host PE threads")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  app.add_option("--spare-threads", cfg.spare_threads,
+  app.add_option("--spare-threads", cfg.placement.spare_threads,
                  "dual: spare host threads serving clients on their own ports")
       ->check(CLI::Range(0, 256))
       ->capture_default_str();
-  app.add_option("--partitions-per-thread", cfg.partitions_per_thread,
+  app.add_option("--partitions-per-thread", cfg.placement.partitions_per_thread,
                  "store partitions per thread")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   app.add_option("--memory", memory, "store memory budget (e.g. 256M, 2G)")
       ->check([](const std::string& s) { return buddy::tools::check_size(s); })
       ->capture_default_str();
-  app.add_option("--expected-items", cfg.expected_items, "size the index for this many items")
+  app.add_option("--expected-items", cfg.store.expected_items, "size the index for this many items")
       ->capture_default_str();
   app.add_option("--mode", mode, "store: lossless, full store answers out_of_memory; cache: evicts")
       ->check(CLI::IsMember({"store", "cache"}))
@@ -87,12 +99,13 @@ int main(int argc, char** argv) {
                  "once serving, write the control port to this file (for scripts using --port 0)");
   if (auto rc = buddy::tools::parse_args(app, argc, argv)) return *rc;
 
-  cfg.memory_bytes = *buddy::tools::parse_size(memory);
-  cfg.mode = mode == "cache" ? Mode::cache : Mode::store;
+  cfg.store.memory_bytes = *buddy::tools::parse_size(memory);
+  cfg.store.mode = mode == "cache" ? Mode::cache : Mode::store;
   cfg.max_datagram = max_datagram;
   cfg.engine = engine_in_process ? server::EngineMode::thread : server::EngineMode::process;
-  for (auto [flag, text, out] : {std::tuple{"--cpus", &cpus, &cfg.cpus},
-                                 std::tuple{"--engine-cpus", &engine_cpus, &cfg.engine_cpus}}) {
+  for (auto [flag, text, out] :
+       {std::tuple{"--cpus", &cpus, &cfg.placement.host_cpus},
+        std::tuple{"--engine-cpus", &engine_cpus, &cfg.placement.engine_cpus}}) {
     if (auto list = buddy::tools::parse_cpu_list(*text)) {
       *out = *list;
     } else {
@@ -132,7 +145,8 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "buddykv-server: %s, %zu host and %zu engine thread(s)%s, %u partition(s), %s "
                "mode, %s memory; control %s:%u, serving ports %s\n",
-               cfg.design.c_str(), srv->placement().count(serving::Side::host),
+               serving::to_string(cfg.placement.design),
+               srv->placement().count(serving::Side::host),
                srv->placement().count(serving::Side::engine), engine.c_str(), srv->map().partitions,
                mode.c_str(), memory.c_str(), cfg.bind.c_str(),
                static_cast<unsigned>(srv->control_port()), ports.c_str());

@@ -15,6 +15,37 @@ using StoreWords = std::array<std::uint64_t, 9>;
 static_assert(sizeof(StatsSnapshot) == sizeof(StoreWords));
 }  // namespace
 
+EnginePlan EnginePlan::make(const PlacementConfig& placement, const StoreSettings& store,
+                            const WorkerConfig& worker, std::size_t max_datagram,
+                            std::string_view bind, std::span<const std::uint16_t> ports) {
+  EnginePlan plan;
+  if (bind.size() >= plan.bind.size()) throw std::invalid_argument("bind address too long");
+  if (placement.engine_cpus.size() > kMaxEngineCpus) {
+    throw std::invalid_argument("too many engine cpus");
+  }
+  if (ports.size() > kMaxEngineThreads) throw std::invalid_argument("too many engine threads");
+  plan.design = static_cast<std::uint8_t>(placement.design);
+  plan.host_threads = placement.host_threads;
+  plan.engine_threads = placement.engine_threads;
+  plan.spare_threads = placement.spare_threads;
+  plan.partitions_per_thread = placement.partitions_per_thread;
+  plan.engine_cpu_count = static_cast<std::uint32_t>(placement.engine_cpus.size());
+  std::copy(placement.engine_cpus.begin(), placement.engine_cpus.end(), plan.engine_cpus.begin());
+  plan.mode = static_cast<std::uint8_t>(store.mode);
+  plan.memory_bytes = store.memory_bytes;
+  plan.expected_items = store.expected_items;
+  plan.max_datagram = static_cast<std::uint32_t>(max_datagram);
+  plan.burst = static_cast<std::uint32_t>(worker.burst);
+  plan.spins = worker.spins;
+  plan.wait_us = static_cast<std::uint32_t>(worker.wait.count());
+  plan.pipeline = worker.pipeline;
+  plan.pe_batch = worker.pe_batch;
+  std::copy(bind.begin(), bind.end(), plan.bind.begin());
+  std::copy(ports.begin(), ports.end(), plan.ports.begin());
+  plan.placement_digest = digest(place(plan.config()));
+  return plan;
+}
+
 PlacementConfig EnginePlan::config() const {
   PlacementConfig c;
   c.design = static_cast<Design>(design);
@@ -27,6 +58,14 @@ PlacementConfig EnginePlan::config() const {
   return c;
 }
 
+StoreSettings EnginePlan::store() const {
+  StoreSettings s;
+  s.mode = static_cast<kv::Mode>(mode);
+  s.memory_bytes = memory_bytes;
+  s.expected_items = expected_items;
+  return s;
+}
+
 WorkerConfig EnginePlan::worker() const {
   WorkerConfig w;
   w.burst = burst;
@@ -35,6 +74,10 @@ WorkerConfig EnginePlan::worker() const {
   w.pipeline = pipeline;
   w.pe_batch = pe_batch;
   return w;
+}
+
+std::string EnginePlan::bind_address() const {
+  return std::string(bind.data(), strnlen(bind.data(), bind.size()));
 }
 
 EngineBlock* EngineBlock::create(void* area, std::size_t bytes, const EnginePlan& plan) {

@@ -25,11 +25,11 @@ std::string Server::stats_json() const {
   const Counters& t = figs.total;
   const double host_cpu = figs.cpu_s[0], engine_cpu = figs.cpu_s[1];
   std::string s = "{\"design\":\"" + std::string(to_string(placement_.design)) +
-                  "\",\"threads\":" + std::to_string(cfg_.threads) +
+                  "\",\"threads\":" + std::to_string(cfg_.placement.host_threads) +
                   ",\"engine_threads\":" + std::to_string(placement_.count(Side::engine)) +
                   ",\"host_serving_threads\":" + std::to_string(placement_.count(Side::host)) +
                   ",\"partitions\":" + std::to_string(map_.partitions) + ",\"mode\":\"" +
-                  std::string(to_string(cfg_.mode)) +
+                  std::string(to_string(cfg_.store.mode)) +
                   "\",\"uptime_s\":" + std::to_string(started_ ? up.count() : 0.0) + ",";
   s += json_members(t);
   s += ",\"control_drops\":" + std::to_string(control_drops_.load());

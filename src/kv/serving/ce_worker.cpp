@@ -8,11 +8,11 @@ namespace buddy::kv::serving {
 
 using namespace queue;
 
-CeWorker::CeWorker(wire::BurstTransport& transport, CommEngine ce, KvCeEnd queue,
+CeWorker::CeWorker(wire::BurstTransport& transport, CommEngine ce, KvCeEnd&& queue,
                    SharedCounters& shared, WorkerConfig cfg)
     : t_(transport),
       ce_(std::move(ce)),
-      q_(queue),
+      q_(std::move(queue)),
       shared_(shared),
       cfg_(cfg),
       rx_bytes_(cfg.burst * ce_.max_datagram()),

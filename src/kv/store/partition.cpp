@@ -26,9 +26,9 @@ std::size_t round_down(std::size_t x, std::size_t to) {
 Partition::Partition(const PartitionConfig& cfg) : mode_(cfg.mode) {
   const std::size_t budget = cfg.memory_bytes;
   if (budget < kMinMemory || budget > kMaxMemory) {
-    throw Error("partition memory must be between " + std::to_string(kMinMemory >> 10) +
-                " KiB and " + std::to_string(kMaxMemory >> 30) + " GiB (got " +
-                std::to_string(budget) + " bytes); use more partitions for more memory");
+    throw Error("partition memory must be " + std::to_string(kMinMemory >> 10) + " KiB.." +
+                std::to_string(kMaxMemory >> 30) + " GiB (got " + std::to_string(budget) +
+                " bytes)");
   }
   std::size_t items = cfg.expected_items;
   if (items == 0) {

@@ -9,19 +9,52 @@ using detail::Bucket;
 using detail::SlabAllocator;
 namespace item = detail::item;
 
-Store::Store(const StoreConfig& cfg) : cfg_(cfg) {
+namespace {
+// "256 KiB", "2 GiB": the largest unit that divides the size exactly (else bytes).
+std::string size_text(std::size_t bytes) {
+  constexpr const char* kUnits[] = {"GiB", "MiB", "KiB"};
+  for (int i = 0; i < 3; ++i) {
+    const int shift = 30 - 10 * i;
+    if (bytes != 0 && bytes % (std::size_t{1} << shift) == 0) {
+      return std::to_string(bytes >> shift) + " " + kUnits[i];
+    }
+  }
+  return std::to_string(bytes) + " bytes";
+}
+}  // namespace
+
+std::string validate(const StoreConfig& cfg) {
   if (cfg.partitions == 0 || cfg.partitions > 65536) {
-    throw Error("partitions must be 1..65536 (got " + std::to_string(cfg.partitions) + ")");
+    return "partitions must be 1..65536 (got " + std::to_string(cfg.partitions) + ")";
   }
   if (cfg.expected_kv_bytes == 0 || cfg.expected_kv_bytes > kMaxKeyBytes + kMaxValueBytes) {
-    throw Error("expected_kv_bytes must be 1.." + std::to_string(kMaxKeyBytes + kMaxValueBytes));
+    return "expected_kv_bytes must be 1.." + std::to_string(kMaxKeyBytes + kMaxValueBytes);
   }
   for (std::size_t i = 0; i < cfg.only.size(); ++i) {
     if (cfg.only[i] >= cfg.partitions || (i > 0 && cfg.only[i] <= cfg.only[i - 1])) {
-      throw Error("the partitions a store holds must be ascending and below " +
-                  std::to_string(cfg.partitions));
+      return "the partitions a store holds must be ascending and below " +
+             std::to_string(cfg.partitions);
     }
   }
+  // Memory is split evenly over the held partitions; each has a minimum and a maximum.
+  const std::size_t held = cfg.only.empty() ? cfg.partitions : cfg.only.size();
+  const std::size_t each = cfg.memory_bytes / held;
+  const std::string split = "store memory " + size_text(cfg.memory_bytes) + " over " +
+                            std::to_string(held) + " partition(s) is " + size_text(each) +
+                            " each, ";
+  if (each < Partition::kMinMemory) {
+    return split + "below the " + size_text(Partition::kMinMemory) +
+           " minimum: give the store more memory or use fewer partitions";
+  }
+  if (each > Partition::kMaxMemory) {
+    return split + "above the " + size_text(Partition::kMaxMemory) +
+           " maximum: use more partitions or less memory";
+  }
+  return {};
+}
+
+Store::Store(const StoreConfig& cfg) : cfg_(cfg) {
+  if (std::string why = validate(cfg); !why.empty()) throw Error(why);
   const std::size_t held = cfg.only.empty() ? cfg.partitions : cfg.only.size();
   PartitionConfig pc;
   pc.mode = cfg.mode;

@@ -35,6 +35,7 @@ std::size_t finish(std::span<std::byte> buf, Kind kind, std::uint32_t client_id,
 }
 
 constexpr std::size_t kBodyOffset = sizeof(DatagramHeader) + sizeof(ControlPrefix);
+static_assert(hello_bytes(0, 0) == kBodyOffset + sizeof(HelloBody));
 
 bool valid_command(std::uint8_t c) {
   return c == 1 || c == 2;
@@ -81,7 +82,7 @@ std::size_t encode_control_request(std::span<std::byte> buf, Command cmd, std::u
 }
 
 std::size_t encode_hello(std::span<std::byte> buf, std::uint32_t client_id, const PartitionMap& m) {
-  const std::size_t body = sizeof(HelloBody) + 2 * (m.ports.size() + m.owner.size());
+  const std::size_t body = hello_bytes(m.ports.size(), m.owner.size()) - kBodyOffset;
   if (buf.size() < kBodyOffset + body || m.ports.size() > 0xffff) return 0;
   HelloBody b;
   b.partitions = m.partitions;

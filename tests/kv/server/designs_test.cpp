@@ -29,13 +29,13 @@ using wire::Status;
 
 ServerConfig config_for(const std::string& design) {
   ServerConfig c;
-  c.design = design;
+  c.placement.design = serving::parse_design(design).value();
   c.port = 0;
-  c.threads = 2;
-  c.engine_threads = 2;
-  c.spare_threads = 1;
-  c.partitions_per_thread = 2;
-  c.memory_bytes = std::size_t{32} << 20;
+  c.placement.host_threads = 2;
+  c.placement.engine_threads = 2;
+  c.placement.spare_threads = 1;
+  c.placement.partitions_per_thread = 2;
+  c.store.memory_bytes = std::size_t{32} << 20;
   c.engine = server::EngineMode::thread;
   c.ring_bytes = std::uint64_t{1} << 18;  // small rings: back-pressure happens
   c.segment = buddy::testing::unique_name("kvd");
@@ -189,7 +189,7 @@ INSTANTIATE_TEST_SUITE_P(All, Design,
 
 TEST(Designs, ABadConfigurationIsOneLine) {
   ServerConfig c = config_for("lat");
-  c.engine_threads = 0;
+  c.placement.engine_threads = 0;
   EXPECT_NE(server::validate(c).find("engine threads"), std::string::npos);
   c = config_for("sav");
   c.engine = server::EngineMode::process;

@@ -31,9 +31,20 @@ done
 if "${cli[@]}" get e2e-key 2>/dev/null; then fail "deleted key still there"; fi
 "${cli[@]}" stats | grep -q '"design":"cpu-only"' || fail "cli stats"
 if "${cli[@]}" frobnicate 2>/dev/null; then fail "bad subcommand accepted"; fi
-rc=0
-"$bin/buddykv-server" --threads 0 2>"$work/bad.err" || rc=$?
-[[ "$rc" == 2 && "$(wc -l <"$work/bad.err")" == 1 ]] || fail "bad argument: rc $rc, $(cat "$work/bad.err")"
+# Bad arguments: status 2 and one line saying what is wrong (and, where it can, what helps).
+bad_args() {
+  local want="$1" rc=0; shift
+  "$bin/buddykv-server" "$@" 2>"$work/bad.err" || rc=$?
+  [[ "$rc" == 2 && "$(wc -l <"$work/bad.err")" == 1 ]] \
+    || fail "bad arguments $*: rc $rc, $(cat "$work/bad.err")"
+  grep -qF -- "$want" "$work/bad.err" || fail "bad arguments $*: $(cat "$work/bad.err")"
+}
+bad_args "threads" --threads 0
+bad_args "'dpu' is not one of cpu-only, engine-only, lat, sav, dual, shrd" --design dpu
+bad_args "128 KiB each, below the 256 KiB minimum: give the store more memory or use fewer partitions" \
+  --threads 2 --partitions-per-thread 1024
+bad_args "HELLO for 800 partitions and 2 ports is 1640 bytes, more than the max datagram of 1472" \
+  --threads 2 --partitions-per-thread 400
 
 "${cli[@]}" set survives-restart no >/dev/null
 stop_server

@@ -31,9 +31,9 @@ using buddy::testing::kScale;
 ServerConfig small_config(unsigned threads = 2, std::uint32_t ppt = 2) {
   ServerConfig c;
   c.port = 0;
-  c.threads = threads;
-  c.partitions_per_thread = ppt;
-  c.memory_bytes = std::size_t{64} << 20;
+  c.placement.host_threads = threads;
+  c.placement.partitions_per_thread = ppt;
+  c.store.memory_bytes = std::size_t{64} << 20;
   return c;
 }
 
@@ -238,7 +238,7 @@ TEST(Service, MalformedDatagramsAreDroppedAndCountedWhileGoodTrafficFlows) {
 
 TEST(Service, FullStoreAnswersOutOfMemoryAndKeepsAcknowledgedData) {
   ServerConfig cfg = small_config(1, 1);
-  cfg.memory_bytes = std::size_t{1} << 20;  // small: fills quickly
+  cfg.store.memory_bytes = std::size_t{1} << 20;  // small: fills quickly
   Server s(cfg);
   s.start();
   Client c(client_for(s));
@@ -257,8 +257,8 @@ TEST(Service, FullStoreAnswersOutOfMemoryAndKeepsAcknowledgedData) {
 
 TEST(Service, CacheModeEvictsOldItemsButNeverAnswersAWrongValue) {
   ServerConfig cfg = small_config(1, 1);
-  cfg.mode = kv::Mode::cache;
-  cfg.memory_bytes = std::size_t{1} << 20;
+  cfg.store.mode = kv::Mode::cache;
+  cfg.store.memory_bytes = std::size_t{1} << 20;
   Server s(cfg);
   s.start();
   Client c(client_for(s));
@@ -341,10 +341,8 @@ TEST(Service, ClientRetriesThroughLossAndDuplicates) {
 
 TEST(Service, ConfigErrorsAreOneLine) {
   ServerConfig cfg = small_config();
-  cfg.design = "dpu";
-  EXPECT_NE(server::validate(cfg).find("is not one of"), std::string::npos);
-  cfg = small_config();
-  cfg.threads = 0;
+  cfg.placement.host_threads = 0;
+  EXPECT_EQ(server::validate(cfg), "design cpu-only needs 1..256 host threads");
   EXPECT_THROW(Server{cfg}, std::runtime_error);
   ClientConfig cc;
   cc.server = "127.0.0.1";
@@ -357,6 +355,68 @@ TEST(Service, ConfigErrorsAreOneLine) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("no answer"), std::string::npos);
   }
+}
+
+// Too many partitions for the memory: the error says to give more memory or use fewer partitions
+// (it once advised more partitions, which makes each smaller still).
+TEST(Service, TooLittleMemoryPerPartitionSaysWhatHelps) {
+  ServerConfig cfg = small_config(2, 1024);
+  cfg.store.memory_bytes = std::size_t{256} << 20;
+  EXPECT_EQ(server::validate(cfg),
+            "host store memory 256 MiB over 2048 partition(s) is 128 KiB each, below the 256 KiB "
+            "minimum: give the store more memory or use fewer partitions");
+  try {
+    Server s(cfg);
+    FAIL() << "served 128 KiB partitions";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("more memory or use fewer partitions"), std::string::npos);
+  }
+  cfg.max_datagram = wire::kMaxDatagram;  // the HELLO of 2048 partitions needs it
+  cfg.store.memory_bytes = std::size_t{512} << 20;
+  EXPECT_EQ(server::validate(cfg), "");
+  // Each side's store is checked with its own partitions: shrd's engine store holds half.
+  cfg = small_config(1, 512);
+  cfg.placement.design = serving::Design::shrd;
+  cfg.placement.engine_threads = 2;
+  cfg.store.memory_bytes = std::size_t{128} << 20;  // host: 512 x 256 KiB fits; engine: 1024
+  EXPECT_EQ(server::validate(cfg).rfind("engine store memory 128 MiB over 1024 partition(s)", 0),
+            0u)
+      << server::validate(cfg);
+}
+
+// A client learns the partition map from one HELLO datagram: a map whose HELLO does not fit the
+// server's datagram limit is refused at start, and the largest that fits arrives whole in a
+// buffer of exactly max_datagram bytes.
+TEST(Service, HelloFitsTheDatagramLimit) {
+  ServerConfig cfg = small_config(2, 400);  // 800 partitions, 2 ports: 36 + 2 x 802 bytes
+  cfg.store.memory_bytes = std::size_t{256} << 20;
+  EXPECT_EQ(server::validate(cfg),
+            "HELLO for 800 partitions and 2 ports is 1640 bytes, more than the max datagram of "
+            "1472 bytes: use fewer partitions or a larger max datagram");
+  EXPECT_THROW(Server{cfg}, std::runtime_error);
+  cfg.max_datagram = 1640;
+  EXPECT_EQ(server::validate(cfg), "");
+
+  cfg = small_config(2, 358);  // 716 partitions + 2 ports: exactly 1472 bytes
+  cfg.store.memory_bytes = std::size_t{256} << 20;
+  ASSERT_EQ(wire::hello_bytes(2, 716), wire::kDefaultDatagram);
+  Server s(cfg);
+  s.start();
+  Raw raw;
+  std::vector<std::byte> req(64);
+  const std::size_t n = wire::encode_control_request(req, wire::Command::hello, 21);
+  raw.send(s.control_port(), {req.data(), n});
+  std::vector<std::byte> in(wire::kDefaultDatagram);
+  wire::Datagram d{in.data(), 0, static_cast<std::uint32_t>(in.size()), {}};
+  ASSERT_EQ(raw.sock.recv_burst({&d, 1}, 5s), 1u);
+  EXPECT_EQ(d.size, wire::kDefaultDatagram);  // not truncated: it fits
+  const auto hello = wire::parse_control_response({d.data, d.size});
+  ASSERT_EQ(hello.drop, wire::Drop::none);
+  EXPECT_EQ(hello.map.partitions, 716u);
+  EXPECT_EQ(hello.map.ports, s.map().ports);
+  Client c(client_for(s));
+  EXPECT_EQ(c.set("hello-fits", "yes").status, Status::ok);
+  EXPECT_EQ(c.get("hello-fits").value, "yes");
 }
 
 }  // namespace

@@ -142,5 +142,30 @@ TEST(BadConfig, Throws) {
   EXPECT_NO_THROW(Store{cfg});
 }
 
+// Too little memory for the partitions: the reason names the split and what helps (more memory or
+// fewer partitions; more partitions would make each smaller still). Too much per partition: more.
+TEST(BadConfig, MemoryPerPartitionSaysWhatHelps) {
+  StoreConfig cfg;
+  cfg.partitions = 2048;
+  cfg.memory_bytes = std::size_t{256} << 20;
+  EXPECT_EQ(validate(cfg),
+            "store memory 256 MiB over 2048 partition(s) is 128 KiB each, below the 256 KiB "
+            "minimum: give the store more memory or use fewer partitions");
+  try {
+    Store s(cfg);
+    FAIL() << "built 128 KiB partitions";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), validate(cfg));
+  }
+  cfg.only = {0, 1, 2, 3};  // a store holding 4 of the 2048 partitions splits over those 4
+  EXPECT_EQ(validate(cfg), "");
+  cfg.only.clear();
+  cfg.partitions = 1;
+  cfg.memory_bytes = std::size_t{17} << 30;
+  EXPECT_EQ(validate(cfg),
+            "store memory 17 GiB over 1 partition(s) is 17 GiB each, above the 16 GiB maximum: "
+            "use more partitions or less memory");
+}
+
 }  // namespace
 }  // namespace buddy::kv::testing

@@ -171,6 +171,18 @@ TEST(Hello, EncodeRefusesASmallBuffer) {
   EXPECT_EQ(parse_control_response(as_span(buf)).drop, Drop::none);
 }
 
+// hello_bytes() is the size encode_hello() writes: what a server checks against its max_datagram.
+TEST(Hello, SizeIsWhatTheEncoderWrites) {
+  using Shape = std::pair<std::uint32_t, std::uint16_t>;  // partitions, ports
+  for (const auto& [parts, ports] : {Shape{1, 1}, Shape{800, 2}, Shape{716, 2}, Shape{16384, 7}}) {
+    std::vector<std::uint16_t> list;
+    for (std::uint16_t i = 0; i < ports; ++i) list.push_back(static_cast<std::uint16_t>(7001 + i));
+    EXPECT_EQ(hello(make_map(parts, list)).size(), hello_bytes(ports, parts)) << parts;
+  }
+  EXPECT_EQ(hello_bytes(2, 800), 1640u);  // more than a default 1472-byte datagram
+  EXPECT_EQ(hello_bytes(2, 716), kDefaultDatagram);
+}
+
 TEST(Hello, MalformedBodies) {
   const PartitionMap m = make_map(8, {7001, 7002, 7003});
   const Bytes good = hello(m);

@@ -16,11 +16,13 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "buddy/kv/serving/placement.hpp"
 #include "buddy/kv/serving/stats.hpp"
+#include "buddy/kv/serving/store_settings.hpp"
 #include "buddy/kv/serving/worker_config.hpp"
 #include "buddy/kv/store/stats.hpp"
 #include "buddy/kv/wire/control.hpp"
@@ -37,7 +39,9 @@ enum class EngineState : std::uint32_t { starting = 0, ready = 1, failed = 2, ex
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 
-// What the engine needs to build its side, as plain data.
+// What the engine needs to build its side, as plain data. make() writes every field from the
+// server's configuration parts and config(), store(), worker() and bind_address() read them back:
+// no other code copies a field in or out.
 struct EnginePlan {
   std::uint8_t design = 0;  // serving::Design
   std::uint8_t mode = 0;    // kv::Mode
@@ -60,8 +64,17 @@ struct EnginePlan {
   std::array<std::uint16_t, kMaxEngineThreads> ports{};  // engine thread i binds ports[i] (0: any)
   std::uint64_t placement_digest = 0;                    // digest(place(config()))
 
+  // ports: engine thread i binds ports[i] (at most kMaxEngineThreads). Throws
+  // std::invalid_argument when bind, the engine cpus or the ports do not fit the plan.
+  static EnginePlan make(const serving::PlacementConfig& placement,
+                         const serving::StoreSettings& store, const serving::WorkerConfig& worker,
+                         std::size_t max_datagram, std::string_view bind,
+                         std::span<const std::uint16_t> ports);
+
   serving::PlacementConfig config() const;  // host cpus are not the engine's business: left empty
+  serving::StoreSettings store() const;
   serving::WorkerConfig worker() const;
+  std::string bind_address() const;
 };
 
 // One engine thread's figures, on its own cache lines.

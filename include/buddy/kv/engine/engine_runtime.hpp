@@ -2,9 +2,10 @@
 // process of its own, as it would on a DPU) or the server runs on a thread (--engine-in-process,
 // and tests). It attaches only through the server's segment: it reads the plan from the engine
 // control block, recomputes the placement, builds its store (engine-only, shrd), binds its ports,
-// runs its threads (CE workers feeding host PEs over KV queue pairs, or full workers), and
-// publishes its state, counters and CPU time back into the block. It holds the segment's attacher
-// side (qp liveness) for as long as it lives, beating it; one engine per segment.
+// runs its threads (serving::ServingSide: CE workers feeding host PEs over KV queue pairs, or full
+// workers), and publishes its state, counters and CPU time back into the block. It holds the
+// segment's attacher side (qp liveness) for as long as it lives, beating it; one engine per
+// segment.
 #pragma once
 
 #include <atomic>
@@ -13,10 +14,8 @@
 
 #include "buddy/kv/engine/engine_block.hpp"
 #include "buddy/kv/queue/kv_queue.hpp"
-#include "buddy/kv/serving/ce_worker.hpp"
-#include "buddy/kv/serving/full_worker.hpp"
-#include "buddy/kv/serving/measured_thread.hpp"
 #include "buddy/kv/serving/placement.hpp"
+#include "buddy/kv/serving/side.hpp"
 #include "buddy/kv/serving/transport_factory.hpp"
 #include "buddy/kv/store/store.hpp"
 
@@ -45,9 +44,7 @@ class EngineRuntime {
   const qp::AttachClaim& claim() const { return claim_; }
 
  private:
-  struct Thread;
   void publish();
-  void stop_threads();
 
   queue::KvQueue& q_;
   qp::AttachClaim claim_;
@@ -56,8 +53,7 @@ class EngineRuntime {
   serving::Placement placement_;
   std::unique_ptr<Store> store_;
   std::vector<std::uint32_t> held_;
-  std::vector<std::unique_ptr<Thread>> threads_;
-  std::atomic<bool> stop_workers_{false};
+  std::unique_ptr<serving::ServingSide> side_;
 };
 
 }  // namespace buddy::kv::engine

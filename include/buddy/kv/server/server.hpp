@@ -1,9 +1,9 @@
 // buddykv server: the host side of every design. It computes the placement (placement.hpp),
-// holds the host store, runs the host threads (cpu-only and spare full workers, PEs), creates the
-// segment of KV queue pairs and the engine control block for the offloaded designs, starts the
-// engine (a buddykv-engine process attached by the segment's name, or a thread), watches it, and
-// serves the control port (HELLO, STATS). Transports come from a factory so tests can run the
-// whole server, engine included, on the in-memory fake network.
+// holds the host store, runs the host threads (cpu-only and spare full workers, PEs; built by
+// serving::ServingSide), creates the segment of KV queue pairs and the engine control block for
+// the offloaded designs, starts the engine (a buddykv-engine process attached by the segment's
+// name, or a thread), watches it, and serves the control port (HELLO, STATS). Transports come from
+// a factory so tests can run the whole server, engine included, on the in-memory fake network.
 #pragma once
 
 #include <sys/types.h>
@@ -22,7 +22,9 @@
 #include "buddy/kv/engine/engine_block.hpp"
 #include "buddy/kv/queue/kv_queue.hpp"
 #include "buddy/kv/serving/placement.hpp"
+#include "buddy/kv/serving/side.hpp"
 #include "buddy/kv/serving/stats.hpp"
+#include "buddy/kv/serving/store_settings.hpp"
 #include "buddy/kv/serving/transport_factory.hpp"
 #include "buddy/kv/serving/worker_config.hpp"
 #include "buddy/kv/store/store.hpp"
@@ -37,22 +39,16 @@ namespace buddy::kv::server {
 
 enum class EngineMode : std::uint8_t { process, thread };
 
+// The server's configuration: the parts' own configurations (the placement, the stores, the
+// serving loops), each passed on whole to the part that reads it, and what is the server's own.
 struct ServerConfig {
-  std::string design = "cpu-only";  // cpu-only, engine-only, lat, sav, dual, shrd
+  serving::PlacementConfig placement;  // design, thread counts, partitions per thread, cpus
+  serving::StoreSettings store;        // each side's store (host; engine for its designs)
+  serving::WorkerConfig worker;        // the serving loops' knobs
   std::string bind = "127.0.0.1";
   std::uint16_t port = 7000;      // control (HELLO, STATS); 0: any free port
   std::uint16_t worker_port = 0;  // first serving port; 0: port + 1 (or any free when port is 0)
-  unsigned threads = 1;           // host threads serving clients (cpu-only, shrd)
-  unsigned engine_threads = 1;    // engine threads (every design but cpu-only)
-  unsigned spare_threads = 1;     // dual: host threads serving their own ports
-  std::uint32_t partitions_per_thread = 1;
-  std::size_t memory_bytes = std::size_t{256} << 20;  // per store (host; engine for its designs)
-  kv::Mode mode = kv::Mode::store;
-  std::size_t expected_items = 0;  // sizes the index (0: from memory)
-  std::vector<int> cpus;           // host thread i is pinned to cpus[i % size]; empty: not pinned
-  std::vector<int> engine_cpus;    // the same for engine threads
   std::size_t max_datagram = wire::kDefaultDatagram;
-  serving::WorkerConfig worker;
   EngineMode engine = EngineMode::process;
   std::string engine_binary;  // empty: buddykv-engine beside the running executable
   std::string segment;        // empty: buddykv-<pid>-<n>
@@ -62,7 +58,6 @@ struct ServerConfig {
 
 // One-line description of what is wrong, or empty.
 std::string validate(const ServerConfig& cfg);
-serving::PlacementConfig placement_config(const ServerConfig& cfg);
 
 class Server {
  public:
@@ -94,7 +89,6 @@ class Server {
   std::string stats_text() const;          // human-readable, several lines
 
  private:
-  struct HostThread;
   struct ThreadFigures {
     serving::Side side;
     serving::Role role;
@@ -122,7 +116,7 @@ class Server {
   std::unique_ptr<Store> store_;  // the host store (null when the host holds no partition)
   wire::PartitionMap map_;
   std::unique_ptr<wire::BurstTransport> control_;
-  std::vector<std::unique_ptr<HostThread>> host_;
+  std::unique_ptr<serving::ServingSide> host_;  // the host's serving threads
   std::optional<queue::KvQueue> queue_;
   engine::EngineBlock* block_ = nullptr;
   pid_t engine_pid_ = -1;

@@ -20,7 +20,9 @@ namespace buddy::kv::serving {
 
 class CeWorker {
  public:
-  CeWorker(wire::BurstTransport& transport, CommEngine ce, queue::KvCeEnd queue,
+  // queue is taken by rvalue reference: KvCeEnd is 64-byte aligned, and passing it by value
+  // makes GCC note an ABI change on every build.
+  CeWorker(wire::BurstTransport& transport, CommEngine ce, queue::KvCeEnd&& queue,
            SharedCounters& shared, WorkerConfig cfg = {});
 
   // Serves until stop is set; bursts still in flight then are dropped (clients retransmit).

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "buddy/kv/store/partition.hpp"
@@ -24,9 +25,14 @@ struct StoreConfig {
   std::vector<std::uint32_t> only;
 };
 
+// Empty when cfg makes a store, else the one-line reason the constructor would throw. Each held
+// partition gets memory_bytes / (partitions held), which must be Partition::kMinMemory (256 KiB)
+// .. kMaxMemory (16 GiB).
+std::string validate(const StoreConfig& cfg);
+
 class Store {
  public:
-  explicit Store(const StoreConfig& cfg);  // throws kv::Error on a bad config
+  explicit Store(const StoreConfig& cfg);  // throws kv::Error (validate's reason) on a bad config
 
   const StoreConfig& config() const noexcept { return cfg_; }
   std::uint32_t partition_count() const noexcept { return cfg_.partitions; }

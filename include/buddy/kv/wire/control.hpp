@@ -33,6 +33,13 @@ struct PartitionMap {
   std::string validate() const;
 };
 
+// The size of the HELLO response datagram for a map of `ports` ports and `partitions` partitions:
+// header 16 + prefix 8 + body 12 + 2 x (ports + partitions) bytes. A server refuses to start
+// when its HELLO would not fit its max_datagram (docs/protocol.md section 2).
+constexpr std::size_t hello_bytes(std::size_t ports, std::size_t partitions) {
+  return 36 + 2 * (ports + partitions);
+}
+
 // Encoders return the datagram size, or 0 when `buf` is too small.
 std::size_t encode_control_request(std::span<std::byte> buf, Command cmd, std::uint32_t client_id);
 std::size_t encode_hello(std::span<std::byte> buf, std::uint32_t client_id, const PartitionMap& m);

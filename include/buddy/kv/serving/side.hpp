@@ -1,0 +1,105 @@
+// One side of a buddykv server (the host, or the engine) as serving threads: the one place that
+// turns a Placement's threads of one side into running workers. For each thread of the side it
+// binds the transport (full and CE threads serve a port), builds the worker (FullWorker, CeWorker
+// or PeWorker over the side's store and the segment's queue pairs), points it at its counter slot
+// and runs it on a measured thread. The host (kv/server) and the engine (kv/engine, what
+// buddykv-engine runs) differ only in what they pass in (SideResources): their store, the ports to
+// bind, and where counters go (the host's own slots; the engine's in the engine control block, so
+// that the host reads them across processes).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "buddy/kv/queue/kv_queue.hpp"
+#include "buddy/kv/serving/ce_worker.hpp"
+#include "buddy/kv/serving/full_worker.hpp"
+#include "buddy/kv/serving/measured_thread.hpp"
+#include "buddy/kv/serving/pe_worker.hpp"
+#include "buddy/kv/serving/placement.hpp"
+#include "buddy/kv/serving/stats.hpp"
+#include "buddy/kv/serving/store_settings.hpp"
+#include "buddy/kv/serving/transport_factory.hpp"
+#include "buddy/kv/serving/worker_config.hpp"
+#include "buddy/kv/store/store.hpp"
+
+namespace buddy::kv::serving {
+
+// The store of side s: the partitions the placement puts there (nullopt when it holds none).
+std::optional<kv::StoreConfig> side_store_config(const Placement& p, Side s,
+                                                 const StoreSettings& st);
+// That store built, or null when the side holds no partition. Throws kv::Error on a bad config.
+std::unique_ptr<Store> make_side_store(const Placement& p, Side s, const StoreSettings& st);
+
+// What a side's threads are built from.
+struct SideResources {
+  Store* store = nullptr;           // full and PE threads' partitions (null: the side holds none)
+  queue::KvQueue* queue = nullptr;  // CE and PE threads' queue pairs (null: no pairs)
+  TransportFactory factory;         // full and CE threads' transports
+  // The port the side's k-th thread binds (missing or 0: any free port; PEs bind none).
+  std::span<const std::uint16_t> ports;
+  // The counter slot of the side's k-th thread; empty: each thread has its own.
+  std::function<SharedCounters&(std::size_t k)> counters;
+  WorkerConfig worker;
+  std::size_t max_datagram = wire::kDefaultDatagram;
+};
+
+// One serving thread: its plan, transport, worker and counters.
+class ServingThread {
+ public:
+  // plan: a thread of p, the side's k-th.
+  ServingThread(const Placement& p, const ThreadPlan& plan, std::size_t k, const SideResources& r);
+  ServingThread(const ServingThread&) = delete;
+  ServingThread& operator=(const ServingThread&) = delete;
+  ~ServingThread() { join(); }
+
+  void start(const std::atomic<bool>& stop);  // runs the worker until stop
+  void join() { thread_.join(); }
+
+  const ThreadPlan& plan() const noexcept { return plan_; }
+  std::uint16_t port() const noexcept;  // the UDP port it serves (0: a PE, no port)
+  Counters counters() const noexcept { return shared_->read(); }
+  double cpu_s() const noexcept { return thread_.cpu_s(); }
+
+ private:
+  ThreadPlan plan_;
+  std::unique_ptr<wire::BurstTransport> transport_;
+  SharedCounters own_;
+  SharedCounters* shared_;
+  std::unique_ptr<FullWorker> full_;
+  std::unique_ptr<CeWorker> ce_;
+  std::unique_ptr<PeWorker> pe_;
+  MeasuredThread thread_;
+};
+
+// Every serving thread of one side of a placement, in placement order.
+class ServingSide {
+ public:
+  // Builds every thread (binds each port, makes each worker); nothing runs before start(). Throws
+  // std::runtime_error (one line) when a port cannot be bound or a resource is missing.
+  ServingSide(const Placement& p, Side side, const SideResources& r);
+  ServingSide(const ServingSide&) = delete;
+  ServingSide& operator=(const ServingSide&) = delete;
+  ~ServingSide() { stop(); }
+
+  void start();
+  void stop();  // idempotent: every worker stops, every thread is joined
+
+  Side side() const noexcept { return side_; }
+  std::size_t size() const noexcept { return threads_.size(); }
+  const ServingThread& thread(std::size_t k) const { return *threads_[k]; }
+  double cpu_s() const noexcept;  // the side's threads, summed
+
+ private:
+  Side side_;
+  std::vector<std::unique_ptr<ServingThread>> threads_;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace buddy::kv::serving

@@ -1,0 +1,46 @@
+// What makes a ServerConfig servable, checked before anything is built (one line each).
+#include <string>
+
+#include "buddy/kv/engine/engine_block.hpp"
+#include "buddy/kv/server/server.hpp"
+
+namespace buddy::kv::server {
+
+using namespace serving;
+
+std::string validate(const ServerConfig& c) {
+  if (std::string why = validate(c.placement); !why.empty()) return why;
+  if (c.max_datagram < wire::kMinDatagram || c.max_datagram > wire::kMaxDatagram) {
+    return "max datagram must be " + std::to_string(wire::kMinDatagram) + ".." +
+           std::to_string(wire::kMaxDatagram) + " bytes";
+  }
+  if (c.worker.burst == 0 || c.worker.burst > 1024) return "burst must be 1..1024";
+  if (c.worker.pipeline == 0 || c.worker.pipeline > 64) return "pipeline must be 1..64";
+  if (c.worker.pe_batch == 0) return "PE batch must be at least 1";
+  if (c.placement.engine_cpus.size() > engine::kMaxEngineCpus) return "too many engine cpus";
+  if (c.bind.size() >= engine::EnginePlan{}.bind.size()) return "bind address too long";
+  if (c.ring_bytes < 256 || (c.ring_bytes & (c.ring_bytes - 1)) != 0) {
+    return "ring bytes must be a power of two, at least 256";
+  }
+  // The largest datagram's requests must fit one ring entry.
+  if (c.ring_bytes / 2 < 2 * c.max_datagram) return "rings too small for the datagram size";
+  const Placement p = place(c.placement);
+  for (const Side s : {Side::host, Side::engine}) {
+    if (const auto sc = side_store_config(p, s, c.store)) {
+      if (std::string why = kv::validate(*sc); !why.empty()) {
+        return std::string(to_string(s)) + " " + why;
+      }
+    }
+  }
+  // A client learns the map from one HELLO datagram, which must fit the datagram limit.
+  const std::size_t ports = p.port_thread.size();
+  if (const std::size_t hello = wire::hello_bytes(ports, p.partitions); hello > c.max_datagram) {
+    return "HELLO for " + std::to_string(p.partitions) + " partitions and " +
+           std::to_string(ports) + " ports is " + std::to_string(hello) +
+           " bytes, more than the max datagram of " + std::to_string(c.max_datagram) +
+           " bytes: use fewer partitions or a larger max datagram";
+  }
+  return {};
+}
+
+}  // namespace buddy::kv::server

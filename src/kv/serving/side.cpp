@@ -1,0 +1,123 @@
+#include "buddy/kv/serving/side.hpp"
+
+#include <stdexcept>
+#include <string>
+
+namespace buddy::kv::serving {
+
+using namespace queue;
+
+std::optional<kv::StoreConfig> side_store_config(const Placement& p, Side s,
+                                                 const StoreSettings& st) {
+  std::vector<std::uint32_t> held = p.partitions_on(s);
+  if (held.empty()) return std::nullopt;
+  kv::StoreConfig sc;
+  sc.mode = st.mode;
+  sc.memory_bytes = st.memory_bytes;
+  sc.partitions = p.partitions;
+  sc.expected_items = st.expected_items;
+  if (held.size() != p.partitions) sc.only = std::move(held);
+  return sc;
+}
+
+std::unique_ptr<Store> make_side_store(const Placement& p, Side s, const StoreSettings& st) {
+  const auto sc = side_store_config(p, s, st);
+  return sc ? std::make_unique<Store>(*sc) : nullptr;
+}
+
+namespace {
+
+// A CE accepts from clients exactly the partitions its port serves.
+CommEngine comm_engine(const Placement& p, const ThreadPlan& t, std::size_t max_datagram) {
+  Ownership own;
+  own.partitions = p.partitions;
+  own.mine.assign(p.partitions, false);
+  for (std::uint32_t q : t.partitions) own.mine[q] = true;
+  return CommEngine(std::move(own), max_datagram);
+}
+
+Store& store_of(const SideResources& r, const ThreadPlan& t) {
+  if (r.store == nullptr) {
+    throw std::runtime_error(std::string("a ") + to_string(t.side) + " " + to_string(t.role) +
+                             " thread owns partitions but its side has no store");
+  }
+  return *r.store;
+}
+
+KvQueue& queue_of(const SideResources& r, const ThreadPlan& t) {
+  if (r.queue == nullptr) {
+    throw std::runtime_error(std::string("a ") + to_string(t.role) +
+                             " thread needs queue pairs but there is no segment");
+  }
+  return *r.queue;
+}
+
+}  // namespace
+
+ServingThread::ServingThread(const Placement& p, const ThreadPlan& plan, std::size_t k,
+                             const SideResources& r)
+    : plan_(plan), shared_(r.counters ? &r.counters(k) : &own_) {
+  if (plan_.role != Role::pe) {
+    if (!r.factory) throw std::runtime_error("no transport factory for the serving ports");
+    transport_ = r.factory(k < r.ports.size() ? r.ports[k] : 0);
+  }
+  switch (plan_.role) {
+    case Role::full:
+      full_ = std::make_unique<FullWorker>(*transport_, comm_engine(p, plan_, r.max_datagram),
+                                           ProcessingEngine(store_of(r, plan_), plan_.partitions),
+                                           *shared_, r.worker);
+      break;
+    case Role::ce:
+      ce_ = std::make_unique<CeWorker>(
+          *transport_, comm_engine(p, plan_, r.max_datagram),
+          queue_of(r, plan_).ce(static_cast<std::uint32_t>(plan_.pair)), *shared_, r.worker);
+      break;
+    case Role::pe: {
+      std::vector<KvPeEnd> ends;
+      for (std::uint32_t q : plan_.pairs) ends.push_back(queue_of(r, plan_).pe(q));
+      pe_ = std::make_unique<PeWorker>(ProcessingEngine(store_of(r, plan_), plan_.partitions),
+                                       std::move(ends), *shared_, r.worker);
+      break;
+    }
+  }
+}
+
+std::uint16_t ServingThread::port() const noexcept {
+  return transport_ ? transport_->local().port : 0;
+}
+
+void ServingThread::start(const std::atomic<bool>& stop) {
+  thread_.start(plan_.cpu, [this, &stop] {
+    if (full_) {
+      full_->run(stop);
+    } else if (ce_) {
+      ce_->run(stop);
+    } else {
+      pe_->run(stop);
+    }
+  });
+}
+
+ServingSide::ServingSide(const Placement& p, Side side, const SideResources& r) : side_(side) {
+  for (const ThreadPlan& t : p.threads) {
+    if (t.side != side) continue;
+    threads_.push_back(std::make_unique<ServingThread>(p, t, threads_.size(), r));
+  }
+}
+
+void ServingSide::start() {
+  for (auto& t : threads_) t->start(stop_);
+}
+
+void ServingSide::stop() {
+  stop_.store(true);
+  for (auto& t : threads_) t->join();
+}
+
+double ServingSide::cpu_s() const noexcept {
+  double s = 0;
+  for (const auto& t : threads_) s += t->cpu_s();
+  return s;
+}
+
+}  // namespace buddy::kv::serving
