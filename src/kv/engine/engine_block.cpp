@@ -3,7 +3,6 @@
 #include <time.h>
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -11,11 +10,6 @@
 namespace buddy::kv::engine {
 
 using namespace serving;
-
-namespace {
-using StoreWords = std::array<std::uint64_t, 9>;
-static_assert(sizeof(StatsSnapshot) == sizeof(StoreWords));
-}  // namespace
 
 PlacementConfig EnginePlan::config() const {
   PlacementConfig c;
@@ -92,17 +86,6 @@ double EngineBlock::heartbeat_age_s() const {
   const std::uint64_t b = heartbeat_ns.load(std::memory_order_relaxed);
   const std::uint64_t now = monotonic_ns();
   return now > b ? static_cast<double>(now - b) / 1e9 : 0.0;
-}
-
-StatsSnapshot EngineBlock::store_stats() const {
-  StoreWords w{};
-  for (std::size_t i = 0; i < w.size(); ++i) w[i] = store[i].load(std::memory_order_relaxed);
-  return std::bit_cast<StatsSnapshot>(w);
-}
-
-void EngineBlock::publish_store(const StatsSnapshot& s) {
-  const auto w = std::bit_cast<StoreWords>(s);
-  for (std::size_t i = 0; i < w.size(); ++i) store[i].store(w[i], std::memory_order_relaxed);
 }
 
 }  // namespace buddy::kv::engine

@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "buddy/base/shared_words.hpp"
 #include "buddy/kv/serving/placement.hpp"
 #include "buddy/kv/serving/stats.hpp"
 #include "buddy/kv/serving/worker_config.hpp"
@@ -27,7 +28,7 @@
 namespace buddy::kv::engine {
 
 inline constexpr std::uint64_t kEngineBlockMagic = 0x314B4C42454E4742ull;  // "BGNEBLK1" in LE
-inline constexpr std::uint32_t kEngineBlockVersion = 1;
+inline constexpr std::uint32_t kEngineBlockVersion = 2;  // 2: oversize is the last drop reason
 inline constexpr std::uint32_t kMaxEngineThreads = 256;
 inline constexpr std::uint32_t kMaxEngineCpus = 256;
 
@@ -81,7 +82,7 @@ struct EngineBlock {
   std::atomic<std::uint64_t> heartbeat_ns{0};  // CLOCK_MONOTONIC of the engine's last beat
   std::array<char, 256> error{};               // state failed: one line
   // The engine store (engine-only, shrd): totals and items per partition it holds.
-  alignas(64) std::array<std::atomic<std::uint64_t>, 9> store{};  // StatsSnapshot fields, in order
+  alignas(64) base::SharedWords<StatsSnapshot> store;  // StatsSnapshot's 9 words
   std::array<std::atomic<std::uint64_t>, wire::kMaxPartitions> partition_items{};
   std::array<EngineThreadSlot, kMaxEngineThreads> threads{};
 
@@ -97,8 +98,8 @@ struct EngineBlock {
   static std::uint64_t monotonic_ns();
   void beat() { heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed); }
   double heartbeat_age_s() const;
-  StatsSnapshot store_stats() const;
-  void publish_store(const StatsSnapshot& s);
+  StatsSnapshot store_stats() const { return store.read(); }
+  void publish_store(const StatsSnapshot& s) { store.publish(s); }
 };
 
 // The layout docs/protocol.md section 4 documents (x86-64 and aarch64 alike: LP64, natural
