@@ -137,7 +137,7 @@ std::string Server::stats_text() const {
   const double host_cpu = figs.cpu_s[0], engine_cpu = figs.cpu_s[1];
   std::string s = "serving ports: " + to_text(t);
   s += "control port: datagrams_in=" + std::to_string(control.datagrams_in) +
-       " answered=" + std::to_string(control.datagrams_out) +
+       " datagrams_out=" + std::to_string(control.datagrams_out) +
        " send_failures=" + std::to_string(control.send_failures) +
        " dropped=" + std::to_string(control.dropped()) + "\n";
   s += base::text_field(kControlDrops, control.drops) + "\n";
