@@ -3,7 +3,7 @@
 // and the one-line JSON result every app prints:
 //   {"app","mode","routing","ranks","elapsed_s","mmsgs_per_s","host_cpu_s","handler_s",
 //    "comm_s","compute_s","msgs","msg_bytes","mem_bytes","mem_bytes_per_msg_byte",
-//    <app-specific fields>, "verified"}
+//    <app-specific fields>, "verified"}, written with base::json::Writer (strings escaped).
 // Every *_s field except elapsed_s is summed over ranks. docs/apps.md defines each app's
 // mem_bytes (its own data accesses, counted in element bytes).
 #pragma once
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "app_common.hpp"
+#include "buddy/base/json.hpp"
 
 namespace buddy::apps {
 
@@ -90,19 +91,6 @@ class region_timer {
   double t0_ = 0;
 };
 
-// One JSON field: ",\"key\":value" (append several to result::extra).
-inline std::string json_field(const char* key, std::uint64_t v) {
-  return ",\"" + std::string(key) + "\":" + std::to_string(v);
-}
-inline std::string json_field(const char* key, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return ",\"" + std::string(key) + "\":" + buf;
-}
-inline std::string json_field(const char* key, const char* v) {
-  return ",\"" + std::string(key) + "\":\"" + v + "\"";
-}
-
 struct result {
   const char* app;
   const char* mode;
@@ -110,7 +98,6 @@ struct result {
   int ranks;
   region cost;
   bool verified;
-  std::string extra;  // app-specific json_field()s
 
   double mmsgs_per_s() const {
     return cost.elapsed_s > 0 ? static_cast<double>(cost.msgs) / cost.elapsed_s / 1e6 : 0;
@@ -122,17 +109,23 @@ struct result {
   }
 };
 
-inline void print_json(const result& r) {
+// The result line: the fields every app has, then the app's own (app_fields(w) writes them as
+// members: w.member("rows", n)...), then "verified". One JSON object on one line.
+template <class AppFields>
+void print_json(const result& r, AppFields&& app_fields) {
+  using base::json::Fixed;
   const region& c = r.cost;
-  std::printf(
-      "{\"app\":\"%s\",\"mode\":\"%s\",\"routing\":\"%s\",\"ranks\":%d,\"elapsed_s\":%.6f,"
-      "\"mmsgs_per_s\":%.3f,\"host_cpu_s\":%.3f,\"handler_s\":%.4f,\"comm_s\":%.4f,"
-      "\"compute_s\":%.4f,\"msgs\":%llu,\"msg_bytes\":%llu,\"mem_bytes\":%llu,"
-      "\"mem_bytes_per_msg_byte\":%.4f%s,\"verified\":%s}\n",
-      r.app, r.mode, r.routing, r.ranks, c.elapsed_s, r.mmsgs_per_s(), c.host_cpu_s, c.handler_s,
-      c.comm_s, c.compute_s, static_cast<unsigned long long>(c.msgs),
-      static_cast<unsigned long long>(c.msg_bytes), static_cast<unsigned long long>(c.mem_bytes),
-      r.mem_per_msg_byte(), r.extra.c_str(), r.verified ? "true" : "false");
+  base::json::Writer w;
+  w.begin_object().member("app", r.app).member("mode", r.mode).member("routing", r.routing);
+  w.member("ranks", r.ranks).member("elapsed_s", Fixed{c.elapsed_s, 6});
+  w.member("mmsgs_per_s", Fixed{r.mmsgs_per_s(), 3}).member("host_cpu_s", Fixed{c.host_cpu_s, 3});
+  w.member("handler_s", Fixed{c.handler_s, 4}).member("comm_s", Fixed{c.comm_s, 4});
+  w.member("compute_s", Fixed{c.compute_s, 4}).member("msgs", c.msgs);
+  w.member("msg_bytes", c.msg_bytes).member("mem_bytes", c.mem_bytes);
+  w.member("mem_bytes_per_msg_byte", Fixed{r.mem_per_msg_byte(), 4});
+  app_fields(w);
+  w.member("verified", r.verified).end_object();
+  std::printf("%s\n", w.str().c_str());
   std::fflush(stdout);
 }
 

@@ -190,17 +190,13 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
 
   const msg::stats s = world.global_stats();
   if (rank == 0) {
-    const apps::result r{"cc",
-                         apps::mode_name(world.config()),
-                         msg::to_string(opts.route),
-                         size,
-                         cost,
-                         ok,
-                         apps::json_field("graph", cfg.graph.c_str()) +
-                             apps::json_field("vertices", n) + apps::json_field("edges", m) +
-                             apps::json_field("components", components)};
+    const apps::result r{
+        "cc", apps::mode_name(world.config()), msg::to_string(opts.route), size, cost, ok};
     if (cfg.json) {
-      apps::print_json(r);
+      apps::print_json(r, [&](base::json::Writer& w) {
+        w.member("graph", cfg.graph).member("vertices", n).member("edges", m);
+        w.member("components", components);
+      });
     } else {
       std::printf(
           "buddy-cc: %d ranks, mode %s, routing %s, buffer %zu KiB, %s graph of %llu vertices "

@@ -144,10 +144,9 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
                    bulk ? "none" : msg::to_string(opts.route),
                    size,
                    cost,
-                   ok,
-                   apps::json_field("updates", total)};
+                   ok};
     if (cfg.json) {
-      apps::print_json(r);
+      apps::print_json(r, [&](base::json::Writer& w) { w.member("updates", total); });
     } else {
       std::printf(
           "buddy-histogram: %d ranks, mode %s, routing %s, buffer %zu KiB, %llu updates per "

@@ -96,16 +96,16 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
 
   const msg::stats st = world.global_stats();
   if (rank == 0) {
-    const apps::result r{
-        "index-gather",
-        apps::mode_name(world.config()),
-        msg::to_string(opts.route),
-        size,
-        cost,
-        ok,
-        apps::json_field("requests", cfg.updates * static_cast<std::uint64_t>(size))};
+    const apps::result r{"index-gather",
+                         apps::mode_name(world.config()),
+                         msg::to_string(opts.route),
+                         size,
+                         cost,
+                         ok};
     if (cfg.json) {
-      apps::print_json(r);
+      apps::print_json(r, [&](base::json::Writer& w) {
+        w.member("requests", cfg.updates * static_cast<std::uint64_t>(size));
+      });
     } else {
       std::printf(
           "buddy-index-gather: %d ranks, mode %s, routing %s, buffer %zu KiB, %llu requests per "

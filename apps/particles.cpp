@@ -151,22 +151,16 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
     std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(sum.hash()));
     const double fom = static_cast<double>(sum.segments) / cost.elapsed_s;
     const apps::result r{
-        "particles",
-        apps::mode_name(world.config()),
-        msg::to_string(opts.route),
-        size,
-        cost,
-        ok,
-        apps::json_field("segments_per_s", fom) + apps::json_field("segments", sum.segments) +
-            apps::json_field("created", sum.created) + apps::json_field("absorbed", sum.absorbed) +
-            apps::json_field("escaped", sum.escaped) + apps::json_field("census", sum.census) +
-            apps::json_field("scatters", sum.scatters) +
-            apps::json_field("migrations", migrations) +
-            apps::json_field("lookups", static_cast<std::uint64_t>(p.lookups)) +
-            apps::json_field("serial_check", cfg.check_serial ? "yes" : "no") +
-            apps::json_field("tally_hash", hash)};
+        "particles", apps::mode_name(world.config()), msg::to_string(opts.route), size, cost, ok};
     if (cfg.json) {
-      apps::print_json(r);
+      apps::print_json(r, [&](base::json::Writer& w) {
+        w.member("segments_per_s", fom).member("segments", sum.segments);
+        w.member("created", sum.created).member("absorbed", sum.absorbed);
+        w.member("escaped", sum.escaped).member("census", sum.census);
+        w.member("scatters", sum.scatters).member("migrations", migrations);
+        w.member("lookups", static_cast<std::uint64_t>(p.lookups));
+        w.member("serial_check", cfg.check_serial ? "yes" : "no").member("tally_hash", hash);
+      });
     } else {
       std::printf(
           "buddy-particles: %d ranks (%d x %d x %d boxes), mode %s, routing %s, buffer %zu KiB, "

@@ -212,18 +212,13 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
     char hex[32];
     std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(sum));
     const apps::result r{
-        "transpose",
-        apps::mode_name(world.config()),
-        msg::to_string(opts.route),
-        size,
-        cost,
-        ok,
-        apps::json_field("rows", cfg.rows) + apps::json_field("nnz", nnz) +
-            apps::json_field("generator", cfg.rmat ? "rmat" : "er") +
-            apps::json_field("mnnz_per_s", static_cast<double>(nnz) / cost.elapsed_s / 1e6) +
-            apps::json_field("checksum", hex)};
+        "transpose", apps::mode_name(world.config()), msg::to_string(opts.route), size, cost, ok};
     if (cfg.json) {
-      apps::print_json(r);
+      apps::print_json(r, [&](base::json::Writer& w) {
+        w.member("rows", cfg.rows).member("nnz", nnz).member("generator", cfg.rmat ? "rmat" : "er");
+        w.member("mnnz_per_s", static_cast<double>(nnz) / cost.elapsed_s / 1e6);
+        w.member("checksum", hex);
+      });
     } else {
       std::printf(
           "buddy-transpose: %d ranks, mode %s, routing %s, buffer %zu KiB, %llu x %llu %s "

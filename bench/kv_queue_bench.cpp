@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "buddy/base/json.hpp"
 #include "buddy/kv/queue/kv_queue.hpp"
 #include "buddy/qp/backoff.hpp"
 #include "cli.hpp"
@@ -277,13 +278,18 @@ int main(int argc, char** argv) {
     }
     const double a = buddy::tools::fastest(kvq), b = buddy::tools::fastest(boost);
     if (o.json) {
-      std::printf(
-          "{\"impl\":\"boost\",\"batch\":%zu,\"mreq_per_s\":%.2f,\"median_mreq_per_s\":%.2f}\n",
-          batch, b, buddy::tools::median(boost));
-      std::printf(
-          "{\"impl\":\"kvq\",\"batch\":%zu,\"mreq_per_s\":%.2f,\"median_mreq_per_s\":%.2f,"
-          "\"ratio_vs_boost\":%.2f}\n",
-          batch, a, buddy::tools::median(kvq), a / b);
+      // One line per implementation; the kvq line also gives its ratio to boost's.
+      auto line = [&](const char* impl, double best, const std::vector<double>& runs, bool ratio) {
+        using buddy::base::json::Fixed;
+        buddy::base::json::Writer js;
+        js.begin_object().member("impl", impl).member("batch", batch);
+        js.member("mreq_per_s", Fixed{best, 2});
+        js.member("median_mreq_per_s", Fixed{buddy::tools::median(runs), 2});
+        if (ratio) js.member("ratio_vs_boost", Fixed{a / b, 2});
+        std::printf("%s\n", js.end_object().str().c_str());
+      };
+      line("boost", b, boost, false);
+      line("kvq", a, kvq, true);
     } else {
       std::printf("%6zu %13.2f (%6.2f) %13.2f (%6.2f) %9.2fx\n", batch, b,
                   buddy::tools::median(boost), a, buddy::tools::median(kvq), a / b);

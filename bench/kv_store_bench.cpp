@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "buddy/base/json.hpp"
 #include "buddy/kv/client/zipf.hpp"
 #include "buddy/kv/store/store.hpp"
 #include "cli.hpp"
@@ -184,10 +185,11 @@ struct Row {
 };
 
 void print_json(const char* impl, const Row& r, double mops, double bpi) {
-  std::printf(
-      "{\"impl\":\"%s\",\"op\":\"%s\",\"keys\":%llu,\"dist\":\"%s\",\"mops\":%.2f,"
-      "\"bytes_per_item\":%.2f}\n",
-      impl, r.op, static_cast<unsigned long long>(r.keys), r.dist, mops, bpi);
+  using buddy::base::json::Fixed;
+  buddy::base::json::Writer w;
+  w.begin_object().member("impl", impl).member("op", r.op).member("keys", r.keys);
+  w.member("dist", r.dist).member("mops", Fixed{mops, 2}).member("bytes_per_item", Fixed{bpi, 2});
+  std::printf("%s\n", w.end_object().str().c_str());
   std::fflush(stdout);
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "buddy/base/json.hpp"
 #include "buddy/qp/qp.hpp"
 #include "cli.hpp"
 
@@ -257,14 +258,18 @@ int main(int argc, char** argv) {
     const double bu_med = buddy::tools::median(buddy_rates),
                  bo_med = buddy::tools::median(boost_rates);
     if (o.json) {
-      std::printf(
-          "{\"impl\":\"boost\",\"batch\":%zu,\"msg_bytes\":16,\"mmsgs_per_s\":%.1f,"
-          "\"median_mmsgs_per_s\":%.1f,\"runs\":%d}\n",
-          batch, bo, bo_med, o.repeat);
-      std::printf(
-          "{\"impl\":\"buddy\",\"batch\":%zu,\"msg_bytes\":16,\"mmsgs_per_s\":%.1f,"
-          "\"median_mmsgs_per_s\":%.1f,\"runs\":%d,\"ratio_vs_boost\":%.2f}\n",
-          batch, bu, bu_med, o.repeat, bu / bo);
+      // One line per implementation; the buddy line also gives its ratio to boost's.
+      auto line = [&](const char* impl, double best, double median, bool ratio) {
+        using buddy::base::json::Fixed;
+        buddy::base::json::Writer js;
+        js.begin_object().member("impl", impl).member("batch", batch).member("msg_bytes", 16);
+        js.member("mmsgs_per_s", Fixed{best, 1}).member("median_mmsgs_per_s", Fixed{median, 1});
+        js.member("runs", o.repeat);
+        if (ratio) js.member("ratio_vs_boost", Fixed{bu / bo, 2});
+        std::printf("%s\n", js.end_object().str().c_str());
+      };
+      line("boost", bo, bo_med, false);
+      line("buddy", bu, bu_med, true);
     } else {
       std::printf("%6zu %13.1f (%6.1f) %13.1f (%6.1f) %11.2fx\n", batch, bo, bo_med, bu, bu_med,
                   bu / bo);

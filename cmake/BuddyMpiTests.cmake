@@ -11,9 +11,13 @@ set(BUDDY_MPI_TEST_ENV
     "PMIX_MCA_mca_base_component_disable_dlclose=1")
 
 # buddy_check_run_split(ARGS_VAR OPTS_VAR): moves the leading check_run.sh options of the list
-# ARGS_VAR ("one-line", "also REGEX") into OPTS_VAR; ARGS_VAR keeps the command after them.
+# ARGS_VAR ("one-line", "also REGEX") into OPTS_VAR; ARGS_VAR keeps the command after them. A
+# command with --json gets "json" too: every JSON line it prints must parse.
 macro(buddy_check_run_split args_var opts_var)
   set(${opts_var})
+  if("--json" IN_LIST ${args_var})
+    list(APPEND ${opts_var} json)
+  endif()
   while(TRUE)
     list(GET ${args_var} 0 _buddy_first)
     if(_buddy_first STREQUAL "one-line")

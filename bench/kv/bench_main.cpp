@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "buddy/base/fields.hpp"
+#include "buddy/base/json.hpp"
 #include "buddy/kv/client/ycsb.hpp"
 #include "buddykv_target.hpp"
 #include "cli.hpp"
@@ -101,6 +103,22 @@ struct Tally {
   std::string first_error;
   void note(const std::string& e) {
     if (first_error.empty()) first_error = e;
+  }
+  // The counts' field table (base/fields.hpp): what merging the threads' tallies sums.
+  template <class F, class... S>
+  static constexpr void fields(F&& f, S&&... s) {
+    f("ops", s.ops...);
+    f("gets", s.gets...);
+    f("sets", s.sets...);
+    f("hits", s.hits...);
+    f("misses", s.misses...);
+    f("errors", s.errors...);
+    f("timeouts", s.timeouts...);
+    f("bad_values", s.bad_values...);
+    f("stale", s.stale...);
+    f("stale_after_retry", s.stale_after_retry...);
+    f("missing", s.missing...);
+    f("set_failures", s.set_failures...);
   }
 };
 
@@ -413,16 +431,7 @@ int main(int argc, char** argv) {
   for (unsigned i = 0; i < o.threads; ++i) {
     Tally& t = tallies[i];
     all.lat.merge(t.lat);
-    all.ops += t.ops;
-    all.gets += t.gets;
-    all.sets += t.sets;
-    all.hits += t.hits;
-    all.misses += t.misses;
-    all.errors += t.errors;
-    all.timeouts += t.timeouts;
-    all.bad_values += t.bad_values;
-    all.missing += t.missing;
-    all.set_failures += t.set_failures;
+    base::add_fields(all, t);
     for (std::uint64_t k : t.stale_keys) {
       // Decided now, not when the GET was checked: a SET of the key may have been
       // retransmitted (and so re-applied late) after that.
@@ -434,10 +443,7 @@ int main(int argc, char** argv) {
       }
     }
     if (all.first_error.empty()) all.first_error = t.first_error;
-    const TargetCounters c = targets[i]->counters();
-    tc.retries += c.retries;
-    tc.timeouts += c.timeouts;
-    tc.stale += c.stale;
+    base::add_fields(tc, targets[i]->counters());
   }
   const std::uint64_t errors =
       all.errors + all.bad_values + all.stale + all.missing + all.set_failures;
@@ -446,22 +452,22 @@ int main(int argc, char** argv) {
   const double p50 = us(all.lat.quantile(0.50)), p99 = us(all.lat.quantile(0.99)),
                p999 = us(all.lat.quantile(0.999));
   if (o.json) {
-    std::printf(
-        "{\"target\":\"%s\",\"workload\":\"%s\",\"dist\":\"%s\",\"theta\":%.3f,\"keys\":%llu,"
-        "\"key_size\":%zu,\"value_size\":%zu,\"threads\":%u,\"batch\":%zu,\"window\":%zu,"
-        "\"duration_s\":%.3f,\"ops\":%llu,\"mops\":%.4f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
-        "\"p999_us\":%.1f,\"gets\":%llu,\"sets\":%llu,\"hits\":%llu,\"misses\":%llu,"
-        "\"timeouts\":%llu,\"retries\":%llu,\"stale_after_retry\":%llu,\"errors\":%llu,"
-        "\"preload\":%s,\"verify\":%s,\"verified\":%s}\n",
-        ep->scheme.c_str(), o.workload.c_str(), o.dist.c_str(), o.theta,
-        static_cast<unsigned long long>(o.keys), o.key_size, o.value_size, o.threads, o.batch,
-        o.window, elapsed, static_cast<unsigned long long>(all.ops), mops, p50, p99, p999,
-        static_cast<unsigned long long>(all.gets), static_cast<unsigned long long>(all.sets),
-        static_cast<unsigned long long>(all.hits), static_cast<unsigned long long>(all.misses),
-        static_cast<unsigned long long>(all.timeouts), static_cast<unsigned long long>(tc.retries),
-        static_cast<unsigned long long>(all.stale_after_retry),
-        static_cast<unsigned long long>(errors), o.preload ? "true" : "false",
-        o.verify ? "true" : "false", verified ? "true" : "false");
+    using base::json::Fixed;
+    base::json::Writer js;
+    js.begin_object();
+    js.member("target", ep->scheme).member("workload", o.workload).member("dist", o.dist);
+    js.member("theta", Fixed{o.theta, 3}).member("keys", o.keys).member("key_size", o.key_size);
+    js.member("value_size", o.value_size).member("threads", o.threads).member("batch", o.batch);
+    js.member("window", o.window).member("duration_s", Fixed{elapsed, 3});
+    js.member("ops", all.ops).member("mops", Fixed{mops, 4});
+    js.member("p50_us", Fixed{p50, 1}).member("p99_us", Fixed{p99, 1});
+    js.member("p999_us", Fixed{p999, 1});
+    js.member("gets", all.gets).member("sets", all.sets).member("hits", all.hits);
+    js.member("misses", all.misses).member("timeouts", all.timeouts);
+    js.member("retries", tc.retries).member("stale_after_retry", all.stale_after_retry);
+    js.member("errors", errors).member("preload", o.preload).member("verify", o.verify);
+    js.member("verified", verified).end_object();
+    std::printf("%s\n", js.str().c_str());
   } else {
     std::printf("target %s  workload %s  dist %s  keys %llu  key/value %zu/%zu B  threads %u\n",
                 o.target.c_str(), o.workload.c_str(), o.dist.c_str(),

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "buddy/base/fields.hpp"
+
 namespace buddy::bench {
 
 enum class OpKind : std::uint8_t { get, set };
@@ -34,6 +36,13 @@ struct TargetCounters {
   std::uint64_t retries = 0;
   std::uint64_t timeouts = 0;
   std::uint64_t stale = 0;  // duplicate or late answers ignored
+
+  template <class F, class... S>
+  static constexpr void fields(F&& f, S&&... s) {
+    f("retries", s.retries...);
+    f("timeouts", s.timeouts...);
+    f("stale", s.stale...);
+  }
 };
 
 class Target {

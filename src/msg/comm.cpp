@@ -6,6 +6,8 @@
 #include <exception>
 #include <string>
 #include <thread>
+#include <type_traits>
+#include <vector>
 
 #include "buddy/base/reentry_guard.hpp"
 #include "buddy/msg/detail/termination.hpp"
@@ -432,32 +434,28 @@ stats comm::local_stats() const {
 stats comm::global_stats() {
   barrier();  // first: messages sent just before the call are counted as executed too
   const stats s = local_stats();
-  std::array<unsigned long long, 14> u = {
-      s.msgs_sent,     s.bytes_sent,        s.msgs_executed,   s.bytes_executed,
-      s.msgs_relayed,  s.bytes_relayed,     s.buffers_flushed, s.bytes_flushed,
-      s.buffers_local, s.buffers_received,  s.large_sends,     s.backpressure_waits,
-      s.barriers,      s.termination_rounds};
-  std::array<double, 2> d = {s.handler_s, s.comm_s};
+  // Every field summed over ranks: the integers in one reduction, the doubles in another.
+  std::vector<unsigned long long> u;
+  std::vector<double> d;
+  base::for_each_number(s, [&](const auto& v) {
+    if constexpr (std::is_floating_point_v<std::remove_cvref_t<decltype(v)>>) {
+      d.push_back(v);
+    } else {
+      u.push_back(v);
+    }
+  });
   MPI_Allreduce(MPI_IN_PLACE, u.data(), static_cast<int>(u.size()), MPI_UNSIGNED_LONG_LONG, MPI_SUM,
                 coll_);
-  MPI_Allreduce(MPI_IN_PLACE, d.data(), 2, MPI_DOUBLE, MPI_SUM, coll_);
+  MPI_Allreduce(MPI_IN_PLACE, d.data(), static_cast<int>(d.size()), MPI_DOUBLE, MPI_SUM, coll_);
   stats g;
-  g.msgs_sent = u[0];
-  g.bytes_sent = u[1];
-  g.msgs_executed = u[2];
-  g.bytes_executed = u[3];
-  g.msgs_relayed = u[4];
-  g.bytes_relayed = u[5];
-  g.buffers_flushed = u[6];
-  g.bytes_flushed = u[7];
-  g.buffers_local = u[8];
-  g.buffers_received = u[9];
-  g.large_sends = u[10];
-  g.backpressure_waits = u[11];
-  g.barriers = u[12];
-  g.termination_rounds = u[13];
-  g.handler_s = d[0];
-  g.comm_s = d[1];
+  std::size_t ui = 0, di = 0;
+  base::for_each_number(g, [&](auto& v) {
+    if constexpr (std::is_floating_point_v<std::remove_cvref_t<decltype(v)>>) {
+      v = d[di++];
+    } else {
+      v = u[ui++];
+    }
+  });
   return g;
 }
 

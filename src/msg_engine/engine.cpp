@@ -9,6 +9,7 @@
 #include <string>
 
 #include "buddy/base/clock.hpp"
+#include "buddy/base/json.hpp"
 #include "buddy/base/reentry_guard.hpp"
 #include "buddy/msg/transport/error.hpp"
 #include "buddy/msg/transport/routing.hpp"
@@ -73,37 +74,12 @@ qp::Segment attach_rank(const off::job& j, int r) {
 }  // namespace
 
 std::string engine_stats::json(int engine, int node, int ranks) const {
-  char line[1280];
-  std::snprintf(
-      line, sizeof line,
-      "{\"engine\":%d,\"node\":%d,\"ranks\":%d,\"cpu_s\":%.4f,\"wall_s\":%.4f,"
-      "\"records_in\":%llu,\"bytes_in\":%llu,\"records_local\":%llu,\"records_remote\":%llu,"
-      "\"records_from_mpi\":%llu,\"records_delivered\":%llu,\"records_held\":%llu,"
-      "\"max_held_bytes\":%llu,\"mpi_buffers_sent\":%llu,\"mpi_bytes_sent\":%llu,"
-      "\"mpi_buffers_received\":%llu,\"records_relayed\":%llu,\"send_waits\":%llu,"
-      "\"records_handed\":%llu,\"max_waiting_batches\":%llu,\"threads\":%zu,"
-      "\"thread_cpu_s\":[",
-      engine, node, ranks, cpu_s, wall_s, static_cast<unsigned long long>(records_in),
-      static_cast<unsigned long long>(bytes_in), static_cast<unsigned long long>(records_local),
-      static_cast<unsigned long long>(records_remote),
-      static_cast<unsigned long long>(records_from_mpi),
-      static_cast<unsigned long long>(records_delivered),
-      static_cast<unsigned long long>(records_held),
-      static_cast<unsigned long long>(max_held_bytes),
-      static_cast<unsigned long long>(net.buffers_flushed),
-      static_cast<unsigned long long>(net.bytes_flushed),
-      static_cast<unsigned long long>(net.buffers_received),
-      static_cast<unsigned long long>(net.msgs_relayed),
-      static_cast<unsigned long long>(net.backpressure_waits),
-      static_cast<unsigned long long>(records_handed),
-      static_cast<unsigned long long>(max_waiting_batches), thread_cpu_s.size());
-  std::string out = line;
-  for (std::size_t t = 0; t < thread_cpu_s.size(); ++t) {
-    std::snprintf(line, sizeof line, "%s%.4f", t == 0 ? "" : ",", thread_cpu_s[t]);
-    out += line;
-  }
-  out += "]}";
-  return out;
+  base::json::Writer w;
+  w.begin_object().member("engine", engine).member("node", node).member("ranks", ranks);
+  base::write_fields(w, *this);
+  w.member("threads", thread_cpu_s.size()).key("thread_cpu_s").begin_array();
+  for (double t : thread_cpu_s) w.value(base::json::Fixed{t, 4});
+  return w.end_array().end_object().take();
 }
 
 engine::engine(const off::job& job, const engine_options& opts) : job_(job), opts_(opts) {

@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "buddy/base/fields.hpp"
 #include "buddy/msg/transport/offload_link.hpp"
 #include "buddy/msg/transport/options.hpp"
 #include "buddy/msg/transport/router.hpp"
@@ -60,7 +61,31 @@ struct engine_stats {
   std::vector<double> thread_cpu_s;  // per thread (thread 0 does MPI)
   msg::stats net;                    // the router's: MPI buffers, bytes, relays, waits
 
-  // One JSON object on one line.
+  // The field table (base/fields.hpp) of the JSON line, which names the router's figures its
+  // own way; the line adds "threads" and "thread_cpu_s" after these.
+  template <class F, class... S>
+  static constexpr void fields(F&& f, S&&... s) {
+    f(base::Field("cpu_s").fixed(4), s.cpu_s...);
+    f(base::Field("wall_s").fixed(4), s.wall_s...);
+    f("records_in", s.records_in...);
+    f("bytes_in", s.bytes_in...);
+    f("records_local", s.records_local...);
+    f("records_remote", s.records_remote...);
+    f("records_from_mpi", s.records_from_mpi...);
+    f("records_delivered", s.records_delivered...);
+    f("records_held", s.records_held...);
+    f("max_held_bytes", s.max_held_bytes...);
+    f("mpi_buffers_sent", s.net.buffers_flushed...);
+    f("mpi_bytes_sent", s.net.bytes_flushed...);
+    f("mpi_buffers_received", s.net.buffers_received...);
+    f("records_relayed", s.net.msgs_relayed...);
+    f("send_waits", s.net.backpressure_waits...);
+    f("records_handed", s.records_handed...);
+    f("max_waiting_batches", s.max_waiting_batches...);
+  }
+
+  // One JSON object on one line: {"engine","node","ranks", the fields, "threads",
+  // "thread_cpu_s":[..]}.
   std::string json(int engine, int node, int ranks) const;
 };
 

@@ -1,7 +1,6 @@
 #include "buddy/kv/engine/engine_block.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
 #include <new>
 #include <stdexcept>
@@ -9,11 +8,6 @@
 namespace buddy::kv::engine {
 
 using namespace serving;
-
-namespace {
-using StoreWords = std::array<std::uint64_t, 9>;
-static_assert(sizeof(StatsSnapshot) == sizeof(StoreWords));
-}  // namespace
 
 EnginePlan EnginePlan::make(const PlacementConfig& placement, const StoreSettings& store,
                             const WorkerConfig& worker, std::size_t max_datagram,
@@ -120,17 +114,6 @@ void EngineBlock::fail(std::string_view why) {
 
 std::string EngineBlock::failure() const {
   return std::string(error.data(), strnlen(error.data(), error.size()));
-}
-
-StatsSnapshot EngineBlock::store_stats() const {
-  StoreWords w{};
-  for (std::size_t i = 0; i < w.size(); ++i) w[i] = store[i].load(std::memory_order_relaxed);
-  return std::bit_cast<StatsSnapshot>(w);
-}
-
-void EngineBlock::publish_store(const StatsSnapshot& s) {
-  const auto w = std::bit_cast<StoreWords>(s);
-  for (std::size_t i = 0; i < w.size(); ++i) store[i].store(w[i], std::memory_order_relaxed);
 }
 
 }  // namespace buddy::kv::engine

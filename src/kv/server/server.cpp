@@ -136,24 +136,32 @@ void Server::stop() {
 void Server::control_loop() {
   std::vector<std::byte> in(wire::kMaxDatagram), out(wire::kMaxDatagram);
   wire::Datagram d{in.data(), 0, static_cast<std::uint32_t>(in.size()), {}};
+  serving::Counters c;  // the control port's datagrams and drops, published to control_counters_
   while (!stop_.load(std::memory_order_relaxed)) {
     watch_engine();
     if (control_->recv_burst({&d, 1}, std::chrono::milliseconds(50)) == 0) continue;
+    ++c.datagrams_in;
     const auto req = wire::parse_control_request({d.data, std::min(d.size, d.capacity)});
-    if (req.drop != wire::Drop::none || d.size > d.capacity) {
-      control_drops_.fetch_add(1, std::memory_order_relaxed);
+    if (d.size > d.capacity || req.drop != wire::Drop::none) {
+      c.count_drop(d.size > d.capacity ? wire::Drop::oversize : req.drop);
+      control_counters_.publish(c);
       continue;
     }
+    ++c.requests;
     std::size_t n = 0;
     if (req.cmd == wire::Command::hello) {
       n = wire::encode_hello(out, req.header.client_id, map_);
-    } else {
-      n = wire::encode_stats(out, req.header.client_id, stats_json());
+    } else {  // cut to fit one control datagram (docs/protocol.md, "STATS")
+      n = wire::encode_stats(out, req.header.client_id, stats_json(wire::kMaxStatsBytes));
     }
-    if (n == 0) continue;
     wire::Datagram r{out.data(), static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(n),
                      d.peer};
-    control_->send_burst({&r, 1});
+    if (n != 0 && control_->send_burst({&r, 1}) == 1) {
+      ++c.datagrams_out;
+    } else {
+      ++c.send_failures;
+    }
+    control_counters_.publish(c);
   }
 }
 

@@ -1,8 +1,10 @@
-// The server's statistics as STATS answers them (one JSON object) and as the exit report prints
-// them (DPU-KV's per-stage profile, per thread and per side).
+// The server's statistics as STATS answers them (one JSON object, docs/protocol.md "STATS") and
+// as the exit report prints them (DPU-KV's per-stage profile, per thread and per side). Counter
+// names come from the field tables (Counters::fields, StatsSnapshot::fields).
 #include <algorithm>
 #include <cstdio>
 
+#include "buddy/base/json.hpp"
 #include "buddy/kv/engine/engine_block.hpp"
 #include "buddy/kv/server/server.hpp"
 
@@ -10,125 +12,137 @@ namespace buddy::kv::server {
 
 using namespace engine;
 using namespace serving;
+using base::json::Fixed;
+using base::json::Writer;
 
 namespace {
-// STATS lists items per partition up to this many partitions (the answer is one datagram).
-constexpr std::uint32_t kListedPartitions = 512;
-std::string per_mreq(double cpu_s, std::uint64_t requests) {
-  return requests == 0 ? "null" : std::to_string(cpu_s * 1e6 / static_cast<double>(requests));
+
+// CPU seconds and their per-request figures: microsecond digits, as they always were.
+constexpr int kCpuDigits = 6;
+
+// CPU seconds per million requests, null without requests.
+void per_mreq(Writer& w, std::string_view key, double cpu_s, std::uint64_t requests) {
+  w.key(key);
+  if (requests == 0) {
+    w.null();
+  } else {
+    w.value(Fixed{cpu_s * 1e6 / static_cast<double>(requests), kCpuDigits});
+  }
 }
+
+// The CPU the work itself took: without the idle stage (polling for work that was not there).
+double busy_s(double cpu_s, const Counters& c) {
+  const auto idle = static_cast<std::size_t>(Stage::idle);
+  return std::max(0.0, cpu_s - static_cast<double>(c.stage_ns[idle]) / 1e9);
+}
+
+const base::Field kControlDrops = base::Field("control_drop_reasons").each(kDropNames);
+
 }  // namespace
 
-std::string Server::stats_json() const {
+std::string Server::stats_json(std::size_t max_bytes) const {
   const auto up = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time_);
   const Figures figs = figures();
   const Counters& t = figs.total;
+  const Counters control = control_counters_.read();
   const double host_cpu = figs.cpu_s[0], engine_cpu = figs.cpu_s[1];
-  std::string s = "{\"design\":\"" + std::string(to_string(placement_.design)) +
-                  "\",\"threads\":" + std::to_string(cfg_.placement.host_threads) +
-                  ",\"engine_threads\":" + std::to_string(placement_.count(Side::engine)) +
-                  ",\"host_serving_threads\":" + std::to_string(placement_.count(Side::host)) +
-                  ",\"partitions\":" + std::to_string(map_.partitions) + ",\"mode\":\"" +
-                  std::string(to_string(cfg_.store.mode)) +
-                  "\",\"uptime_s\":" + std::to_string(started_ ? up.count() : 0.0) + ",";
-  s += json_members(t);
-  s += ",\"control_drops\":" + std::to_string(control_drops_.load());
-  s += ",\"host_cpu_s\":" + std::to_string(host_cpu) +
-       ",\"engine_cpu_s\":" + std::to_string(engine_cpu) +
-       ",\"host_cpu_s_per_mreq\":" + per_mreq(host_cpu, t.requests) +
-       ",\"engine_cpu_s_per_mreq\":" + per_mreq(engine_cpu, t.requests);
-  // The same without the idle stage (polling for work that was not there): the CPU the work
-  // itself took on each side.
-  const auto idle = static_cast<std::size_t>(Stage::idle);
-  const double host_busy =
-      std::max(0.0, host_cpu - static_cast<double>(figs.side[0].stage_ns[idle]) / 1e9);
-  const double engine_busy =
-      std::max(0.0, engine_cpu - static_cast<double>(figs.side[1].stage_ns[idle]) / 1e9);
-  s += ",\"host_busy_cpu_s_per_mreq\":" + per_mreq(host_busy, t.requests) +
-       ",\"engine_busy_cpu_s_per_mreq\":" + per_mreq(engine_busy, t.requests);
+  Writer w(4096);
+  w.begin_object();
+  w.member("design", to_string(placement_.design));
+  w.member("threads", cfg_.placement.host_threads);
+  w.member("engine_threads", placement_.count(Side::engine));
+  w.member("host_serving_threads", placement_.count(Side::host));
+  w.member("partitions", map_.partitions);
+  w.member("mode", to_string(cfg_.store.mode));
+  w.member("uptime_s", Fixed{started_ ? up.count() : 0.0, kCpuDigits});
+  write_json(w, t);
+  w.member("control_drops", control.dropped());
+  base::write_field(w, kControlDrops, control.drops);
+  w.member("host_cpu_s", Fixed{host_cpu, kCpuDigits});
+  w.member("engine_cpu_s", Fixed{engine_cpu, kCpuDigits});
+  per_mreq(w, "host_cpu_s_per_mreq", host_cpu, t.requests);
+  per_mreq(w, "engine_cpu_s_per_mreq", engine_cpu, t.requests);
+  per_mreq(w, "host_busy_cpu_s_per_mreq", busy_s(host_cpu, figs.side[0]), t.requests);
+  per_mreq(w, "engine_busy_cpu_s_per_mreq", busy_s(engine_cpu, figs.side[1]), t.requests);
   if (offloaded(placement_.design)) {
     const std::string lost = engine_lost();
-    s += ",\"engine\":{\"mode\":\"";
-    s += cfg_.engine == EngineMode::process ? "process" : "thread";
-    s += "\",\"segment\":\"" + segment_name() +
-         "\",\"pid\":" + std::to_string(engine_attacher_pid_) + ",\"state\":\"" +
-         (lost.empty() ? "ok" : "lost") + "\"}";
+    w.key("engine").begin_object();
+    w.member("mode", cfg_.engine == EngineMode::process ? "process" : "thread");
+    w.member("segment", segment_name());
+    w.member("pid", engine_attacher_pid_);
+    w.member("state", lost.empty() ? "ok" : "lost");
+    w.end_object();
   }
-  const StatsSnapshot st = store_stats();
-  s += ",\"store\":{\"items\":" + std::to_string(st.items) +
-       ",\"bytes\":" + std::to_string(st.bytes) + ",\"memory\":" + std::to_string(st.memory) +
-       ",\"hits\":" + std::to_string(st.hits) + ",\"misses\":" + std::to_string(st.misses) +
-       ",\"sets\":" + std::to_string(st.sets) + ",\"deletes\":" + std::to_string(st.deletes) +
-       ",\"evictions\":" + std::to_string(st.evictions) + ",\"oom\":" + std::to_string(st.oom) +
-       "}";
-  // Per-partition items, or a summary when the list would not fit a STATS datagram.
+  w.key("store").begin_object();
+  base::write_fields(w, store_stats());
+  w.end_object();
+
+  // Items per partition: the extremes always, the list when it fits.
   std::uint64_t lo = UINT64_MAX, hi = 0;
-  std::string list;
+  Writer items(8 * map_.partitions + 2);
+  items.begin_array();
   for (std::uint32_t p = 0; p < map_.partitions; ++p) {
     const std::uint64_t n = placement_.partition_side[p] == Side::host
                                 ? store_->partition(p).stats().items
                                 : block_->partition_items[p].load(std::memory_order_relaxed);
     lo = std::min(lo, n);
     hi = std::max(hi, n);
-    if (map_.partitions <= kListedPartitions) {
-      if (p != 0) list += ',';
-      list += std::to_string(n);
-    }
+    items.value(n);
   }
-  s += ",\"partition_items_min\":" + std::to_string(lo) +
-       ",\"partition_items_max\":" + std::to_string(hi);
-  if (map_.partitions <= kListedPartitions) s += ",\"partition_items\":[" + list + "]";
-  s += ",\"workers\":[";
-  for (std::size_t i = 0; i < figs.threads.size(); ++i) {
-    const auto& f = figs.threads[i];
-    if (i != 0) s += ',';
-    s += "{\"side\":\"" + std::string(to_string(f.side)) + "\",\"role\":\"" + to_string(f.role) +
-         "\",\"port\":" + std::to_string(f.port) + ",\"cpu\":" + std::to_string(f.cpu) +
-         ",\"cpu_s\":" + std::to_string(f.cpu_s) + ",";
-    s += json_members(f.c);
-    s += '}';
+  items.end_array();
+  w.member("partition_items_min", lo);
+  w.member("partition_items_max", hi);
+
+  std::vector<std::string> workers;
+  for (const auto& f : figs.threads) {
+    Writer o(1024);
+    o.begin_object();
+    o.member("side", to_string(f.side));
+    o.member("role", to_string(f.role));
+    o.member("port", f.port);
+    o.member("cpu", f.cpu);
+    o.member("cpu_s", Fixed{f.cpu_s, kCpuDigits});
+    write_json(o, f.c);
+    o.end_object();
+    workers.push_back(o.take());
   }
-  s += "]}";
-  return s;
+
+  // The lists, within max_bytes: every worker that fits (in order), then the partition list if
+  // it fits too. What is always written after them is at most this long:
+  constexpr std::size_t kTail = sizeof(",\"workers\":[],\"workers_omitted\":18446744073709551615}");
+  const std::size_t room =
+      max_bytes == SIZE_MAX ? SIZE_MAX : max_bytes - std::min(max_bytes, w.size() + kTail);
+  std::size_t used = 0, listed = 0;
+  for (const std::string& x : workers) {
+    if (room - used < x.size() + 1) break;  // + the comma
+    used += x.size() + 1;
+    ++listed;
+  }
+  constexpr std::size_t kItemsKey = sizeof(",\"partition_items\":");
+  if (listed == workers.size() && room - used >= items.size() + kItemsKey) {
+    w.raw_member("partition_items", items.str());
+  }
+  w.key("workers").begin_array();
+  for (std::size_t i = 0; i < listed; ++i) w.raw(workers[i]);
+  w.end_array();
+  w.member("workers_omitted", workers.size() - listed);
+  w.end_object();
+  return w.take();
 }
 
 std::string Server::stats_text() const {
   const Figures figs = figures();
   const Counters& t = figs.total;
+  const Counters control = control_counters_.read();
   const double host_cpu = figs.cpu_s[0], engine_cpu = figs.cpu_s[1];
-  const StatsSnapshot st = store_stats();
-  std::string s;
+  std::string s = "serving ports: " + to_text(t);
+  s += "control port: datagrams_in=" + std::to_string(control.datagrams_in) +
+       " datagrams_out=" + std::to_string(control.datagrams_out) +
+       " send_failures=" + std::to_string(control.send_failures) +
+       " dropped=" + std::to_string(control.dropped()) + "\n";
+  s += base::text_field(kControlDrops, control.drops) + "\n";
+  s += "store: " + base::text_fields(store_stats());
   char line[512];
-  std::snprintf(
-      line, sizeof(line),
-      "requests %llu (get %llu, set %llu, del %llu); datagrams in %llu, out %llu; "
-      "dropped %llu; send failures %llu\n",
-      static_cast<unsigned long long>(t.requests), static_cast<unsigned long long>(t.ops[0]),
-      static_cast<unsigned long long>(t.ops[1]), static_cast<unsigned long long>(t.ops[2]),
-      static_cast<unsigned long long>(t.datagrams_in),
-      static_cast<unsigned long long>(t.datagrams_out),
-      static_cast<unsigned long long>(t.dropped()),
-      static_cast<unsigned long long>(t.send_failures));
-  s += line;
-  s += "status:";
-  for (std::size_t i = 0; i < kStatuses; ++i) {
-    s += ' ';
-    s += to_string(static_cast<wire::Status>(i));
-    s += '=';
-    s += std::to_string(t.status[i]);
-  }
-  s += "\ndrops: oversize=" + std::to_string(t.oversize);
-  for (std::size_t i = 1; i < wire::kDropReasons; ++i) {
-    s += ' ';
-    s += to_string(static_cast<wire::Drop>(i));
-    s += '=';
-    s += std::to_string(t.drops[i]);
-  }
-  s += " control=" + std::to_string(control_drops_.load());
-  std::snprintf(line, sizeof(line), "\nstore: %llu items, %.1f MiB in use\n",
-                static_cast<unsigned long long>(st.items),
-                static_cast<double>(st.memory) / (1 << 20));
-  s += line;
   const double mreq = static_cast<double>(t.requests) / 1e6;
   std::snprintf(line, sizeof(line),
                 "design %s: host cpu %.2f s, engine cpu %.2f s; per million requests: host %.3f "
@@ -138,14 +152,21 @@ std::string Server::stats_text() const {
   s += line;
   if (const std::string lost = engine_lost(); !lost.empty()) s += "engine lost: " + lost + "\n";
   // DPU-KV's profile: CPU time by stage, per thread and per side.
-  s += "thread       port  cpu s  | cpu ms: receive   parse  process  respond     idle\n";
-  auto row = [&](const char* side, const char* role, int port, double cpu, const Counters& c) {
-    std::snprintf(
-        line, sizeof(line), "%-6s %-4s%6d %6.2f  |      %9.0f %7.0f %8.0f %8.0f %8.0f\n", side,
-        role, port, cpu, static_cast<double>(c.stage_ns[0]) / 1e6,
-        static_cast<double>(c.stage_ns[1]) / 1e6, static_cast<double>(c.stage_ns[2]) / 1e6,
-        static_cast<double>(c.stage_ns[3]) / 1e6, static_cast<double>(c.stage_ns[4]) / 1e6);
+  constexpr int kColumn = 9;
+  s += "thread       port  cpu s  | cpu ms";
+  for (std::string_view name : kStageNames) {
+    std::snprintf(line, sizeof(line), "%*.*s", kColumn, static_cast<int>(name.size()), name.data());
     s += line;
+  }
+  s += '\n';
+  auto row = [&](const char* side, const char* role, int port, double cpu, const Counters& c) {
+    std::snprintf(line, sizeof(line), "%-6s %-4s%6d %6.2f  |       ", side, role, port, cpu);
+    s += line;
+    for (std::uint64_t ns : c.stage_ns) {
+      std::snprintf(line, sizeof(line), "%*.0f", kColumn, static_cast<double>(ns) / 1e6);
+      s += line;
+    }
+    s += '\n';
   };
   for (const auto& f : figs.threads)
     row(to_string(f.side), to_string(f.role), f.port, f.cpu_s, f.c);

@@ -12,7 +12,7 @@ void CommEngine::parse(std::span<const wire::Datagram> rx, Burst& b, Counters& c
   for (const wire::Datagram& d : rx) {
     ++c.datagrams_in;
     if (d.size > d.capacity) {
-      ++c.oversize;
+      c.count_drop(wire::Drop::oversize);
       continue;
     }
     const auto p = wire::parse_requests({d.data, d.size}, views_);

@@ -36,6 +36,7 @@ std::size_t finish(std::span<std::byte> buf, Kind kind, std::uint32_t client_id,
 
 constexpr std::size_t kBodyOffset = sizeof(DatagramHeader) + sizeof(ControlPrefix);
 static_assert(hello_bytes(0, 0) == kBodyOffset + sizeof(HelloBody));
+static_assert(kBodyOffset == kControlHeaderBytes);
 
 bool valid_command(std::uint8_t c) {
   return c == 1 || c == 2;

@@ -5,22 +5,7 @@
 namespace buddy::msg {
 
 stats& stats::operator+=(const stats& o) {
-  msgs_sent += o.msgs_sent;
-  bytes_sent += o.bytes_sent;
-  msgs_executed += o.msgs_executed;
-  bytes_executed += o.bytes_executed;
-  msgs_relayed += o.msgs_relayed;
-  bytes_relayed += o.bytes_relayed;
-  buffers_flushed += o.buffers_flushed;
-  bytes_flushed += o.bytes_flushed;
-  buffers_local += o.buffers_local;
-  buffers_received += o.buffers_received;
-  large_sends += o.large_sends;
-  backpressure_waits += o.backpressure_waits;
-  barriers += o.barriers;
-  termination_rounds += o.termination_rounds;
-  handler_s += o.handler_s;
-  comm_s += o.comm_s;
+  base::add_fields(*this, o);
   return *this;
 }
 

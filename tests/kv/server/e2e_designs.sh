@@ -21,6 +21,7 @@ for design in cpu-only engine-only lat sav dual shrd; do
     --keys 20000 --value-sizes 8,64,700 --duration "$dur" --window 256 --verify --json --quiet)" \
     || fail "$design: bench failed: $out"
   echo "$design: $out"
+  json_ok "$design: bench output" <<<"$out"
   grep -q '"verified":true' <<<"$out" || fail "$design: not verified"
   grep -q '"errors":0' <<<"$out" || fail "$design: errors"
   grep -q '"misses":0' <<<"$out" || fail "$design: preloaded keys missed"
@@ -46,7 +47,9 @@ for _ in $(seq 1 100); do
 done
 grep -q "engine process was killed by signal 9" "$work/server.err" \
   || fail "no report within 5 s of the engine's death"
-"${cli[@]}" stats | grep -q '"state":"lost"' || fail "stats do not show the engine lost"
+"${cli[@]}" stats >"$work/cli_stats.json" || fail "cli stats after the engine died"
+grep -q '"state":"lost"' "$work/cli_stats.json" || fail "stats do not show the engine lost"
+json_ok "cli stats after the engine died" <"$work/cli_stats.json"
 served=0
 for i in $(seq 0 39); do
   if v="$("${cli[@]}" get "kill-$i" 2>/dev/null)"; then

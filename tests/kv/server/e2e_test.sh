@@ -19,6 +19,7 @@ for w in a b c; do
       --keys 20000 --duration "$dur" --window 256 --verify --json --quiet)" \
       || fail "bench $w/$d failed: $out"
     echo "$w/$d: $out"
+    json_ok "bench $w/$d output" <<<"$out"
     grep -q '"verified":true' <<<"$out" || fail "bench $w/$d not verified"
     grep -q '"errors":0' <<<"$out" || fail "bench $w/$d errors"
     grep -q '"misses":0' <<<"$out" || fail "bench $w/$d: preloaded keys missed"
@@ -29,7 +30,9 @@ done
 [[ "$("${cli[@]}" get e2e-key)" == hello ]] || fail "cli get"
 "${cli[@]}" del e2e-key >/dev/null || fail "cli del"
 if "${cli[@]}" get e2e-key 2>/dev/null; then fail "deleted key still there"; fi
-"${cli[@]}" stats | grep -q '"design":"cpu-only"' || fail "cli stats"
+"${cli[@]}" stats >"$work/cli_stats.json" || fail "cli stats"
+grep -q '"design":"cpu-only"' "$work/cli_stats.json" || fail "cli stats: $(cat "$work/cli_stats.json")"
+json_ok "cli stats" <"$work/cli_stats.json"
 if "${cli[@]}" frobnicate 2>/dev/null; then fail "bad subcommand accepted"; fi
 # Bad arguments: status 2 and one line saying what is wrong (and, where it can, what helps).
 bad_args() {
@@ -54,5 +57,20 @@ start_server "$port" --threads 2 --partitions-per-thread 2
 if "${cli[@]}" get survives-restart 2>/dev/null; then fail "data survived a restart"; fi
 "${cli[@]}" set after-restart yes >/dev/null || fail "set after restart"
 [[ "$("${cli[@]}" get after-restart)" == yes ]] || fail "get after restart"
+stop_server
+
+# 1024 partitions: STATS lists every one, in one control datagram larger than the serving ports'
+# 1472-byte limit (docs/protocol.md, "STATS").
+e2e_memory=256M start_server 0 --threads 2 --partitions-per-thread 512
+"$bin/buddykv-cli" --server "127.0.0.1:$port" stats >"$work/stats1024.json" || fail "stats, 1024 partitions"
+python3 - "$work/stats1024.json" <<'PY' || fail "STATS of 1024 partitions: $(cat "$work/stats1024.json")"
+import json, sys
+text = open(sys.argv[1], "rb").read().rstrip(b"\n")
+s = json.loads(text)
+assert len(s["partition_items"]) == 1024 and s["partitions"] == 1024, "partition list"
+assert len(s["workers"]) == 2 and s["workers_omitted"] == 0, "workers"
+assert 1472 < len(text) <= 65507 - 24, len(text)
+print("1024 partitions: STATS of %d bytes" % len(text))
+PY
 stop_server
 echo "e2e: ok"

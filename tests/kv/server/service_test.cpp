@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -337,6 +338,114 @@ TEST(Service, ClientRetriesThroughLossAndDuplicates) {
   EXPECT_GT(c.counters().retries, 0u);
   EXPECT_GT(c.counters().stale, 0u);  // duplicates and late answers were recognised
   EXPECT_GT(net.lost(), 0u);
+}
+
+// The members of the JSON object that follows "key": (no nesting inside), e.g. a drops object.
+std::string object_after(const std::string& js, const std::string& key) {
+  const auto at = js.find("\"" + key + "\":{");
+  if (at == std::string::npos) return {};
+  const auto open = js.find('{', at);
+  return js.substr(open, js.find('}', open) - open + 1);
+}
+
+std::uint64_t number_after(const std::string& js, const std::string& key) {
+  const auto at = js.find("\"" + key + "\":");
+  EXPECT_NE(at, std::string::npos) << key << " in " << js;
+  return at == std::string::npos ? 0 : std::stoull(js.substr(at + key.size() + 3));
+}
+
+std::size_t count(const std::string& s, std::string_view what) {
+  std::size_t n = 0;
+  for (auto at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(Service, ControlPortDropsAreCountedPerReason) {
+  Server s(small_config(1, 1));
+  s.start();
+  Client c(client_for(s));
+  Raw raw;
+  std::vector<std::byte> req(64);
+  req.resize(wire::encode_control_request(req, wire::Command::stats, 5));
+  raw.send(s.control_port(), std::span(req).first(7));  // short_header
+  auto magic = req;
+  magic[0] = std::byte{0};
+  raw.send(s.control_port(), magic);  // bad_magic
+  auto cmd = req;
+  cmd[16] = std::byte{9};
+  raw.send(s.control_port(), cmd);  // bad_control: no command 9
+  raw.send(s.control_port(), cmd);
+  const auto data = one_request(Opcode::get, "k", {}, 1, wire::key_hash("k"));
+  raw.send(s.control_port(), data);  // bad_kind: a data request on the control port
+  // The control thread reads its datagrams in order: the answer to STATS comes after all five.
+  const std::string js = c.stats();
+  EXPECT_EQ(number_after(js, "control_drops"), 5u) << js;
+  const std::string reasons = object_after(js, "control_drop_reasons");
+  EXPECT_NE(reasons.find("\"short_header\":1,"), std::string::npos) << reasons;
+  EXPECT_NE(reasons.find("\"bad_magic\":1,"), std::string::npos) << reasons;
+  EXPECT_NE(reasons.find("\"bad_kind\":1,"), std::string::npos) << reasons;
+  EXPECT_NE(reasons.find("\"bad_control\":2,"), std::string::npos) << reasons;
+  EXPECT_NE(reasons.find("\"oversize\":0}"), std::string::npos) << reasons;
+  EXPECT_EQ(reasons.find("none"), std::string::npos) << reasons;
+  // The serving ports saw none of it.
+  EXPECT_EQ(number_after(js, "dropped"), 0u) << js;
+}
+
+// STATS answers in one control datagram, whatever the serving ports' --max-datagram: 1024
+// partitions list whole (about 5 KB, more than 1472 bytes).
+TEST(Service, StatsOf1024PartitionsAnswersInOneControlDatagram) {
+  ServerConfig cfg = small_config(2, 512);
+  cfg.store.memory_bytes = std::size_t{256} << 20;  // the least for 1024 partitions
+  cfg.max_datagram = wire::kDefaultDatagram;
+  Server s(cfg);
+  s.start();
+  Client c(client_for(s));
+  ASSERT_EQ(c.set("one", "item").status, Status::ok);
+  const std::string js = c.stats();
+  EXPECT_GT(js.size(), wire::kDefaultDatagram);
+  EXPECT_LE(js.size(), wire::kMaxStatsBytes);
+  EXPECT_EQ(js.back(), '}');
+  const auto list = js.find("\"partition_items\":[");
+  ASSERT_NE(list, std::string::npos) << js;
+  const std::string items = js.substr(list, js.find(']', list) - list);
+  EXPECT_EQ(count(items, ","), 1023u) << items;
+  EXPECT_EQ(number_after(js, "partition_items_max"), 1u);
+  EXPECT_EQ(count(js, "\"side\":"), 2u);
+  EXPECT_EQ(number_after(js, "workers_omitted"), 0u);
+}
+
+// Under a smaller limit the partition list goes first, then workers from the end.
+TEST(Service, StatsIsCutToItsLimit) {
+  ServerConfig cfg = small_config(2, 512);
+  cfg.store.memory_bytes = std::size_t{256} << 20;
+  Server s(cfg);
+  s.start();
+  const std::string full = s.stats_json();
+  ASSERT_NE(full.find("\"partition_items\":["), std::string::npos);
+  ASSERT_EQ(number_after(full, "workers_omitted"), 0u);
+  const auto list = full.find(",\"partition_items\":[");
+  const std::size_t list_bytes = full.find(']', list) + 1 - list;
+
+  std::string js = s.stats_json(full.size() + 100);
+  EXPECT_NE(js.find("\"partition_items\":["), std::string::npos);
+  js = s.stats_json(full.size() - list_bytes + 50);  // the workers fit, the list does not
+  EXPECT_EQ(js.find("\"partition_items\""), std::string::npos) << js;
+  EXPECT_EQ(number_after(js, "workers_omitted"), 0u);
+  EXPECT_NE(js.find("\"partition_items_min\":0"), std::string::npos);
+
+  bool cut_a_worker = false;
+  for (std::size_t limit = 1500; limit < full.size() + 200; limit += 97) {
+    js = s.stats_json(limit);
+    ASSERT_LE(js.size(), limit);
+    EXPECT_EQ(js.back(), '}');
+    const std::uint64_t omitted = number_after(js, "workers_omitted");
+    EXPECT_EQ(count(js, "\"side\":") + omitted, 2u) << js;
+    if (js.find("\"partition_items\":[") != std::string::npos) {
+      EXPECT_EQ(omitted, 0u);
+    }
+    cut_a_worker = cut_a_worker || omitted > 0;
+  }
+  EXPECT_TRUE(cut_a_worker);
 }
 
 TEST(Service, ConfigErrorsAreOneLine) {

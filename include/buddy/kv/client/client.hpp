@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "buddy/base/fields.hpp"
 #include "buddy/kv/wire/control.hpp"
 #include "buddy/kv/wire/format.hpp"
 #include "buddy/kv/wire/transport.hpp"
@@ -59,7 +60,25 @@ struct ClientCounters {
   std::uint64_t stale = 0;    // answers to requests already answered or given up (duplicates)
   std::uint64_t dropped = 0;  // response datagrams that did not parse or were not ours
   std::uint64_t send_failures = 0;
+
+  // The field table (base/fields.hpp).
+  template <class F, class... S>
+  static constexpr void fields(F&& f, S&&... s) {
+    f("requests", s.requests...);
+    f("datagrams_out", s.datagrams_out...);
+    f("datagrams_in", s.datagrams_in...);
+    f("retries", s.retries...);
+    f("timeouts", s.timeouts...);
+    f("stale", s.stale...);
+    f("dropped", s.dropped...);
+    f("send_failures", s.send_failures...);
+  }
+  ClientCounters& operator+=(const ClientCounters& o) {
+    base::add_fields(*this, o);
+    return *this;
+  }
 };
+static_assert(base::field_words<ClientCounters>() * 8 == sizeof(ClientCounters));
 
 class Client {
  public:

@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 
+#include "buddy/base/shared_words.hpp"
 #include "buddy/kv/serving/placement.hpp"
 #include "buddy/kv/serving/stats.hpp"
 #include "buddy/kv/serving/store_settings.hpp"
@@ -30,7 +31,8 @@
 namespace buddy::kv::engine {
 
 inline constexpr std::uint64_t kEngineBlockMagic = 0x314B4C42454E4742ull;  // "BGNEBLK1" in LE
-inline constexpr std::uint32_t kEngineBlockVersion = 2;
+inline constexpr std::uint32_t kEngineBlockVersion =
+    2;  // 2: liveness in the qp segment, oversize the last drop reason
 inline constexpr std::uint32_t kMaxEngineThreads = 256;
 inline constexpr std::uint32_t kMaxEngineCpus = 256;
 
@@ -93,7 +95,7 @@ struct EngineBlock {
   std::atomic<std::uint32_t> stop{0};
   std::array<char, 256> error{};  // state failed: one line
   // The engine store (engine-only, shrd): totals and items per partition it holds.
-  alignas(64) std::array<std::atomic<std::uint64_t>, 9> store{};  // StatsSnapshot fields, in order
+  alignas(64) base::SharedWords<StatsSnapshot> store;  // StatsSnapshot's 9 words
   std::array<std::atomic<std::uint64_t>, wire::kMaxPartitions> partition_items{};
   std::array<EngineThreadSlot, kMaxEngineThreads> threads{};
 
@@ -106,8 +108,8 @@ struct EngineBlock {
   EngineState current() const { return static_cast<EngineState>(state.load()); }
   void fail(std::string_view why);  // engine: records the reason, then state failed
   std::string failure() const;
-  StatsSnapshot store_stats() const;
-  void publish_store(const StatsSnapshot& s);
+  StatsSnapshot store_stats() const { return store.read(); }
+  void publish_store(const StatsSnapshot& s) { store.publish(s); }
 };
 
 // The layout docs/protocol.md section 4 documents (x86-64 and aarch64 alike: LP64, natural

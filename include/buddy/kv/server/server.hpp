@@ -85,8 +85,10 @@ class Server {
   serving::Counters totals() const;
   double cpu_s(serving::Side side) const;  // serving threads of one side, summed
   StatsSnapshot store_stats() const;       // host and engine stores together
-  std::string stats_json() const;          // one JSON object
-  std::string stats_text() const;          // human-readable, several lines
+  // One JSON object (docs/protocol.md, "STATS"), at most max_bytes long: the per-partition
+  // list, then workers from the end, are left out when the whole would not fit.
+  std::string stats_json(std::size_t max_bytes = SIZE_MAX) const;
+  std::string stats_text() const;  // human-readable, several lines
 
  private:
   struct ThreadFigures {
@@ -127,7 +129,7 @@ class Server {
   mutable std::mutex engine_mu_;
   std::string engine_lost_;
   std::thread control_thread_;
-  std::atomic<std::uint64_t> control_drops_{0};
+  serving::SharedCounters control_counters_;  // control port: datagrams, answers, drops
   std::atomic<bool> stop_{false};
   bool started_ = false;
   bool stopped_ = false;

@@ -1,14 +1,18 @@
 // Server statistics. A worker counts into plain local counters on its hot path and publishes
 // them every burst with relaxed stores to its own cache-line-aligned shared copy, which the
-// control thread (STATS) and the exit report read from any thread.
+// control thread (STATS) and the exit report read from any thread. Counters::fields is the one
+// list of their names (JSON keys and text labels); summing, the shared copy, STATS and the text
+// report all follow it.
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "buddy/base/fields.hpp"
+#include "buddy/base/json.hpp"
+#include "buddy/base/shared_words.hpp"
 #include "buddy/kv/wire/format.hpp"
 #include "buddy/kv/wire/parse.hpp"
 
@@ -18,14 +22,22 @@ namespace buddy::kv::serving {
 // is not there (empty receives, empty queue pairs); time blocked in the kernel costs no CPU.
 enum class Stage : std::uint8_t { receive, parse, process, respond, idle };
 inline constexpr std::size_t kStages = 5;
+inline constexpr std::array<std::string_view, kStages> kStageNames{"receive", "parse", "process",
+                                                                   "respond", "idle"};
 constexpr std::string_view to_string(Stage s) {
-  constexpr std::array<std::string_view, kStages> names{"receive", "parse", "process", "respond",
-                                                        "idle"};
-  return names[static_cast<std::size_t>(s)];
+  return kStageNames[static_cast<std::size_t>(s)];
 }
 
 inline constexpr std::size_t kStatuses = 6;  // wire::Status values
 inline constexpr std::size_t kOpcodes = 3;   // get, set, del
+inline constexpr std::array<std::string_view, kOpcodes> kOpNames{"get", "set", "del"};
+inline constexpr auto kStatusNames = base::enum_names<wire::Status, kStatuses>();
+// Drop reasons by wire::Drop value; none is not a reason and is left out.
+inline constexpr auto kDropNames = [] {
+  auto n = base::enum_names<wire::Drop, wire::kDropReasons>();
+  n[static_cast<std::size_t>(wire::Drop::none)] = {};
+  return n;
+}();
 
 struct Counters {
   std::uint64_t datagrams_in = 0;
@@ -33,28 +45,43 @@ struct Counters {
   std::uint64_t requests = 0;       // framed requests, answered one by one
   std::uint64_t processed = 0;      // requests run against the store by this thread (full or PE)
   std::uint64_t send_failures = 0;  // response datagrams the socket did not take
-  std::uint64_t oversize = 0;       // datagrams larger than the server's limit, dropped
   std::array<std::uint64_t, kOpcodes> ops{};
   std::array<std::uint64_t, kStatuses> status{};
   std::array<std::uint64_t, wire::kDropReasons> drops{};  // whole datagrams dropped, by reason
   std::array<std::uint64_t, kStages> stage_ns{};
 
+  // The field table (base/fields.hpp), in layout order (the engine block documents the words).
+  template <class F, class... S>
+  static constexpr void fields(F&& f, S&&... s) {
+    f("datagrams_in", s.datagrams_in...);
+    f("datagrams_out", s.datagrams_out...);
+    f("requests", s.requests...);
+    f("processed", s.processed...);
+    f("send_failures", s.send_failures...);
+    f(base::Field("ops").each(kOpNames), s.ops...);
+    f(base::Field("status").each(kStatusNames), s.status...);
+    f(base::Field("drops").each(kDropNames), s.drops...);
+    f(base::Field("stage_cpu_ms").each(kStageNames).per(1e6), s.stage_ns...);
+  }
+
   void count_status(wire::Status s) { ++status[static_cast<std::size_t>(s)]; }
   void count_drop(wire::Drop d) { ++drops[static_cast<std::size_t>(d)]; }
-  std::uint64_t dropped() const;
-  Counters& operator+=(const Counters& o);
+  std::uint64_t dropped() const;  // every reason
+  Counters& operator+=(const Counters& o) {
+    base::add_fields(*this, o);
+    return *this;
+  }
 };
+static_assert(base::field_words<Counters>() * 8 == sizeof(Counters),
+              "every Counters field is in its table");
 
 class alignas(64) SharedCounters {
  public:
-  static constexpr std::size_t kWords = sizeof(Counters) / sizeof(std::uint64_t);
-  static_assert(sizeof(Counters) == kWords * sizeof(std::uint64_t));
-
-  void publish(const Counters& c) noexcept;  // owner thread
-  Counters read() const noexcept;            // any thread
+  void publish(const Counters& c) noexcept { w_.publish(c); }  // owner thread
+  Counters read() const noexcept { return w_.read(); }         // any thread
 
  private:
-  std::array<std::atomic<std::uint64_t>, kWords> w_{};
+  base::SharedWords<Counters> w_;
 };
 
 // A thread's CPU time by stage: lap() charges the CPU time since the previous lap (or since
@@ -74,8 +101,10 @@ class StageClock {
   std::uint64_t t_;
 };
 
-// The counters as JSON object members ("requests":..,"ops":{..},"status":{..},"drops":{..},
-// "stage_cpu_ms":{..}), without the enclosing braces, so callers can add their own members.
-std::string json_members(const Counters& c);
+// The counters as members of the object w is writing: the table's fields ("requests", "ops":{..},
+// "status":{..}, "drops":{..}, "stage_cpu_ms":{..}, ...) and "dropped", the drops summed.
+void write_json(base::json::Writer& w, const Counters& c);
+// The same as text (base::text_fields): "datagrams_in=.. ... dropped=..", then a line per array.
+std::string to_text(const Counters& c);
 
 }  // namespace buddy::kv::serving

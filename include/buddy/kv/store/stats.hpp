@@ -4,8 +4,10 @@
 // fields of one snapshot may come from two consecutive publishes.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
+
+#include "buddy/base/fields.hpp"
+#include "buddy/base/shared_words.hpp"
 
 namespace buddy::kv {
 
@@ -20,55 +22,34 @@ struct StatsSnapshot {
   std::uint64_t evictions = 0;  // live items dropped by the cache-mode log (0 in store mode)
   std::uint64_t oom = 0;        // SETs answered out_of_memory
 
+  // The field table (base/fields.hpp): JSON keys and text labels, in this order.
+  template <class F, class... S>
+  static constexpr void fields(F&& f, S&&... s) {
+    f("items", s.items...);
+    f("bytes", s.bytes...);
+    f("memory", s.memory...);
+    f("hits", s.hits...);
+    f("misses", s.misses...);
+    f("sets", s.sets...);
+    f("deletes", s.deletes...);
+    f("evictions", s.evictions...);
+    f("oom", s.oom...);
+  }
   StatsSnapshot& operator+=(const StatsSnapshot& o) {
-    items += o.items;
-    bytes += o.bytes;
-    memory += o.memory;
-    hits += o.hits;
-    misses += o.misses;
-    sets += o.sets;
-    deletes += o.deletes;
-    evictions += o.evictions;
-    oom += o.oom;
+    base::add_fields(*this, o);
     return *this;
   }
 };
+static_assert(base::field_words<StatsSnapshot>() * 8 == sizeof(StatsSnapshot),
+              "every StatsSnapshot field is in its table");
 
 class alignas(64) PartitionStats {
  public:
-  // Owner thread only.
-  void publish(const StatsSnapshot& s) noexcept {
-    constexpr auto r = std::memory_order_relaxed;
-    items_.store(s.items, r);
-    bytes_.store(s.bytes, r);
-    memory_.store(s.memory, r);
-    hits_.store(s.hits, r);
-    misses_.store(s.misses, r);
-    sets_.store(s.sets, r);
-    deletes_.store(s.deletes, r);
-    evictions_.store(s.evictions, r);
-    oom_.store(s.oom, r);
-  }
-
-  // Any thread.
-  StatsSnapshot read() const noexcept {
-    constexpr auto r = std::memory_order_relaxed;
-    StatsSnapshot s;
-    s.items = items_.load(r);
-    s.bytes = bytes_.load(r);
-    s.memory = memory_.load(r);
-    s.hits = hits_.load(r);
-    s.misses = misses_.load(r);
-    s.sets = sets_.load(r);
-    s.deletes = deletes_.load(r);
-    s.evictions = evictions_.load(r);
-    s.oom = oom_.load(r);
-    return s;
-  }
+  void publish(const StatsSnapshot& s) noexcept { w_.publish(s); }  // owner thread only
+  StatsSnapshot read() const noexcept { return w_.read(); }         // any thread
 
  private:
-  std::atomic<std::uint64_t> items_{0}, bytes_{0}, memory_{0}, hits_{0}, misses_{0}, sets_{0},
-      deletes_{0}, evictions_{0}, oom_{0};
+  base::SharedWords<StatsSnapshot> w_;
 };
 static_assert(sizeof(PartitionStats) % 64 == 0, "stats occupy whole cache lines");
 

@@ -18,6 +18,10 @@ namespace buddy::kv::wire {
 enum class Command : std::uint8_t { hello = 1, stats = 2 };
 
 inline constexpr std::uint32_t kMaxPartitions = 16384;  // the map must fit in one datagram
+// Control answers are not bound by max_datagram (which is the serving ports' limit): any one
+// fits the largest UDP datagram, so a STATS body is at most this long.
+inline constexpr std::size_t kControlHeaderBytes = 24;  // DatagramHeader + ControlPrefix
+inline constexpr std::size_t kMaxStatsBytes = kMaxDatagram - kControlHeaderBytes;
 
 // Which UDP port owns which partition. Every partition has exactly one owner.
 struct PartitionMap {

@@ -15,7 +15,9 @@
 
 namespace buddy::kv::wire {
 
-// Why a whole datagram was dropped. Counted per reason by servers and clients.
+// Why a whole datagram was dropped. Counted per reason by servers and clients. The parsers
+// return none .. bad_control; oversize is the receiver's own finding (the datagram was larger
+// than its buffer and arrived truncated).
 enum class Drop : std::uint8_t {
   none = 0,
   short_header,  // fewer than 16 bytes
@@ -27,13 +29,14 @@ enum class Drop : std::uint8_t {
   truncated,    // an entry's header, key or value runs past the end of the datagram
   trailing,     // bytes left over after the last entry
   bad_control,  // unknown control command or malformed control body
+  oversize,     // larger than the receiver's buffer (its max_datagram)
 };
-inline constexpr std::size_t kDropReasons = 10;
+inline constexpr std::size_t kDropReasons = 11;
 
 constexpr std::string_view to_string(Drop d) {
   constexpr std::array<std::string_view, kDropReasons> names{
-      "none",       "short_header", "bad_magic", "bad_version", "bad_kind",
-      "bad_length", "bad_count",    "truncated", "trailing",    "bad_control"};
+      "none",      "short_header", "bad_magic", "bad_version", "bad_kind", "bad_length",
+      "bad_count", "truncated",    "trailing",  "bad_control", "oversize"};
   const auto i = static_cast<std::size_t>(d);
   return i < names.size() ? names[i] : "unknown";
 }

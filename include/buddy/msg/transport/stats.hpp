@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "buddy/base/fields.hpp"
+
 namespace buddy::msg {
 
 struct stats {
@@ -24,9 +26,31 @@ struct stats {
   double handler_s = 0;  // time processing received buffers (running handlers, relaying)
   double comm_s = 0;     // time in MPI calls and in waits (flush, poll, barrier, backpressure)
 
+  // The field table (base/fields.hpp): summing, reducing over ranks.
+  template <class F, class... S>
+  static constexpr void fields(F&& f, S&&... s) {
+    f("msgs_sent", s.msgs_sent...);
+    f("bytes_sent", s.bytes_sent...);
+    f("msgs_executed", s.msgs_executed...);
+    f("bytes_executed", s.bytes_executed...);
+    f("msgs_relayed", s.msgs_relayed...);
+    f("bytes_relayed", s.bytes_relayed...);
+    f("buffers_flushed", s.buffers_flushed...);
+    f("bytes_flushed", s.bytes_flushed...);
+    f("buffers_local", s.buffers_local...);
+    f("buffers_received", s.buffers_received...);
+    f("large_sends", s.large_sends...);
+    f("backpressure_waits", s.backpressure_waits...);
+    f("barriers", s.barriers...);
+    f("termination_rounds", s.termination_rounds...);
+    f("handler_s", s.handler_s...);
+    f("comm_s", s.comm_s...);
+  }
   stats& operator+=(const stats& o);
   // Multi-line human-readable report (label e.g. "rank 3" or "all 4 ranks").
   std::string format(const std::string& label) const;
 };
+
+static_assert(base::field_words<stats>() * 8 == sizeof(stats), "every stats field is in its table");
 
 }  // namespace buddy::msg
