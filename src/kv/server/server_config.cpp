@@ -32,13 +32,15 @@ std::string validate(const ServerConfig& c) {
       }
     }
   }
-  // A client learns the map from one HELLO datagram, which must fit the datagram limit.
+  // A client learns the map from one HELLO answer, a control datagram: up to 65507 bytes whatever
+  // the serving ports' max datagram (docs/protocol.md, "Datagram sizes").
   const std::size_t ports = p.port_thread.size();
-  if (const std::size_t hello = wire::hello_bytes(ports, p.partitions); hello > c.max_datagram) {
+  if (const std::size_t hello = wire::hello_bytes(ports, p.partitions);
+      hello > wire::kMaxDatagram) {
     return "HELLO for " + std::to_string(p.partitions) + " partitions and " +
            std::to_string(ports) + " ports is " + std::to_string(hello) +
-           " bytes, more than the max datagram of " + std::to_string(c.max_datagram) +
-           " bytes: use fewer partitions or a larger max datagram";
+           " bytes, more than one datagram can carry (" + std::to_string(wire::kMaxDatagram) +
+           "): use fewer partitions or threads";
   }
   return {};
 }

@@ -46,8 +46,6 @@ bad_args "threads" --threads 0
 bad_args "'dpu' is not one of cpu-only, engine-only, lat, sav, dual, shrd" --design dpu
 bad_args "128 KiB each, below the 256 KiB minimum: give the store more memory or use fewer partitions" \
   --threads 2 --partitions-per-thread 1024
-bad_args "HELLO for 800 partitions and 2 ports is 1640 bytes, more than the max datagram of 1472" \
-  --threads 2 --partitions-per-thread 400
 
 "${cli[@]}" set survives-restart no >/dev/null
 stop_server
