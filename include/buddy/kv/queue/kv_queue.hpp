@@ -8,24 +8,10 @@
 // 2, ... per pair (the "sequence number"): responses come back in exactly that order, so the CE
 // finds a request's context at `seq % its context array size`.
 //
-// Design choice: variable-size entries packed into ONE record per batch of a qp record ring, not
-// fixed entries plus an out-of-line area. The entry carries its key and value inline:
-//   request  [16-B header][key][value][zero pad to 8]   8-B key, 8-B value: 32 bytes
-//   response [ 8-B header][value][zero pad to 8]        8-B value:          16 bytes
-// and a batch is one qp record: [8-B record header][8-B batch header: count, first seq][entries].
-//  - A batch is one contiguous byte range (a record never straddles the end of the ring), so a DMA
-//    engine moves it in ONE transfer and then writes one 8-byte index: few, large, contiguous
-//    transfers. Fixed 32-B slots plus an out-of-line area would need two transfers per batch (the
-//    slots, then the bytes, in two places), a second allocator with its own free index that must be
-//    kept in step with the slots, and references that each side translates; a fixed slot ring
-//    also splits a batch at its wrap point.
-//  - Small entries stay as small as fixed ones (32 / 16 B; the 16-B record + batch header is paid
-//    once per batch), and large keys and values (up to 255 B / 1 MiB, the store's limits) need no
-//    special path: the largest entry is only bounded by the ring (half its size, see
-//    KvQueueLayout::max_set_value) and the default 4 MiB rings carry 1 MiB values.
-//  - Zero copy on the PE: consume() hands out kv::Request views straight into the ring, ready for
-//    Partition::execute; the request bytes are released only when the PE publishes.
-// Entries are 8-byte aligned, so headers can be read in place; little-endian like the rest.
+// Entries are variable-size and packed into ONE qp record per batch, key and value inline
+// (8-B key, 8-B value: a 32-B request, a 16-B response); docs/protocol.md section 3 gives the
+// layout and why (one contiguous transfer per batch, no out-of-line area). consume() hands out
+// kv::Request views straight into the ring (zero copy), released when the PE publishes.
 //
 // Usage (one CE end and one PE end per pair, each used by one thread at a time):
 //   auto q = KvQueue::create("kv", KvQueueLayout{.queue_pairs = 2});   // or KvQueue::attach("kv")
