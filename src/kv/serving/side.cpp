@@ -14,6 +14,7 @@ std::optional<kv::StoreConfig> side_store_config(const Placement& p, Side s,
   kv::StoreConfig sc;
   sc.mode = st.mode;
   sc.memory_bytes = st.memory_bytes;
+  sc.prefault = true;  // a serving store never page-faults on a first write (docs/store.md)
   sc.partitions = p.partitions;
   sc.expected_items = st.expected_items;
   if (held.size() != p.partitions) sc.only = std::move(held);

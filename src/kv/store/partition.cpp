@@ -43,7 +43,7 @@ Partition::Partition(const PartitionConfig& cfg) : mode_(cfg.mode) {
   const std::size_t arena = round_down(budget - index, kPage);
   nbuckets_ = static_cast<std::uint32_t>(index / sizeof(Bucket));
 
-  region_ = Region(index + arena, cfg.huge_pages);
+  region_ = Region(index + arena, cfg.huge_pages, cfg.prefault);
   buckets_ = reinterpret_cast<Bucket*>(region_.data());
   std::byte* arena_base = region_.data() + index;
   if (mode_ == Mode::store) {

@@ -62,6 +62,7 @@ Store::Store(const StoreConfig& cfg) : cfg_(cfg) {
   pc.expected_items = (cfg.expected_items + held - 1) / held;
   pc.expected_kv_bytes = cfg.expected_kv_bytes;
   pc.huge_pages = cfg.huge_pages;
+  pc.prefault = cfg.prefault;
   parts_.resize(cfg.partitions);
   if (cfg.only.empty()) {
     for (auto& p : parts_) p = std::make_unique<Partition>(pc);

@@ -340,6 +340,37 @@ TEST(Service, ClientRetriesThroughLossAndDuplicates) {
   EXPECT_GT(net.lost(), 0u);
 }
 
+// A client thread that was descheduled (or busy) for longer than the timeout finds the answers of
+// its whole window waiting: it must take them all before it declares anything lost, or it
+// retransmits answered requests and its SETs are applied twice (seen as "retries 1024" in demos).
+TEST(Service, AnswersWaitingAfterAStallAreTakenNotRetransmitted) {
+  wire::FakeNetwork net({.seed = 7});
+  ServerConfig cfg = small_config(2, 1);
+  Server s(cfg, [&](std::uint16_t port) { return net.bind(port); });
+  s.start();
+  ClientConfig cc = client_for(s);
+  cc.timeout = 20ms;
+  cc.hello_timeout = 5s;
+  cc.window = 1024;
+  cc.batch = 8;  // 128 datagrams of answers: several receive bursts
+  Client c(cc, net.bind());
+  for (int i = 0; i < 1024; ++i) {
+    ASSERT_TRUE(c.submit(Opcode::set, "w" + std::to_string(i), std::to_string(i * 3),
+                         static_cast<std::uint64_t>(i)));
+  }
+  std::array<Completion, 1> none;
+  EXPECT_EQ(c.poll(std::span(none).first(0), 0us), 0u);  // sends the window
+  std::this_thread::sleep_for(200ms);                    // the "stall": every answer arrives
+  const auto got = drain(c);
+  ASSERT_EQ(got.size(), 1024u);
+  for (const auto& [tag, r] : got) ASSERT_EQ(r.first.status, Status::ok) << tag;
+  EXPECT_EQ(c.counters().retries, 0u);
+  EXPECT_EQ(c.counters().stale, 0u);
+  for (int i = 0; i < 1024; i += 97) {
+    ASSERT_EQ(c.get("w" + std::to_string(i)).value, std::to_string(i * 3));
+  }
+}
+
 // The members of the JSON object that follows "key": (no nesting inside), e.g. a drops object.
 std::string object_after(const std::string& js, const std::string& key) {
   const auto at = js.find("\"" + key + "\":{");

@@ -131,6 +131,8 @@ class Client {
   void close(std::size_t port);
   void complete(std::uint32_t slot, Completion c);
   void refuse(wire::Opcode op, std::uint64_t tag, wire::Status status);
+  // Receives one burst (waiting up to `wait` for the first datagram) and completes its answers.
+  std::size_t receive(std::chrono::microseconds wait);
   void expire(std::chrono::steady_clock::time_point now);
   void expire(std::deque<Deadline>& q, std::chrono::steady_clock::time_point now);
   Reply call(wire::Opcode op, std::string_view key, std::string_view value);

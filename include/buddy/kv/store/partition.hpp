@@ -31,6 +31,7 @@ struct PartitionConfig {
   std::size_t expected_items = 0;        // sizes the index; 0: derived from memory_bytes
   std::size_t expected_kv_bytes = 32;    // average key + value bytes, used when expected_items=0
   bool huge_pages = true;
+  bool prefault = false;  // fault all memory in at construction (no page faults when serving)
 };
 
 // One request of a batch. `hash` is key_hash(key), computed by the client.

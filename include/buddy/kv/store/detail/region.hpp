@@ -1,6 +1,8 @@
 // An anonymous, zero-filled memory mapping owned by one partition (index + item storage).
-// Pages are touched lazily, so untouched budget costs no RAM; optionally backed by transparent
-// huge pages to cut TLB misses on random lookups.
+// Optionally backed by transparent huge pages to cut TLB misses on random lookups. Pages are
+// touched lazily (untouched budget costs no RAM) unless `prefault`: then every page is faulted in
+// by the constructor, so that no later write pays a page fault (with huge pages that fault may
+// compact memory for milliseconds: a server's first SETs would see timeouts).
 #pragma once
 
 #include <cstddef>
@@ -10,7 +12,7 @@ namespace buddy::kv::detail {
 class Region {
  public:
   Region() = default;
-  Region(std::size_t bytes, bool huge_pages);  // throws kv::Error
+  Region(std::size_t bytes, bool huge_pages, bool prefault = false);  // throws kv::Error
   ~Region();
   Region(Region&& o) noexcept;
   Region& operator=(Region&& o) noexcept;
@@ -21,6 +23,8 @@ class Region {
   std::size_t size() const noexcept { return size_; }
 
  private:
+  void populate() noexcept;
+
   std::byte* data_ = nullptr;
   std::size_t size_ = 0;
 };
