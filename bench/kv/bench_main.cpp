@@ -281,6 +281,9 @@ int main(int argc, char** argv) {
   Options o;
   std::string cpus;
   CLI::App app{"buddykv-bench: YCSB A/B/C against buddykv or memcached", "buddykv-bench"};
+  app.footer(
+      "Exit status: 0 done, 1 could not connect or --verify found a wrong answer, 2 bad\n"
+      "arguments (more --keys than --verify can hold in memory included; docs/tools.md).");
   app.add_option("--target", o.target, "buddykv://HOST:PORT or memcached://HOST:PORT")
       ->capture_default_str();
   app.add_option("--workload", o.workload, "YCSB workload: a (50% GET), b (95%), c (100%)")

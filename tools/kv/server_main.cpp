@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
 
   CLI::App app{"buddykv server: batched UDP key-value service (MICA-style, DPU-KV designs)",
                "buddykv-server"};
+  app.footer(
+      "Exit status: 0 stopped by SIGINT/SIGTERM, 1 could not start (a port in use, the engine\n"
+      "failed, ...), 2 bad arguments, 3 stopped after its engine was lost (docs/tools.md).");
   // The design is parsed here once, by serving's own names; the rest of the server sees the enum.
   std::string design_names;
   for (std::size_t i = 0; i < serving::kDesigns; ++i) {

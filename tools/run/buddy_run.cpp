@@ -10,8 +10,10 @@
 // then nodes x E engines, with nodes = ceil(RANKS / K), or 1 without --ranks-per-node), pinned
 // to cores of their own when the machine has a core for every rank and engine. If a process
 // dies, mpirun ends the whole job (its peers report a dead engine or rank first, one line each);
-// buddy-run waits for mpirun, removes the shared-memory segments the job left behind
-// (BUDDY_SEGMENT, set to buddy-msg-<buddy-run pid> unless given) and exits with its status.
+// buddy-run waits for mpirun, ends any process of the job that outlived it (it is the job's
+// subreaper), removes the shared-memory segments the job left behind (BUDDY_SEGMENT, set to
+// buddy-msg-<buddy-run pid> unless given) and Open MPI's own (told to use the directory
+// /dev/shm/<BUDDY_SEGMENT>.ompi), and exits with mpirun's status (docs/tools.md).
 #include <dirent.h>
 #include <sched.h>
 #include <signal.h>
