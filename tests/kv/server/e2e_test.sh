@@ -70,6 +70,8 @@ bad_args "--cpus: cpu $cpu does not exist here" --cpus "0,$cpu"
 cpu="$(absent_cpu 7)"
 bad_args "--engine-cpus: cpu $cpu does not exist here (usable cpus: " --design sav --engine-cpus "$cpu"
 bad_args "--engine-cpus: '0-' is not a cpu list" --design sav --engine-cpus 0-
+bad_args "--memory: '-5' is not a size (e.g. 4096, 64K, 256M, 2G)" --memory -5
+bad_args "--memory: ' 5M' is not a size" --memory ' 5M'
 bad_args "--segment: an empty name" --segment ''
 bad_args "--port-file $work/no-such-dir/port: cannot write" --port 0 --port-file "$work/no-such-dir/port"
 # A serving port already taken (held by a UDP socket here): by the server itself (cpu-only) or by
