@@ -24,6 +24,7 @@
 #include "buddy/kv/queue/kv_queue.hpp"
 #include "buddy/qp/backoff.hpp"
 #include "cli.hpp"
+#include "cpu_list.hpp"
 
 namespace {
 
@@ -241,7 +242,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 4096));
   app.add_option("--window", o.window, "requests in flight at most")->check(CLI::Range(1, 4096));
   app.add_option("--repeat", o.repeat, "runs per point")->check(CLI::Range(1, 100));
-  app.add_option("--cpus", o.cpus, "CE,PE cpu (-1: no pinning)")->delimiter(',')->expected(2);
+  app.add_option("--cpus", o.cpus, "CE,PE cpu (-1: no pinning)")
+      ->delimiter(',')
+      ->expected(2)
+      ->check([](const std::string& s) { return buddy::tools::check_usable_cpu(s); });
   app.add_flag("--json", o.json, "one JSON object per result line");
   app.name("buddykv-queue-bench");
   if (auto rc = buddy::tools::parse_args(app, argc, argv)) return *rc;

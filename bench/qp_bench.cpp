@@ -23,6 +23,7 @@
 #include "buddy/base/json.hpp"
 #include "buddy/qp/qp.hpp"
 #include "cli.hpp"
+#include "cpu_list.hpp"
 
 namespace {
 
@@ -219,7 +220,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100));
   app.add_option("--cpus", o.cpus, "producer,consumer cpu (-1: no pinning)")
       ->delimiter(',')
-      ->expected(2);
+      ->expected(2)
+      ->check([](const std::string& s) { return buddy::tools::check_usable_cpu(s); });
   app.add_flag("--json", o.json, "one JSON object per result line");
   app.name("buddy-qp-bench");
   if (auto rc = buddy::tools::parse_args(app, argc, argv)) return *rc;

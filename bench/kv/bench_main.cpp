@@ -21,6 +21,7 @@
 #include "keyspace.hpp"
 #include "latency_histogram.hpp"
 #include "memcached_target.hpp"
+#include "memory_available.hpp"
 #include "verifier.hpp"
 
 using namespace buddy;
@@ -280,6 +281,9 @@ int main(int argc, char** argv) {
   Options o;
   std::string cpus;
   CLI::App app{"buddykv-bench: YCSB A/B/C against buddykv or memcached", "buddykv-bench"};
+  app.footer(
+      "Exit status: 0 done, 1 could not connect or --verify found a wrong answer, 2 bad\n"
+      "arguments (more --keys than --verify can hold in memory included; docs/tools.md).");
   app.add_option("--target", o.target, "buddykv://HOST:PORT or memcached://HOST:PORT")
       ->capture_default_str();
   app.add_option("--workload", o.workload, "YCSB workload: a (50% GET), b (95%), c (100%)")
@@ -351,11 +355,32 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "buddykv-bench: --verify needs values of at least 8 bytes\n");
     return 2;
   }
-  if (auto list = tools::parse_cpu_list(cpus)) {
-    o.cpus = *list;
-  } else {
-    std::fprintf(stderr, "buddykv-bench: --cpus '%s' is not a cpu list like 1 or 2,3\n",
-                 cpus.c_str());
+  if (std::string why = tools::parse_usable_cpus("--cpus", cpus, o.cpus); !why.empty()) {
+    std::fprintf(stderr, "buddykv-bench: %s\n", why.c_str());
+    return 2;
+  }
+  // What this run allocates before the clock starts: each thread's trace, and with --verify the
+  // verifier's 32 bytes per key. More than the machine has is refused here, in one line, rather
+  // than dying of std::bad_alloc or paging for hours.
+  const std::uint64_t trace_bytes = std::uint64_t{o.threads} * kTraceOps * sizeof(std::uint64_t);
+  const std::uint64_t verify_bytes = o.verify ? o.keys * Verifier::kBytesPerKey : 0;
+  if (const auto avail = tools::memory_available(); avail && trace_bytes + verify_bytes > *avail) {
+    const std::uint64_t room = *avail > trace_bytes ? *avail - trace_bytes : 0;
+    if (o.verify) {
+      std::fprintf(stderr,
+                   "buddykv-bench: --verify keeps %zu bytes per key: %llu keys need %s, more than "
+                   "the %s of memory available here (at most %llu keys)\n",
+                   Verifier::kBytesPerKey, static_cast<unsigned long long>(o.keys),
+                   tools::format_bytes(verify_bytes + trace_bytes).c_str(),
+                   tools::format_bytes(*avail).c_str(),
+                   static_cast<unsigned long long>(room / Verifier::kBytesPerKey));
+    } else {
+      std::fprintf(stderr,
+                   "buddykv-bench: %u threads need %s of operation traces, more than the %s of "
+                   "memory available here\n",
+                   o.threads, tools::format_bytes(trace_bytes).c_str(),
+                   tools::format_bytes(*avail).c_str());
+    }
     return 2;
   }
   const kv::ycsb::Workload w = *kv::ycsb::workload(o.workload);
@@ -371,7 +396,17 @@ int main(int argc, char** argv) {
   std::unique_ptr<kv::ZipfGenerator> zipf;
   if (dist == kv::ycsb::Dist::zipf) zipf = std::make_unique<kv::ZipfGenerator>(o.keys, o.theta);
   std::unique_ptr<Verifier> ver;
-  if (o.verify) ver = std::make_unique<Verifier>(o.keys, o.sizes);
+  std::vector<std::vector<std::uint64_t>> traces;
+  try {
+    if (o.verify) ver = std::make_unique<Verifier>(o.keys, o.sizes);
+    for (unsigned i = 0; i < o.threads; ++i) {
+      traces.push_back(make_trace(o, w, dist, zipf.get(), i));
+    }
+  } catch (const std::bad_alloc&) {  // the check above passed, but memory went meanwhile
+    std::fprintf(stderr, "buddykv-bench: out of memory for %llu keys%s\n",
+                 static_cast<unsigned long long>(o.keys), o.verify ? " with --verify" : "");
+    return 1;
+  }
 
   std::vector<Tally> tallies(o.threads);
   if (o.preload) {
@@ -391,9 +426,6 @@ int main(int argc, char** argv) {
                    std::chrono::duration<double>(Clock::now() - t0).count());
     }
   }
-
-  std::vector<std::vector<std::uint64_t>> traces;
-  for (unsigned i = 0; i < o.threads; ++i) traces.push_back(make_trace(o, w, dist, zipf.get(), i));
 
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> progress{0};

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,6 +23,9 @@ enum class Check : std::uint8_t { ok, bad_value, stale, stale_after_retry, missi
 
 class Verifier {
  public:
+  // What --verify keeps per key of the key space (one KeyState), allocated up front.
+  static constexpr std::size_t kBytesPerKey = 32;
+
   Verifier(std::uint64_t keys, ValueSizes sizes)
       : sizes_(std::move(sizes)), keys_(new KeyState[keys]) {}
 
@@ -62,6 +66,7 @@ class Verifier {
     std::atomic<std::uint64_t> acked{0};
     std::atomic<std::uint8_t> retried{0};
   };
+  static_assert(sizeof(KeyState) == kBytesPerKey);
   ValueSizes sizes_;
   std::unique_ptr<KeyState[]> keys_;
 };

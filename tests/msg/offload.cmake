@@ -77,6 +77,11 @@ unset(MSG_RUN_EXTRA)
 add_test(NAME msg_offload_engine_killed
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/engine_killed.sh $<TARGET_FILE:buddy-run>
                  $<TARGET_FILE:buddy-histogram>)
+# kill -9 of an app rank: the job ends within seconds and leaves no process (engines included),
+# no buddy segment and no Open MPI shared-memory file of the job in /dev/shm.
+add_test(NAME msg_offload_rank_killed
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/rank_killed.sh $<TARGET_FILE:buddy-run>
+                 $<TARGET_FILE:buddy-histogram>)
 # A segment left by a crashed run under the name this run uses is detected and replaced.
 add_executable(msg_stale_segment stale_segment.cpp)
 target_link_libraries(msg_stale_segment PRIVATE buddy_msg_transport buddy_options)
@@ -84,7 +89,8 @@ add_test(NAME msg_offload_stale_segment_replaced
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/stale_segment.sh $<TARGET_FILE:msg_stale_segment>
                  ${check} $<TARGET_FILE:buddy-run> $<TARGET_FILE:buddy-histogram>
                  ${MSG_APP_ARGS_histogram})
-set_tests_properties(msg_offload_engine_killed msg_offload_stale_segment_replaced PROPERTIES
+set_tests_properties(msg_offload_engine_killed msg_offload_rank_killed
+                     msg_offload_stale_segment_replaced PROPERTIES
                      LABELS "msg;mpi" TIMEOUT 120 PROCESSORS 2 ENVIRONMENT "${MSG_TEST_ENV}")
 
 # Bad input: one line, non-zero status.
@@ -97,10 +103,14 @@ add_test(NAME msg_bad_ring_env COMMAND ${check} 2 "^buddy-run: .*BUDDY_RING_KB" 
          $<TARGET_FILE:buddy-histogram>)
 add_test(NAME msg_bad_engine_threads COMMAND ${check} 2 "^buddy-engine: --threads: Value 0 not in range"
          one-line -- $<TARGET_FILE:buddy-engine> --threads 0)
+# A cpu this machine does not have (4095: the largest a cpu list takes).
+add_test(NAME msg_bad_engine_cpus COMMAND ${check} 2
+         "^buddy-engine: --cpus: cpu 4095 does not exist here \\(usable cpus: [0-9,-]+\\)$"
+         one-line -- $<TARGET_FILE:buddy-engine> --cpus 0,4095)
 add_test(NAME msg_bad_engine_standalone COMMAND ${check} 2 "^buddy-engine: start it with buddy-run"
          one-line -- $<TARGET_FILE:buddy-engine>)
 set_tests_properties(msg_bad_mode_env msg_bad_run_mode msg_bad_ring_env msg_bad_engine_threads
-                     msg_bad_engine_standalone PROPERTIES LABELS msg ENVIRONMENT "${MSG_TEST_ENV}")
+                     msg_bad_engine_cpus msg_bad_engine_standalone PROPERTIES LABELS msg ENVIRONMENT "${MSG_TEST_ENV}")
 
 # Offload without an engine in the job (the app started directly): one clear line, not a hang.
 add_test(NAME msg_offload_without_engine

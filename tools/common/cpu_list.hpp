@@ -76,4 +76,18 @@ inline std::string parse_usable_cpus(std::string_view flag, std::string_view tex
   return {};
 }
 
+// For a single cpu number option (-1: not pinned), as a CLI11 check: "" when `text` is a
+// negative number, not a number (CLI11's conversion then says so) or a cpu this process may
+// run on, else "cpu 99 does not exist here (usable cpus: 0-1)".
+inline std::string check_usable_cpu(std::string_view text) {
+  int c = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), c);
+  if (r.ec != std::errc{} || r.ptr != text.data() + text.size() || c < 0) return {};
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return {};
+  if (c < CPU_SETSIZE && CPU_ISSET(c, &set)) return {};
+  return "cpu " + std::to_string(c) + " does not exist here (usable cpus: " + usable_cpus() + ")";
+}
+
 }  // namespace buddy::tools

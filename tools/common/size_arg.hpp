@@ -1,4 +1,6 @@
-// Byte sizes on command lines: "4096", "64K", "256M", "2G" (powers of 1024).
+// Byte sizes on command lines: "4096", "64K", "256M", "2G" (powers of 1024). Kept rather than
+// CLI11's AsSizeValue, which takes "-5" as 2^64 - 5 and answers "1.5G" with "Value 1.5 could
+// not be converted to UINT"; this one answers every bad size with the same one line.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +10,8 @@
 namespace buddy::tools {
 
 inline std::optional<std::uint64_t> parse_size(const std::string& s) {
-  if (s.empty()) return std::nullopt;
+  // Digits first: stoull alone would skip blanks and take "-5" as 2^64 - 5.
+  if (s.empty() || s[0] < '0' || s[0] > '9') return std::nullopt;
   std::size_t pos = 0;
   unsigned long long v = 0;
   try {

@@ -60,7 +60,14 @@ int main(int argc, char** argv) {
                    name.c_str(), static_cast<long long>(old.pid),
                    old.pid_reused ? "whose pid now runs another process" : "which is gone");
     }
-    rt.start();
+    try {
+      rt.start();
+    } catch (const std::exception& e) {
+      // The reason is in the engine block, and a live server reports it as its own one line
+      // ("engine failed: ..."); said here too, it would be said twice on the same terminal.
+      if (!rt.claim().peer_alive()) std::fprintf(stderr, "buddykv-engine: %s\n", e.what());
+      return kExitError;
+    }
     if (!rt.serve(g_stop, host_timeout)) {
       std::fprintf(stderr, "buddykv-engine: the server of segment %s is gone; stopped\n",
                    name.c_str());

@@ -1,7 +1,9 @@
 // buddykv-server: serves the buddykv datagram protocol on UDP (docs/protocol.md section 2).
 #include <signal.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <string>
 #include <tuple>
@@ -25,6 +27,9 @@ int main(int argc, char** argv) {
 
   CLI::App app{"buddykv server: batched UDP key-value service (MICA-style, DPU-KV designs)",
                "buddykv-server"};
+  app.footer(
+      "Exit status: 0 stopped by SIGINT/SIGTERM, 1 could not start (a port in use, the engine\n"
+      "failed, ...), 2 bad arguments, 3 stopped after its engine was lost (docs/tools.md).");
   // The design is parsed here once, by serving's own names; the rest of the server sees the enum.
   std::string design_names;
   for (std::size_t i = 0; i < serving::kDesigns; ++i) {
@@ -106,17 +111,33 @@ int main(int argc, char** argv) {
   for (auto [flag, text, out] :
        {std::tuple{"--cpus", &cpus, &cfg.placement.host_cpus},
         std::tuple{"--engine-cpus", &engine_cpus, &cfg.placement.engine_cpus}}) {
-    if (auto list = buddy::tools::parse_cpu_list(*text)) {
-      *out = *list;
-    } else {
-      std::fprintf(stderr, "buddykv-server: %s '%s' is not a cpu list like 0,1 or 0-3\n", flag,
-                   text->c_str());
+    if (std::string why = buddy::tools::parse_usable_cpus(flag, *text, *out); !why.empty()) {
+      std::fprintf(stderr, "buddykv-server: %s\n", why.c_str());
       return 2;
     }
+  }
+  if (app.count("--segment") > 0 && cfg.segment.empty()) {
+    std::fprintf(stderr,
+                 "buddykv-server: --segment: an empty name (leave it out for the default "
+                 "buddykv-PID-N)\n");
+    return 2;
   }
   if (std::string why = server::validate(cfg); !why.empty()) {
     std::fprintf(stderr, "buddykv-server: %s\n", why.c_str());
     return 2;
+  }
+
+  // A --port-file that cannot be written is found now, before anything starts: one line.
+  if (!port_file.empty()) {
+    const std::string tmp = port_file + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "w");
+    if (f == nullptr) {
+      std::fprintf(stderr, "buddykv-server: --port-file %s: cannot write %s: %s\n",
+                   port_file.c_str(), tmp.c_str(), std::strerror(errno));
+      return 2;
+    }
+    std::fclose(f);
+    std::remove(tmp.c_str());
   }
 
   // SIGINT/SIGTERM are taken synchronously by the main thread; every thread inherits the mask.

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "bench_util.hpp"
 #include "buddy/msg_engine/engine.hpp"
@@ -57,6 +58,10 @@ int main(int argc, char** argv) {
     if (under_mpirun) MPI_Finalize();
     return *rc;
   }
+  std::vector<int> cpu_list;
+  if (std::string why = buddy::tools::parse_usable_cpus("--cpus", cpus, cpu_list); !why.empty()) {
+    fail("buddy-engine: " + why, 2);
+  }
   if (!under_mpirun) fail("buddy-engine: start it with buddy-run --mode offload (needs mpirun)", 2);
   if (opts.threads > 1 && provided < MPI_THREAD_FUNNELED) {
     fail("buddy-engine: --threads " + std::to_string(opts.threads) +
@@ -66,10 +71,9 @@ int main(int argc, char** argv) {
   try {
     opts.msg = buddy::msg::options::from_env();
     const auto& job = buddy::msg::offload::join(true, opts.msg);
-    if (!cpus.empty()) {
-      const auto list = buddy::tools::parse_cpu_list(cpus);
-      if (!list || list->empty()) fail("buddy-engine: --cpus '" + cpus + "' is not a cpu list", 2);
-      buddy::tools::pin_to_cpu((*list)[static_cast<std::size_t>(job.group_rank) % list->size()]);
+    if (!cpu_list.empty()) {
+      buddy::tools::pin_to_cpu(
+          cpu_list[static_cast<std::size_t>(job.group_rank) % cpu_list.size()]);
     }
     buddy::msg_engine::engine e(job, opts);
     e.run();

@@ -10,10 +10,15 @@
 // then nodes x E engines, with nodes = ceil(RANKS / K), or 1 without --ranks-per-node), pinned
 // to cores of their own when the machine has a core for every rank and engine. If a process
 // dies, mpirun ends the whole job (its peers report a dead engine or rank first, one line each);
-// buddy-run waits for mpirun, removes the shared-memory segments the job left behind
-// (BUDDY_SEGMENT, set to buddy-msg-<buddy-run pid> unless given) and exits with its status.
+// buddy-run waits for mpirun, ends any process of the job that outlived it (it is the job's
+// subreaper), removes the shared-memory segments the job left behind (BUDDY_SEGMENT, set to
+// buddy-msg-<buddy-run pid> unless given) and Open MPI's own (told to use the directory
+// /dev/shm/<BUDDY_SEGMENT>.ompi), and exits with mpirun's status (docs/tools.md).
+#include <dirent.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,10 +83,75 @@ void forward_signal(int sig) {
   if (child > 0) ::kill(child, sig);
 }
 
-// Offload mode: runs mpirun as a child, then removes the segments of ranks that did not
-// finish cleanly (killed or aborted processes leave them in /dev/shm). Returns the exit status.
+// The processes whose parent is this one (with PR_SET_CHILD_SUBREAPER: every orphan of the job).
+std::vector<pid_t> own_children() {
+  std::vector<pid_t> pids;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return pids;
+  const pid_t self = ::getpid();
+  while (const dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    const long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    const std::string stat = "/proc/" + std::string(e->d_name) + "/stat";
+    FILE* f = std::fopen(stat.c_str(), "r");
+    if (f == nullptr) continue;
+    char buf[512];
+    const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[n] = '\0';
+    // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ')'.
+    const char* close = std::strrchr(buf, ')');
+    char state = 0;
+    long ppid = 0;
+    if (close != nullptr && std::sscanf(close + 1, " %c %ld", &state, &ppid) == 2 && ppid == self) {
+      pids.push_back(static_cast<pid_t>(pid));
+    }
+  }
+  ::closedir(d);
+  return pids;
+}
+
+// Ends what mpirun left behind: processes of the job that outlived it (buddy-run is their
+// subreaper, so they are its children now) get SIGTERM, then SIGKILL after a second, and are
+// reaped. Returns how many there were.
+std::size_t end_leftovers() {
+  std::vector<pid_t> left = own_children();
+  if (left.empty()) return 0;
+  for (pid_t p : left) ::kill(p, SIGTERM);
+  const std::size_t count = left.size();
+  for (int i = 0; i < 100 && !left.empty(); ++i) {
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    left = own_children();
+    if (!left.empty()) ::usleep(10'000);
+  }
+  for (pid_t p : left) ::kill(p, SIGKILL);
+  while (::waitpid(-1, nullptr, 0) > 0) {
+  }
+  return count;
+}
+
+// Removes a directory and what it holds (one level: Open MPI's shared-memory backing files).
+void remove_dir(const std::string& dir) {
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") ::unlink((dir + "/" + name).c_str());
+    }
+    ::closedir(d);
+  }
+  ::rmdir(dir.c_str());
+}
+
+// Offload mode: runs mpirun as a child, then ends any process of the job that outlived it and
+// removes the segments of ranks that did not finish cleanly (killed or aborted processes leave
+// them in /dev/shm) and Open MPI's own shared-memory files (in `shm_dir`, which the job was
+// told to use). Returns the exit status.
 int supervise(const std::string& mpirun, std::vector<char*>& argv, const std::string& prefix,
-              int ranks) {
+              int ranks, const std::string& shm_dir) {
+  // Orphans of the job (an engine whose mpirun died first) become our children, not init's.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   child = ::fork();
   if (child < 0) {
     std::fprintf(stderr, "buddy-run: fork: %s\n", std::strerror(errno));
@@ -100,9 +170,14 @@ int supervise(const std::string& mpirun, std::vector<char*>& argv, const std::st
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
+  child = 0;
+  if (const std::size_t n = end_leftovers(); n > 0) {
+    std::fprintf(stderr, "buddy-run: ended %zu process(es) of the job that outlived mpirun\n", n);
+  }
   for (int r = 0; r < ranks; ++r) {
     buddy::qp::Segment::remove(prefix + ".r" + std::to_string(r));
   }
+  remove_dir(shm_dir);
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 1;
@@ -230,6 +305,20 @@ int main(int argc, char** argv) {
                                  ? std::string(seg)
                                  : "buddy-msg-" + std::to_string(static_cast<long>(::getpid()));
   if (offload) ::setenv("BUDDY_SEGMENT", prefix.c_str(), 1);
+  // Offload mode: Open MPI's shared-memory files go to a directory of this job, removed when
+  // mpirun ends (a killed rank would otherwise leave its vader segment in /dev/shm).
+  const std::string shm_dir = "/dev/shm/" + prefix + ".ompi";
+  if (offload && !dry_run) {
+    if (::mkdir(shm_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      std::fprintf(stderr, "buddy-run: cannot create %s: %s\n", shm_dir.c_str(),
+                   std::strerror(errno));
+      return 1;
+    }
+  }
+  if (offload) {
+    args.insert(args.end(), {"--mca", "btl_vader_backing_directory", shm_dir, "--mca",
+                             "osc_sm_backing_directory", shm_dir});
+  }
   for (const char* var :
        {"BUDDY_ROUTING", "BUDDY_BUFFER_KB", "BUDDY_RANKS_PER_NODE", "BUDDY_MODE", "BUDDY_RING_KB",
         "BUDDY_ENGINES_PER_NODE", "BUDDY_ENGINE_TIMEOUT_MS", "BUDDY_SEGMENT"}) {
@@ -275,7 +364,7 @@ int main(int argc, char** argv) {
   std::vector<char*> cargv;
   for (auto& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
-  if (offload) return supervise(*mpirun, cargv, prefix, ranks);
+  if (offload) return supervise(*mpirun, cargv, prefix, ranks, shm_dir);
   ::execv(mpirun->c_str(), cargv.data());
   std::fprintf(stderr, "buddy-run: cannot run %s: %s\n", mpirun->c_str(), std::strerror(errno));
   return 127;

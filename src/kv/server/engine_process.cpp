@@ -93,6 +93,12 @@ void Server::start_engine_process() {
             std::to_string(cfg_.engine_start_timeout.count()) + " ms";
     }
     if (!why.empty()) {
+      // Not a lost engine (the server never served): the reason is this server's one line,
+      // thrown; stopping the engine that failed to start reports nothing more.
+      {
+        std::lock_guard lock(engine_mu_);
+        engine_lost_ = why;
+      }
       stop_engine();
       throw std::runtime_error(why);
     }

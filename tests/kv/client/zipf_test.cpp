@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -42,6 +44,23 @@ TEST(Zipf, ScrambledStaysInRangeAndSpreadsHotKeys) {
   EXPECT_LT(low, 2'000u);  // unscrambled, rank < 1000 would be ~50% of draws
   EXPECT_THROW(ZipfGenerator(0, 0.5), std::invalid_argument);
   EXPECT_THROW(ZipfGenerator(10, 1.0), std::invalid_argument);
+}
+
+// Past 2^20 terms zeta() sums the tail in closed form (Euler-Maclaurin): it must agree with the
+// plain sum, term by term, to about the last digits of a double.
+TEST(Zipf, ZetaOfALargeKeySpaceMatchesThePlainSum) {
+  for (const double theta : {0.5, 0.99}) {
+    const std::uint64_t n = ZipfGenerator::kExactTerms * 3 + 12345;
+    double plain = 0;
+    for (std::uint64_t i = 1; i <= n; ++i) plain += 1.0 / std::pow(static_cast<double>(i), theta);
+    EXPECT_NEAR(ZipfGenerator::zeta(n, theta), plain, plain * 1e-12) << "theta " << theta;
+  }
+  // 2^36 keys: the setup is immediate (the plain sum would take tens of minutes).
+  const auto t0 = std::chrono::steady_clock::now();
+  ZipfGenerator big(std::uint64_t{1} << 36, 0.99);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 1000; ++i) ASSERT_LT(big(rng), std::uint64_t{1} << 36);
 }
 
 }  // namespace

@@ -34,18 +34,78 @@ if "${cli[@]}" get e2e-key 2>/dev/null; then fail "deleted key still there"; fi
 grep -q '"design":"cpu-only"' "$work/cli_stats.json" || fail "cli stats: $(cat "$work/cli_stats.json")"
 json_ok "cli stats" <"$work/cli_stats.json"
 if "${cli[@]}" frobnicate 2>/dev/null; then fail "bad subcommand accepted"; fi
-# Bad arguments: status 2 and one line saying what is wrong (and, where it can, what helps).
-bad_args() {
-  local want="$1" rc=0; shift
-  "$bin/buddykv-server" "$@" 2>"$work/bad.err" || rc=$?
-  [[ "$rc" == 2 && "$(wc -l <"$work/bad.err")" == 1 ]] \
-    || fail "bad arguments $*: rc $rc, $(cat "$work/bad.err")"
-  grep -qF -- "$want" "$work/bad.err" || fail "bad arguments $*: $(cat "$work/bad.err")"
+# Bad input: the documented exit status (2 a bad argument, 1 a failure to start), one line on
+# stderr saying what is wrong (and, where it can, what helps), no core (not killed by a signal),
+# and nothing left behind: no buddykv-engine of that server, no segment of it in /dev/shm.
+server_bin="$(cd "$bin" && pwd)/buddykv-server"
+bad_run() {
+  local status="$1" want="$2" rc=0 pid; shift 2
+  (cd "$work" && exec "$server_bin" "$@") 2>"$work/bad.err" &
+  pid=$!
+  wait "$pid" || rc=$?
+  [[ "$rc" == "$status" && "$(wc -l <"$work/bad.err")" == 1 ]] \
+    || fail "bad input $*: rc $rc (wanted $status), $(cat "$work/bad.err")"
+  grep -qF -- "$want" "$work/bad.err" || fail "bad input $*: $(cat "$work/bad.err")"
+  if compgen -G "$work/core*" >/dev/null; then fail "bad input $*: left a core file"; fi
+  if pgrep -f "buddykv-engine --attach buddykv-$pid-" >/dev/null; then
+    fail "bad input $*: left an engine process"
+  fi
+  if compgen -G "/dev/shm/buddy.buddykv-$pid-*" >/dev/null; then
+    fail "bad input $*: left $(ls /dev/shm | grep "buddykv-$pid-")"
+  fi
+  return 0
+}
+bad_args() { bad_run 2 "$@"; }
+# A cpu that is not usable here: the issue's 99 and 7 on this 2-core machine, else 4095.
+absent_cpu() {
+  python3 -c 'import os, sys; a = os.sched_getaffinity(0); print(next(c for c in (int(sys.argv[1]), 4095) if c not in a))' "$1"
 }
 bad_args "threads" --threads 0
 bad_args "'dpu' is not one of cpu-only, engine-only, lat, sav, dual, shrd" --design dpu
 bad_args "128 KiB each, below the 256 KiB minimum: give the store more memory or use fewer partitions" \
   --threads 2 --partitions-per-thread 1024
+cpu="$(absent_cpu 99)"
+bad_args "--cpus: cpu $cpu does not exist here (usable cpus: " --cpus "$cpu"
+bad_args "--cpus: cpu $cpu does not exist here" --cpus "0,$cpu"
+cpu="$(absent_cpu 7)"
+bad_args "--engine-cpus: cpu $cpu does not exist here (usable cpus: " --design sav --engine-cpus "$cpu"
+bad_args "--engine-cpus: '0-' is not a cpu list" --design sav --engine-cpus 0-
+bad_args "--memory: '-5' is not a size (e.g. 4096, 64K, 256M, 2G)" --memory -5
+bad_args "--memory: ' 5M' is not a size" --memory ' 5M'
+bad_args "--segment: an empty name" --segment ''
+bad_args "--port-file $work/no-such-dir/port: cannot write" --port 0 --port-file "$work/no-such-dir/port"
+# A serving port already taken (held by a UDP socket here): by the server itself (cpu-only) or by
+# its engine process (engine-only, sav), one line and status 1 either way.
+python3 - "$work/held" <<'PY' &
+import socket, sys, time
+# A port p free for the control socket, with p + 1 (the first serving port) held by this socket.
+while True:
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    p = probe.getsockname()[1]
+    held = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        held.bind(("127.0.0.1", p + 1))
+    except OSError:
+        probe.close()
+        held.close()
+        continue
+    probe.close()
+    break
+open(sys.argv[1] + ".tmp", "w").write("%d\n" % p)
+import os
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(60)
+PY
+holder=$!
+for _ in $(seq 1 100); do [[ -s "$work/held" ]] && break; sleep 0.05; done
+held="$(cat "$work/held")"
+bad_run 1 "cannot bind UDP 127.0.0.1:$((held + 1)): Address already in use" --port "$held" --memory 64M
+for d in engine-only sav; do
+  bad_run 1 "buddykv-server: engine failed: cannot bind UDP 127.0.0.1:$((held + 1)): Address already in use" \
+    --design "$d" --port "$held" --memory 64M
+done
+kill "$holder"; wait "$holder" 2>/dev/null || true
 
 "${cli[@]}" set survives-restart no >/dev/null
 stop_server
