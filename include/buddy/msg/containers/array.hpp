@@ -69,13 +69,7 @@ class array : public detail::container_base<detail::array_state<T>> {
   void async_reduce(std::uint64_t i, const T& v, const Op& op) {
     detail::check_function<Op>();
     check(i);
-    c_.async(
-        owner(i),
-        [h = h_, op](std::uint64_t slot, const T& val) {
-          T& x = h->local[slot];
-          x = op(x, val);
-        },
-        s_->part.local_index(i), v);
+    c_.async(owner(i), reducer<Op>{h_, op}, s_->part.local_index(i), v);
   }
 
   // This rank's block: global index first(rank) + j is local()[j].
@@ -129,6 +123,16 @@ class array : public detail::container_base<detail::array_state<T>> {
   }
 
  private:
+  // A struct, not a lambda: an empty op then adds no byte to the message.
+  template <class Op>
+  struct reducer {
+    local_ptr<state> h;
+    [[no_unique_address]] Op op;
+    void operator()(std::uint64_t slot, const T& val) const {
+      T& x = h->local[slot];
+      x = op(x, val);
+    }
+  };
   void check(std::uint64_t i) const {
     if (i >= s_->part.total) {
       this->fail("index " + std::to_string(i) + " is outside [0, " +

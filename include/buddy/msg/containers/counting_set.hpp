@@ -72,9 +72,13 @@ class counting_set : public detail::container_base<detail::counting_state<K, Par
     state& s = *s_;
     if (s.cache.empty()) return;
     ++s.flushes;
-    // Sending may run handlers that insert again: they fill a fresh cache.
-    auto out = std::exchange(s.cache, {});
-    for (const auto& [k, n] : out) send(k, n);
+    // No handler runs while the cache is walked (one could insert into it); the table's
+    // buckets are kept for the next round.
+    {
+      const comm::handler_hold hold(c_);
+      for (const auto& [k, n] : s.cache) send(k, n);
+    }
+    s.cache.clear();
   }
   std::uint64_t flushes() const { return s_->flushes; }
 
