@@ -29,6 +29,7 @@ struct config {
   bool stats = false;
   bool inject_fault = false;  // tests: rank 0 drops its last update, verification must fail
   bool containers = false;    // msg::containers::array<uint64_t>::async_reduce instead of async
+  std::string container_op = "reduce";  // or "visit": async_visit(slot, ++value)
 };
 
 // Bulk-synchronous competitor: rounds of `chunk` updates per rank, exchanged with Alltoallv.
@@ -104,8 +105,14 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
         for (std::uint64_t i = 0; i < k; ++i) slots[i] = gen.below(map.total);
       });
       if (cfg.containers) {
-        for (std::uint64_t i = 0; i < k && done + i < n; ++i) {
-          arr.async_reduce(slots[i], 1, [](std::uint64_t a, std::uint64_t b) { return a + b; });
+        if (cfg.container_op == "visit") {
+          for (std::uint64_t i = 0; i < k && done + i < n; ++i) {
+            arr.async_visit(slots[i], [](std::uint64_t, std::uint64_t& v) { ++v; });
+          }
+        } else {
+          for (std::uint64_t i = 0; i < k && done + i < n; ++i) {
+            arr.async_reduce(slots[i], 1, [](std::uint64_t a, std::uint64_t b) { return a + b; });
+          }
         }
         continue;
       }
@@ -160,7 +167,10 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
     if (cfg.json) {
       apps::print_json(r, [&](base::json::Writer& w) {
         w.member("updates", total);
-        if (!bulk) w.member("impl", cfg.containers ? "containers" : "async");
+        if (!bulk)
+          w.member("impl", !cfg.containers               ? "async"
+                           : cfg.container_op == "visit" ? "containers-visit"
+                                                         : "containers");
       });
     } else {
       std::printf(
@@ -199,6 +209,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"alltoallv"}));
   app.add_flag("--containers", cfg.containers,
                "send through msg::containers::array::async_reduce instead of comm.async");
+  app.add_option("--container-op", cfg.container_op,
+                 "with --containers: reduce (async_reduce(slot, 1, +)) or visit "
+                 "(async_visit(slot, ++value))")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"reduce", "visit"}));
   app.add_flag("--json", cfg.json, "print one JSON object (rank 0)");
   app.add_flag("--stats", cfg.stats, "print buddy::msg statistics summed over ranks to stderr");
   app.add_flag("--inject-fault", cfg.inject_fault, "rank 0 drops one update (tests)")->group("");

@@ -57,13 +57,7 @@ class array : public detail::container_base<detail::array_state<T>> {
   void async_visit(std::uint64_t i, const Fn& fn, const Args&... args) {
     detail::check_function<Fn>();
     check(i);
-    c_.async(
-        owner(i),
-        [h = h_, fn](comm& c, std::uint64_t index, const Args&... a) {
-          state& s = *h;
-          detail::invoke_user(c, fn, index, s.local[s.part.local_index(index)], a...);
-        },
-        i, args...);
+    c_.async(owner(i), visitor<Fn, Args...>{h_, fn}, i, args...);
   }
   template <class Op>
   void async_reduce(std::uint64_t i, const T& v, const Op& op) {
@@ -123,7 +117,16 @@ class array : public detail::container_base<detail::array_state<T>> {
   }
 
  private:
-  // A struct, not a lambda: an empty op then adds no byte to the message.
+  // Structs, not lambdas: an empty fn or op then adds no byte to the message.
+  template <class Fn, class... Args>
+  struct visitor {
+    local_ptr<state> h;
+    [[no_unique_address]] Fn fn;
+    void operator()(comm& c, std::uint64_t index, const Args&... a) const {
+      state& s = *h;
+      detail::invoke_user(c, fn, index, s.local[s.part.local_index(index)], a...);
+    }
+  };
   template <class Op>
   struct reducer {
     local_ptr<state> h;
