@@ -30,7 +30,7 @@ for a in "$@"; do
   case "$a" in
     --quick) REPEAT=1 HIST_UPDATES=20000 WORDS=20000 ;;
     --json) json=1 ;;
-    -h | --help) sed -n 2,19p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n 2,16p "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "msg_containers.sh: unknown argument '$a' (--quick, --json)" >&2; exit 2 ;;
   esac
 done
