@@ -9,6 +9,9 @@
 // long path through all vertices in a scrambled order (--graph path: the worst case for label
 // propagation, nearly every edge crosses ranks). Verified against a serial union-find of the
 // same graph: every vertex's label (so the same partition) and the number of components.
+// --containers does the same with msg::containers::disjoint_set instead: one async_union per
+// edge, then all_compress (every vertex's parent becomes its root, the smallest id of its
+// component, so the same labels), with the vertices' blocks as the set's partitioner.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "app_report.hpp"
+#include "buddy/msg/containers/disjoint_set.hpp"
 #include "rmat.hpp"
 
 namespace {
@@ -31,6 +35,13 @@ struct config {
   bool json = false;
   bool stats = false;
   bool inject_fault = false;  // tests: rank 0 sends no label, verification must fail
+  bool containers = false;    // msg::containers::disjoint_set instead of label propagation
+};
+
+// The vertices' block distribution as a container partitioner (a vertex's parent lives with it).
+struct block_owner {
+  apps::block_map map{1, 1};
+  int owner(std::uint64_t v, int) const { return map.owner(v); }
 };
 
 std::uint64_t vertices(const config& cfg) {
@@ -104,6 +115,10 @@ struct relax {
   }
 };
 
+template <class LabelOf>
+int report(msg::comm& world, const config& cfg, const msg::options& opts, const apps::region& cost,
+           LabelOf&& label_of);
+
 int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
   msg::comm world(&argc, &argv, opts);
   const int rank = world.rank(), size = world.size();
@@ -128,6 +143,32 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
     } else if (mine_v) {
       cross.emplace_back(v - first, u);
     }
+  }
+
+  // --containers: every edge is one async_union (sent by the owner of its smaller end), then
+  // all_compress: each vertex's parent is its root, the smallest id of its component.
+  msg::containers::disjoint_set<std::uint64_t, block_owner> ds(world, block_owner{map});
+  std::vector<std::uint64_t> ds_root;
+  if (cfg.containers) {
+    world.barrier();
+    apps::region_timer timer(world);
+    apps::compute_clock compute;
+    timer.start();
+    for (std::uint64_t v = 0; v < local; ++v) ds.async_insert(first + v);
+    if (!state.mute) {
+      for (const auto& [a, b] : local_edges) ds.async_union(first + a, first + b);
+      for (const auto& [a, x] : cross) {
+        if (first + a < x) ds.async_union(first + a, x);
+      }
+    }
+    ds.all_compress();
+    ds_root.assign(local, 0);
+    ds.local_for_all([&](std::uint64_t v, std::uint64_t root) { ds_root[v - first] = root; });
+    // Per edge: a link message or more at 8 B per parent read and write; per vertex: the
+    // compress rounds' reads and writes.
+    const apps::region c =
+        timer.stop(compute, 32 * (local_edges.size() + cross.size()) + 48 * local);
+    return report(world, cfg, opts, c, [&](std::uint64_t v) { return ds_root[v]; });
   }
 
   world.barrier();
@@ -170,7 +211,20 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
   state.mem += 8 * state.remote.size() + 16 * local;
   world.barrier();
   const apps::region cost = timer.stop(compute, state.mem);
+  return report(world, cfg, opts, cost,
+                [&](std::uint64_t v) { return state.label[state.root[v]]; });
+}
 
+// Checks every local vertex's label (label_of(local index)) against a serial union-find, prints
+// the result line; 0 if right, 1 if not.
+template <class LabelOf>
+int report(msg::comm& world, const config& cfg, const msg::options& opts, const apps::region& cost,
+           LabelOf&& label_of) {
+  const int rank = world.rank(), size = world.size();
+  const std::uint64_t n = vertices(cfg), m = edges(cfg);
+  const apps::block_map map(n, size);
+  const std::uint64_t first = static_cast<std::uint64_t>(rank) * map.block;
+  const std::uint64_t local = map.local_size(rank);
   // Serial union-find of the whole graph (every rank, from the regenerated edges).
   min_union_find serial(n);
   for (std::uint64_t e = 0; e < m; ++e) {
@@ -179,7 +233,7 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
   }
   std::uint64_t wrong = 0, components = 0, expect_components = 0;
   for (std::uint64_t v = 0; v < local; ++v) {
-    const std::uint64_t label = state.label[state.root[v]];
+    const std::uint64_t label = label_of(v);
     wrong += label != serial.find(first + v);
     components += label == first + v;
   }
@@ -194,6 +248,7 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
         "cc", apps::mode_name(world.config()), msg::to_string(opts.route), size, cost, ok};
     if (cfg.json) {
       apps::print_json(r, [&](base::json::Writer& w) {
+        w.member("impl", cfg.containers ? "containers" : "async");
         w.member("graph", cfg.graph).member("vertices", n).member("edges", m);
         w.member("components", components);
       });
@@ -234,6 +289,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"rmat", "path"}));
   app.add_option("--seed", cfg.seed, "random seed")->capture_default_str();
+  app.add_flag("--containers", cfg.containers,
+               "msg::containers::disjoint_set (async_union, all_compress) instead of label "
+               "propagation");
   app.add_flag("--json", cfg.json, "print one JSON object (rank 0)");
   app.add_flag("--stats", cfg.stats, "print buddy::msg statistics summed over ranks to stderr");
   app.add_flag("--inject-fault", cfg.inject_fault, "rank 0 sends no label (tests)")->group("");

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "app_report.hpp"
+#include "buddy/msg/containers/array.hpp"
 
 namespace {
 
@@ -27,6 +28,8 @@ struct config {
   bool json = false;
   bool stats = false;
   bool inject_fault = false;  // tests: rank 0 drops its last update, verification must fail
+  bool containers = false;    // msg::containers::array<uint64_t>::async_reduce instead of async
+  std::string container_op = "reduce";  // or "visit": async_visit(slot, ++value)
 };
 
 // Bulk-synchronous competitor: rounds of `chunk` updates per rank, exchanged with Alltoallv.
@@ -80,6 +83,8 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
   }
   const auto table = world.make_local(counts);
   const bool bulk = cfg.baseline == "alltoallv";
+  // --containers: the same table as a block-distributed array (its own copy; the same blocks).
+  msg::containers::array<std::uint64_t> arr(world, cfg.containers ? cfg.table_size : 0);
 
   world.barrier();
   apps::region_timer timer(world);
@@ -99,6 +104,18 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
       compute.run([&] {
         for (std::uint64_t i = 0; i < k; ++i) slots[i] = gen.below(map.total);
       });
+      if (cfg.containers) {
+        if (cfg.container_op == "visit") {
+          for (std::uint64_t i = 0; i < k && done + i < n; ++i) {
+            arr.async_visit(slots[i], [](std::uint64_t, std::uint64_t& v) { ++v; });
+          }
+        } else {
+          for (std::uint64_t i = 0; i < k && done + i < n; ++i) {
+            arr.async_reduce(slots[i], 1, [](std::uint64_t a, std::uint64_t b) { return a + b; });
+          }
+        }
+        continue;
+      }
       for (std::uint64_t i = 0; i < k && done + i < n; ++i) {
         world.async(
             map.owner(slots[i]), [table](std::uint64_t slot) { ++(*table)[slot]; },
@@ -114,6 +131,8 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
     cost.msgs = total;
     cost.msg_bytes = 8 * total;
   }
+
+  if (cfg.containers) counts = arr.local();  // the array's blocks are the table's
 
   // Deterministic recount of this rank's counters from every rank's stream.
   for (int r = 0; r < size; ++r) {
@@ -146,7 +165,13 @@ int run(int argc, char** argv, const config& cfg, const msg::options& opts) {
                    cost,
                    ok};
     if (cfg.json) {
-      apps::print_json(r, [&](base::json::Writer& w) { w.member("updates", total); });
+      apps::print_json(r, [&](base::json::Writer& w) {
+        w.member("updates", total);
+        if (!bulk)
+          w.member("impl", !cfg.containers               ? "async"
+                           : cfg.container_op == "visit" ? "containers-visit"
+                                                         : "containers");
+      });
     } else {
       std::printf(
           "buddy-histogram: %d ranks, mode %s, routing %s, buffer %zu KiB, %llu updates per "
@@ -182,6 +207,13 @@ int main(int argc, char** argv) {
   app.add_option("--baseline", cfg.baseline,
                  "run the bulk-synchronous MPI_Alltoallv version instead of messages")
       ->check(CLI::IsMember({"alltoallv"}));
+  app.add_flag("--containers", cfg.containers,
+               "send through msg::containers::array::async_reduce instead of comm.async");
+  app.add_option("--container-op", cfg.container_op,
+                 "with --containers: reduce (async_reduce(slot, 1, +)) or visit "
+                 "(async_visit(slot, ++value))")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"reduce", "visit"}));
   app.add_flag("--json", cfg.json, "print one JSON object (rank 0)");
   app.add_flag("--stats", cfg.stats, "print buddy::msg statistics summed over ranks to stderr");
   app.add_flag("--inject-fault", cfg.inject_fault, "rank 0 drops one update (tests)")->group("");

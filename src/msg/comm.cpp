@@ -312,12 +312,12 @@ bool comm::drain(void* self) {
   auto* c = static_cast<comm*>(self);
   // Inside a handler, only receive (the router already did): running handlers here would nest
   // without bound.
-  if (c->depth_ > 0) return false;
+  if (c->depth_ > 0 || c->hold_ > 0) return false;
   return c->process_inbox();
 }
 
 bool comm::progress() {
-  if (depth_ > 0 || in_inbox_) return false;
+  if (depth_ > 0 || in_inbox_ || hold_ > 0) return false;
   bool any = poll_network();
   any = process_inbox() || any;
   if (any) {
@@ -346,8 +346,37 @@ struct comm_collective_scope {
   ~comm_collective_scope() { --depth; }
 };
 
+void comm::check_collective(const char* what) const {
+  if (depth_ > 0 || in_inbox_) {
+    throw error(std::string("buddy::msg: ") + what + " called from inside a handler");
+  }
+  if (hold_ > 0) {
+    throw error(std::string("buddy::msg: ") + what +
+                " called inside a handler_hold (a container's for_all callback?)");
+  }
+}
+
+std::uint64_t comm::add_pre_barrier(std::function<void()> fn) {
+  pre_barrier_.emplace_back(next_hook_, std::move(fn));
+  return next_hook_++;
+}
+
+void comm::remove_pre_barrier(std::uint64_t id) {
+  for (auto it = pre_barrier_.begin(); it != pre_barrier_.end(); ++it) {
+    if (it->first == id) {
+      pre_barrier_.erase(it);
+      return;
+    }
+  }
+}
+
+void comm::run_pre_barrier() {
+  // By index: a hook may (indirectly) add or remove hooks.
+  for (std::size_t i = 0; i < pre_barrier_.size(); ++i) pre_barrier_[i].second();
+}
+
 void comm::barrier() {
-  if (depth_ > 0 || in_inbox_) throw error("buddy::msg: barrier() called from inside a handler");
+  check_collective("barrier()");
   {
     comm_collective_scope scope(collective_);
     barrier_rounds();
@@ -367,7 +396,8 @@ void comm::barrier_rounds() {
     bool worked = poll_network();
     worked = process_inbox() || worked;
     if (req == MPI_REQUEST_NULL) {
-      flush_sends();  // what the handlers just sent
+      run_pre_barrier();  // libraries send what they hold back (before the counts are taken)
+      flush_sends();      // what the handlers and the hooks just sent
       snap = {sent_, executed_};
       MPI_Iallreduce(snap.data(), sum.data(), 2, MPI_UNSIGNED_LONG_LONG, MPI_SUM, coll_, &req);
     } else {
@@ -391,9 +421,7 @@ void comm::barrier_rounds() {
 }
 
 void comm::all_reduce_raw(void* inout, MPI_Datatype type, MPI_Op op) {
-  if (depth_ > 0 || in_inbox_) {
-    throw error("buddy::msg: all_reduce called from inside a handler");
-  }
+  check_collective("all_reduce");
   {
     comm_collective_scope scope(collective_);
     all_reduce_rounds(inout, type, op);

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <new>
 #include <string>
@@ -118,6 +119,36 @@ class comm {
     return local_ptr<T>(static_cast<std::uint32_t>(locals_.size() - 1));
   }
 
+  // Forgets the object behind handle (its owner is going away): a message that still uses it
+  // throws a one-line error instead of reaching freed memory. The handle's index is not reused.
+  template <class T>
+  void forget_local(local_ptr<T> handle) {
+    if (handle.index() < locals_.size()) locals_[handle.index()].object = nullptr;
+  }
+
+  // Hooks for libraries built on comm (msg/containers).
+  // True while a handler runs on this rank (a library refuses its collectives there).
+  bool in_handler() const { return depth_ > 0; }
+  // fn() runs at the start of every barrier() and again before each of its termination rounds
+  // (so what a handler put in a library's cache during the barrier is sent too); it may call
+  // async(). Returns an id for remove_pre_barrier(). Not from inside a handler.
+  std::uint64_t add_pre_barrier(std::function<void()> fn);
+  void remove_pre_barrier(std::uint64_t id);
+  // While a hold lives, arriving records are still received but no handler runs (neither from
+  // async() draining a full buffer nor from progress()): a library can walk its local data while
+  // the walk's callback sends messages that would change that data. barrier() and the
+  // reductions throw inside a hold.
+  class handler_hold {
+   public:
+    explicit handler_hold(comm& c) : c_(c) { ++c_.hold_; }
+    ~handler_hold() { --c_.hold_; }
+    handler_hold(const handler_hold&) = delete;
+    handler_hold& operator=(const handler_hold&) = delete;
+
+   private:
+    comm& c_;
+  };
+
   // This rank's counters; global_stats() is collective and sums them over all ranks.
   stats local_stats() const;
   stats global_stats();
@@ -145,6 +176,8 @@ class comm {
   void all_reduce_raw(void* inout, MPI_Datatype type, MPI_Op op);
   void all_reduce_rounds(void* inout, MPI_Datatype type, MPI_Op op);
   void barrier_rounds();
+  void run_pre_barrier();
+  void check_collective(const char* what) const;
   [[noreturn]] void bad_dest(int dest) const;
   [[noreturn]] static void unregistered(bool registered);
   [[noreturn]] static void too_large(std::size_t len);
@@ -171,7 +204,10 @@ class comm {
   double handler_s_ = 0;
   static constexpr int idle_flush_calls = 4;  // idle progress() calls before a flush
   int idle_calls_ = 0;
-  int depth_ = 0;          // > 0 while a handler runs
+  int depth_ = 0;  // > 0 while a handler runs
+  int hold_ = 0;   // > 0 while a handler_hold lives
+  std::vector<std::pair<std::uint64_t, std::function<void()>>> pre_barrier_;
+  std::uint64_t next_hook_ = 1;
   bool in_inbox_ = false;  // process_inbox() is on the stack
   int collective_ = 0;     // > 0 inside barrier() or a reduction: handler errors wait for its end
   std::exception_ptr handler_error_;  // the first error of a handler, not yet rethrown

@@ -44,6 +44,10 @@ inline void* local_object(std::uint32_t index, const std::type_info& type) {
     bad_local(index);
   }
   const local_entry& e = (*table)[index];
+  if (e.object == nullptr) [[unlikely]] {
+    throw error("buddy::msg: local_ptr " + std::to_string(index) +
+                " names an object that was destroyed (forget_local)");
+  }
   if (e.type != &type && *e.type != type) [[unlikely]] {
     throw error(std::string("buddy::msg: local_ptr used as ") + type.name() +
                 " but registered as " + e.type->name());
