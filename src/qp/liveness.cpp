@@ -26,9 +26,16 @@ struct ProcStat {
 };
 
 ProcStat read_proc_stat(std::int64_t pid) noexcept {
-  char path[48];
-  std::snprintf(path, sizeof path, "/proc/%lld/stat", static_cast<long long>(pid));
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  // "<pid>/stat" relative to an fd of /proc, not "/proc/<pid>/stat": an emulator running this
+  // process (qemu-user: an aarch64 engine on an x86 host, docs/dpu.md) answers the absolute path
+  // of its own pid with a stat of its making whose start time is not the kernel's, and the peer
+  // on the other ISA, reading the kernel's, would take this process for a reused pid.
+  char path[32];
+  std::snprintf(path, sizeof path, "%lld/stat", static_cast<long long>(pid));
+  const int dir = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return {};
+  const int fd = ::openat(dir, path, O_RDONLY | O_CLOEXEC);
+  ::close(dir);
   if (fd < 0) return {};
   char buf[1024];
   const ssize_t n = ::read(fd, buf, sizeof buf - 1);

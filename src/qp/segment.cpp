@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <new>
 #include <thread>
@@ -23,6 +24,12 @@ constexpr std::uint32_t kMaxQueuePairs = 1u << 16;
 
 std::string errno_text(int e) {
   return std::strerror(e);
+}
+
+std::string hex32(std::uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", v);
+  return buf;
 }
 
 std::string shm_path(std::string_view name) {
@@ -127,6 +134,25 @@ std::pair<std::byte*, std::uint64_t> map_existing(std::string_view name, int fd)
 }
 
 }  // namespace
+
+const char* to_string(Isa isa) noexcept {
+  switch (isa) {
+    case Isa::x86_64:
+      return "x86-64";
+    case Isa::aarch64:
+      return "aarch64";
+    case Isa::unknown:
+      break;
+  }
+  return "unknown";
+}
+
+Isa Segment::creator_isa() const {
+  return header()->isa;
+}
+std::uint32_t Segment::creator_page_size() const {
+  return header()->page_size;
+}
 
 const char* to_string(RingKind k) noexcept {
   switch (k) {
@@ -246,6 +272,12 @@ Segment Segment::create(std::string_view name, const SegmentLayout& layout,
   h->total_bytes = bytes;
   h->layout = layout;
   h->created_ns = base::realtime_ns();
+  h->byte_order = kByteOrderMark;
+  h->isa = kThisIsa;
+  h->cache_line = kCacheLine;
+  h->page_size = static_cast<std::uint32_t>(::sysconf(_SC_PAGESIZE));
+  h->ring_header_bytes = sizeof(RingHeader);
+  h->liveness_bytes = sizeof(LivenessRecord);
   const Holder me = this_process();
   h->creator.pid.store(me.pid, std::memory_order_relaxed);
   h->creator.start_time.store(me.start_time, std::memory_order_relaxed);
@@ -296,6 +328,18 @@ Segment Segment::attach(std::string_view name, const AttachOptions& opts) {
         } else if (h->header_bytes != sizeof(SegmentHeader)) {
           bad = "header of " + std::to_string(h->header_bytes) + " B, expected " +
                 std::to_string(sizeof(SegmentHeader));
+        } else if (h->byte_order != kByteOrderMark) {
+          bad = "byte_order " + hex32(h->byte_order) + ", expected " + hex32(kByteOrderMark) +
+                " (created by a build of the other byte order, ISA " + to_string(h->isa) + ")";
+        } else if (h->cache_line != kCacheLine) {
+          bad = "cache_line " + std::to_string(h->cache_line) + " B, this build aligns to " +
+                std::to_string(kCacheLine) + " B (creator ISA " + to_string(h->isa) + ")";
+        } else if (h->ring_header_bytes != sizeof(RingHeader)) {
+          bad = "ring_header_bytes " + std::to_string(h->ring_header_bytes) + ", expected " +
+                std::to_string(sizeof(RingHeader)) + " (creator ISA " + to_string(h->isa) + ")";
+        } else if (h->liveness_bytes != sizeof(LivenessRecord)) {
+          bad = "liveness_bytes " + std::to_string(h->liveness_bytes) + ", expected " +
+                std::to_string(sizeof(LivenessRecord)) + " (creator ISA " + to_string(h->isa) + ")";
         } else if (h->total_bytes != file_bytes) {
           bad = "size " + std::to_string(file_bytes) + " B, header says " +
                 std::to_string(h->total_bytes) + " B";

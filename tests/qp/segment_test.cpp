@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "test_util.hpp"
 
@@ -35,7 +36,7 @@ SegmentLayout kv_layout(std::uint32_t qps = 4) {
 
 // Runs f, expects an Error whose message contains every one of the given fragments.
 template <class F>
-void expect_error(F&& f, std::initializer_list<std::string> fragments) {
+void expect_error(F&& f, const std::vector<std::string>& fragments) {
   try {
     f();
     ADD_FAILURE() << "expected Error";
@@ -122,6 +123,49 @@ TEST(Segment, AttachOtherVersionNamesTheVersions) {
                {"layout version " + std::to_string(kLayoutVersion + 1),
                 "this build expects " + std::to_string(kLayoutVersion)});
   ::munmap(h, sizeof(SegmentHeader));
+}
+
+TEST(Segment, HeaderRecordsTheCreatorsIsaPageSizeAndSizes) {
+  const auto name = unique_name("isa");
+  Segment s = Segment::create(name, kv_layout(1));
+  Segment peer = Segment::attach(name);
+  EXPECT_EQ(peer.creator_isa(), kThisIsa);
+  EXPECT_NE(peer.creator_isa(), Isa::unknown) << "x86-64 and aarch64 builds know their ISA";
+  EXPECT_EQ(peer.creator_page_size(), static_cast<std::uint32_t>(::sysconf(_SC_PAGESIZE)));
+  SegmentHeader* h = raw_header(name);
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(h->byte_order, kByteOrderMark);
+  EXPECT_EQ(h->cache_line, kCacheLine);
+  EXPECT_EQ(h->ring_header_bytes, 192u);
+  EXPECT_EQ(h->liveness_bytes, 64u);
+  ::munmap(h, sizeof(SegmentHeader));
+}
+
+// A segment of another build's layout (planted here field by field) is refused on attach with
+// one line naming the field and both values.
+TEST(Segment, AttachOtherByteOrderOrSizesNamesTheField) {
+  struct Plant {
+    void (*set)(SegmentHeader*);
+    std::vector<std::string> want;
+  };
+  const Plant plants[] = {
+      {[](SegmentHeader* h) { h->byte_order = 0x04030201u; },
+       {"byte_order 0x04030201, expected 0x01020304", "other byte order"}},
+      {[](SegmentHeader* h) { h->cache_line = 128; },
+       {"cache_line 128 B, this build aligns to 64 B"}},
+      {[](SegmentHeader* h) { h->ring_header_bytes = 384; },
+       {"ring_header_bytes 384, expected 192"}},
+      {[](SegmentHeader* h) { h->liveness_bytes = 128; }, {"liveness_bytes 128, expected 64"}},
+  };
+  for (const Plant& p : plants) {
+    const auto name = unique_name("plant");
+    Segment s = Segment::create(name, kv_layout(1));
+    SegmentHeader* h = raw_header(name);
+    ASSERT_NE(h, nullptr);
+    p.set(h);
+    expect_error([&] { Segment::attach(name); }, p.want);
+    ::munmap(h, sizeof(SegmentHeader));
+  }
 }
 
 TEST(Segment, AttachOtherLayoutNamesEveryDifference) {

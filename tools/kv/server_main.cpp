@@ -87,6 +87,9 @@ int main(int argc, char** argv) {
       ->excludes(ep);
   app.add_option("--engine-binary", cfg.engine_binary,
                  "the buddykv-engine to start (default: the one beside buddykv-server)");
+  app.add_option("--engine-launcher", cfg.engine_launcher,
+                 "run the engine binary under this command, e.g. \"qemu-aarch64 -L /\" for an "
+                 "aarch64 buddykv-engine on an x86 host (docs/dpu.md)");
   app.add_option("--segment", cfg.segment, "name of the shared segment (default: buddykv-PID-N)");
   app.add_option("--pipeline", cfg.worker.pipeline, "CE: bursts in flight to the PE at once")
       ->check(CLI::Range(1, 64))

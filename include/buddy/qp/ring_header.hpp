@@ -25,7 +25,10 @@ struct RingHeader {
   std::uint32_t entry_bytes;                            // fixed rings: bytes per entry
   RingKind kind;
 };
-static_assert(sizeof(RingHeader) == 3 * kCacheLine);
+static_assert(sizeof(RingHeader) == 3 * kCacheLine && alignof(RingHeader) == kCacheLine);
+static_assert(offsetof(RingHeader, tail) == 64 && offsetof(RingHeader, capacity) == 128 &&
+              offsetof(RingHeader, entry_bytes) == 136 && offsetof(RingHeader, kind) == 140);
+static_assert(sizeof(RingKind) == 4);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
               "rings shared between processes need lock-free 64-bit atomics");
 

@@ -82,6 +82,9 @@ class Segment {
   std::uint32_t queue_pairs() const { return layout_.queue_pairs; }
   std::uint64_t size_bytes() const { return size_; }
   bool is_owner() const { return owner_; }
+  // The build that created the segment: its ISA and page size (docs/protocol.md section 1).
+  Isa creator_isa() const;
+  std::uint32_t creator_page_size() const;
 
   // Either side's liveness: who holds it (pid 0: nobody), whether that process still runs (it
   // exists, is no zombie, and started when the record says), and how old its last beat is.

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "buddy/kv/engine/engine_runtime.hpp"
 #include "buddy/kv/server/server.hpp"
@@ -28,6 +30,19 @@ std::string default_engine_binary() {
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return "buddykv-engine";
   return (self.parent_path() / "buddykv-engine").string();
+}
+
+std::vector<std::string> split_words(const std::string& s) {
+  std::vector<std::string> words;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && s[i] == ' ') ++i;
+    const std::size_t j = s.find(' ', i);
+    const std::size_t end = j == std::string::npos ? s.size() : j;
+    if (end > i) words.push_back(s.substr(i, end - i));
+    i = end;
+  }
+  return words;
 }
 
 std::string describe_status(int status) {
@@ -62,6 +77,12 @@ void Server::start_engine_process() {
                              " is not executable: " + std::strerror(errno));
   }
   const std::string name = cfg_.segment;
+  // argv: [launcher words...] bin --attach name, built before fork (the child only execs).
+  std::vector<std::string> words = split_words(cfg_.engine_launcher);
+  words.insert(words.end(), {bin, "--attach", name});
+  std::vector<const char*> argv;
+  for (const std::string& w : words) argv.push_back(w.c_str());
+  argv.push_back(nullptr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
@@ -72,8 +93,7 @@ void Server::start_engine_process() {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the server blocks SIGTERM for sigtimedwait
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(127);
-    const char* argv[] = {bin.c_str(), "--attach", name.c_str(), nullptr};
-    ::execv(bin.c_str(), const_cast<char* const*>(argv));
+    ::execvp(argv[0], const_cast<char* const*>(argv.data()));
     ::_exit(127);
   }
   engine_pid_ = pid;

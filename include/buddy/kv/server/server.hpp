@@ -51,7 +51,11 @@ struct ServerConfig {
   std::size_t max_datagram = wire::kDefaultDatagram;
   EngineMode engine = EngineMode::process;
   std::string engine_binary;  // empty: buddykv-engine beside the running executable
-  std::string segment;        // empty: buddykv-<pid>-<n>
+  // A command the engine binary runs under, words split at spaces, e.g. "qemu-aarch64 -L /" for
+  // an aarch64 buddykv-engine on an x86 host (docs/dpu.md); empty: the binary itself. Its first
+  // word is looked up in PATH.
+  std::string engine_launcher;
+  std::string segment;                                // empty: buddykv-<pid>-<n>
   std::uint64_t ring_bytes = std::uint64_t{4} << 20;  // each KV queue pair ring
   std::chrono::milliseconds engine_start_timeout{20000};
 };
