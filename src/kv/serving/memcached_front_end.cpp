@@ -727,8 +727,8 @@ struct MemcachedFrontEnd::Impl {
       }
       case mc::Op::md: {
         mc::ItemInfo info{key, 0, 0, -1, 0};
-        if (!it.live) {
-          if (!m.q) mc::write_meta(out, "NF", m, info);
+        if (!it.live) {  // q hides HD only
+          mc::write_meta(out, "NF", m, info);
           return finish(t, out);
         }
         if (m.has_cas && it.h.cas != m.compare) {
