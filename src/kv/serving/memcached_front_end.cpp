@@ -106,6 +106,7 @@ struct MemcachedFrontEnd::Impl {
   std::unique_ptr<wire::UdpSocket> udp;
   std::vector<wire::Endpoint> dests;
   std::unordered_map<int, std::unique_ptr<Conn>> conns;
+  std::unordered_set<int> busy;  // connections with input, commands or answers pending
   std::vector<std::unique_ptr<Task>> orphans;  // tasks of closed connections still in flight
   std::unordered_map<std::uint64_t, Sub> inflight;
   std::unordered_map<std::string, Lock> locks;
@@ -805,8 +806,8 @@ struct MemcachedFrontEnd::Impl {
   // ---- the loop ----
 
   void start_ready() {
-    for (auto& [fd, conn] : conns) {
-      Conn& cn = *conn;
+    for (int fd : busy) {
+      Conn& cn = *conns.at(fd);
       for (auto& t : cn.q) {
         if (cn.started >= cfg.max_inflight) break;
         if (t->started || t->done) continue;
@@ -832,12 +833,16 @@ struct MemcachedFrontEnd::Impl {
         continue;
       }
       auto it = conns.find(evs[i].data.fd);
-      if (it != conns.end()) read_conn(*it->second);
+      if (it != conns.end()) {
+        read_conn(*it->second);
+        busy.insert(it->first);
+      }
     }
     // Connections that stopped reading for back-pressure resume here.
-    for (auto& [fd, conn] : conns) {
-      if (!conn->closing && conn->q.size() < kMaxQueued / 2 && conn->in_off < conn->in.size())
-        parse_conn(*conn);
+    for (int fd : busy) {
+      Conn& conn = *conns.at(fd);
+      if (!conn.closing && conn.q.size() < kMaxQueued / 2 && conn.in_off < conn.in.size())
+        parse_conn(conn);
     }
     start_ready();
     flush_ports();
@@ -851,10 +856,15 @@ struct MemcachedFrontEnd::Impl {
     }
     start_ready();
     flush_ports();
-    for (auto it = conns.begin(); it != conns.end();) {
-      flush_conn(*it->second);
-      if (it->second->dead) {
-        it = conns.erase(it);
+    for (auto it = busy.begin(); it != busy.end();) {
+      Conn& conn = *conns.at(*it);
+      flush_conn(conn);
+      if (conn.dead) {
+        conns.erase(*it);
+        it = busy.erase(it);
+      } else if (conn.q.empty() && conn.out.empty() && conn.in_off == conn.in.size() &&
+                 !conn.closing) {
+        it = busy.erase(it);
       } else {
         ++it;
       }

@@ -6,6 +6,9 @@
                                        to buddykv-server --design DESIGN; replies compared byte for
                                        byte after the documented normalisations (CAS values, the
                                        VERSION line)
+  e2e_memcached.py BIN limits DESIGN   10,000 idle connections, connections over the limit, a line
+                                       without newline, a 200 MB value: each answered or closed
+                                       as documented and counted, others served meanwhile
   e2e_memcached.py BIN clients DESIGN  stock clients: pymemcache (python3-pymemcache) and the
                                        libmemcached tools (memccp, memccat, memcrm, memcexist,
                                        memctouch, memcflush, memcstat) against buddykv
@@ -387,6 +390,97 @@ def run_clients():
           f"retransmits {c['retransmits']}")
 
 
+# ---- limits ----
+
+def run_limits():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    idle = min(10000, hard - 200)
+    bp, port = start_buddykv("--memcached-connections", str(idle + 10))
+    check = []
+
+    def ask(sock, data, until=b"END\r\n"):
+        sock.sendall(data)
+        out = b""
+        sock.settimeout(10)
+        while not out.endswith(until):
+            d = sock.recv(1 << 16)
+            if not d:
+                return out + b"<EOF>"
+            out += d
+        return out
+
+    t0 = time.time()
+    conns = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(idle)]
+    opened = time.time() - t0
+    # The server keeps serving with that many idle connections.
+    live = socket.create_connection(("127.0.0.1", port), timeout=10)
+    t0 = time.time()
+    for i in range(200):
+        r = ask(live, b"set k%d 0 0 1\r\nx\r\nget k%d\r\n" % (i, i))
+        if r != b"STORED\r\nVALUE k%d 0 1\r\nx\r\nEND\r\n" % i:
+            check.append(f"with {idle} idle connections: {r[:100]!r}")
+            break
+    per_cmd_ms = (time.time() - t0) / 400 * 1e3
+    # Past --memcached-connections: answered and closed.
+    extra = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(20)]
+    refused = 0
+    for s in extra:
+        s.settimeout(0.5)
+        try:
+            if s.recv(100) == b"SERVER_ERROR too many open connections\r\n":
+                refused += 1
+        except socket.timeout:
+            pass
+    if refused != 11:
+        check.append(f"{refused} of 20 connections refused, want 11 (limit {idle + 10})")
+    for s in conns + extra:
+        s.close()
+    # A line with no newline: closed after the line limit, others served meanwhile.
+    bad = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sent = 0
+    try:
+        while sent < (64 << 20):
+            bad.sendall(b"g" * (1 << 20))
+            sent += 1 << 20
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    if sent >= (64 << 20):
+        check.append("64 MB without a newline did not close the connection")
+    r = ask(live, b"get k1\r\n")
+    if r != b"VALUE k1 0 1\r\nx\r\nEND\r\n":
+        check.append(f"after the long line: {r!r}")
+    # A 200 MB value: refused at once, its bytes discarded, the connection goes on.
+    big = socket.create_connection(("127.0.0.1", port), timeout=10)
+    r = ask(big, b"set big 0 0 200000000\r\n", until=b"\r\n")
+    if r != b"SERVER_ERROR object too large for cache\r\n":
+        check.append(f"200 MB value: {r!r}")
+    chunk = b"v" * (1 << 20)
+    for _ in range(190):
+        big.sendall(chunk)
+    r = ask(live, b"get k2\r\n")  # another connection is served while the data streams
+    if r != b"VALUE k2 0 1\r\nx\r\nEND\r\n":
+        check.append(f"during the 200 MB value: {r!r}")
+    big.sendall(b"v" * (200000000 - 190 * (1 << 20)) + b"\r\n")
+    r = ask(big, b"get k3 big\r\n")
+    if r != b"VALUE k3 0 1\r\nx\r\nEND\r\n":
+        check.append(f"after the 200 MB value: {r!r}")
+    live.close()
+    big.close()
+    c = stop_buddykv(bp)
+    if c["refused_connections"] != 11 or c["closed_bad_line"] != 1 or \
+            c["errors"]["too_large"] != 1 or c["errors"]["line_too_long"] != 1:
+        check.append(f"counters: {c}")
+    if check:
+        for line in check:
+            print(f"{NAME}: {line}", file=sys.stderr)
+        fail(f"{len(check)} check(s) failed")
+    print(f"{NAME}: {idle} idle connections opened in {opened:.2f} s, a command then takes "
+          f"{per_cmd_ms:.3f} ms; 11 of 20 over the limit refused; a line without newline "
+          f"closed; a 200 MB value refused and discarded")
+
+
 for tool_name in ["memcached", "memccp"]:
     if shutil.which(tool_name) is None:
         fail(f"{tool_name} is not installed (./buddy setup installs memcached and "
@@ -396,6 +490,8 @@ try:
         run_diff()
     elif MODE == "clients":
         run_clients()
+    elif MODE == "limits":
+        run_limits()
     else:
         fail(f"unknown mode {MODE}")
 finally:
