@@ -38,6 +38,10 @@ constexpr std::string_view kTooMany = "SERVER_ERROR too many open connections\r\
 constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr std::size_t kMaxOut = 4u << 20;  // a connection's unsent answers: stop reading past it
 constexpr std::size_t kMaxQueued = 1024;   // parsed commands waiting per connection
+// Native requests in flight: their answers must fit the UDP socket's receive buffer between two
+// receives (the kernel caps SO_RCVBUF at net.core.rmem_max, often 208 KiB), or they are lost and
+// wait for a retransmission.
+constexpr std::size_t kMaxNative = 256;
 constexpr auto kTimedOut = static_cast<wire::Status>(255);
 
 [[noreturn]] void fail(const std::string& what) {
@@ -76,6 +80,7 @@ struct MemcachedFrontEnd::Impl {
     std::size_t swallow = 0;
     std::deque<std::unique_ptr<Task>> q;
     std::size_t started = 0;  // tasks of q started and not yet answered
+    std::size_t next = 0;     // q[0..next) are started or answered: tasks start in order
     std::string out;
     bool closing = false;  // no more reading; closed once everything queued is answered
     bool dead = false;
@@ -115,6 +120,7 @@ struct MemcachedFrontEnd::Impl {
   std::uint32_t epoch = 1;
   std::int64_t flush_at = 0;  // a delayed flush_all: the epoch moves on at this time
   std::int64_t now_s = 0;
+  Clock::time_point now_tp;  // read once per step and per receive
   Clock::time_point last_scan;
   // Per serving port: the request datagram being filled.
   std::vector<std::vector<std::byte>> tx_bufs;
@@ -304,6 +310,7 @@ struct MemcachedFrontEnd::Impl {
       if (t.started) --conn.started;
       const bool close = t.close_after;
       conn.q.pop_front();
+      if (conn.next > 0) --conn.next;
       if (close) {
         conn.closing = true;
         for (auto& rest : conn.q) {  // nothing after quit is answered
@@ -311,6 +318,7 @@ struct MemcachedFrontEnd::Impl {
           if (rest->started && !rest->done) orphans.push_back(std::move(rest));
         }
         conn.q.clear();
+        conn.next = 0;
         break;
       }
     }
@@ -381,7 +389,7 @@ struct MemcachedFrontEnd::Impl {
       flush_port(s.port);
       writers[s.port].add(s.op, s.hash, id, 0, s.key, s.value);
     }
-    s.sent = Clock::now();
+    s.sent = now_tp;
     ++c.native_requests;
   }
 
@@ -433,7 +441,7 @@ struct MemcachedFrontEnd::Impl {
   }
 
   void retransmit() {
-    const auto now = Clock::now();
+    const auto now = now_tp;
     if (now - last_scan < std::chrono::milliseconds(5)) return;
     last_scan = now;
     std::vector<std::uint64_t> expired;
@@ -808,18 +816,20 @@ struct MemcachedFrontEnd::Impl {
   void start_ready() {
     for (int fd : busy) {
       Conn& cn = *conns.at(fd);
-      for (auto& t : cn.q) {
-        if (cn.started >= cfg.max_inflight) break;
-        if (t->started || t->done) continue;
-        if (!try_lock(*t)) break;  // in order: later commands wait too
+      for (; cn.next < cn.q.size(); ++cn.next) {
+        Task& t = *cn.q[cn.next];
+        if (t.started || t.done) continue;
+        if (cn.started >= cfg.max_inflight || inflight.size() >= kMaxNative || !try_lock(t))
+          break;  // in order: later ones wait
         ++cn.started;
-        start(*t);
+        start(t);
       }
     }
   }
 
   void step(const std::atomic<bool>& stop) {
     now_s = static_cast<std::int64_t>(std::time(nullptr));
+    now_tp = Clock::now();
     if (flush_at != 0 && now_s >= flush_at) {
       ++epoch;
       flush_at = 0;
@@ -847,10 +857,11 @@ struct MemcachedFrontEnd::Impl {
     start_ready();
     flush_ports();
     if (!inflight.empty()) {
-      const auto until = Clock::now() + std::chrono::microseconds(200);
-      while (receive(std::chrono::microseconds(100)) || Clock::now() < until) {
+      const auto until = now_tp + std::chrono::microseconds(200);
+      while (receive(std::chrono::microseconds(100)) || (now_tp = Clock::now()) < until) {
         if (inflight.empty() || stop.load(std::memory_order_relaxed)) break;
       }
+      now_tp = Clock::now();
       retransmit();
       flush_ports();
     }

@@ -33,7 +33,7 @@ struct MemcachedConfig {
   wire::PartitionMap map;  // the serving ports (on bind) and who owns which partition
   std::size_t max_connections = 4096;
   std::size_t max_line = wire::mc::kDefaultMaxLine;
-  std::size_t max_inflight = 64;          // commands of one connection started at once
+  std::size_t max_inflight = 1024;        // commands of one connection started at once
   std::chrono::milliseconds timeout{50};  // before a native request is sent again (doubling)
   int max_retries = 6;
 };
