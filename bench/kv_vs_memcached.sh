@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # buddykv vs a stock memcached, side by side in one run: the same YCSB workload from
-# build/bin/buddykv-bench against buddykv-server (cpu-only, UDP, batched datagrams) and against
-# memcached (TCP, meta protocol, pipelined), both servers with one worker thread on the same cpu
-# and the same memory, the client on another cpu. Prints both results and buddykv/memcached.
+# build/bin/buddykv-bench against buddykv-server (cpu-only, UDP, batched datagrams), against
+# buddykv-server over the memcached protocol (its --memcached-port, docs/memcached.md: the same
+# client code as for memcached) and against memcached (TCP, meta protocol, pipelined), both
+# servers with one worker thread on the same cpu and the same memory, the client on another cpu.
+# Prints the three results and the ratios to memcached.
 #
 #   bench/kv_vs_memcached.sh                                   # YCSB-B, Zipf 0.99, 5 s each
 #   bench/kv_vs_memcached.sh --workload a --dist uniform --duration 10 --verify
@@ -93,7 +95,7 @@ accepts() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # buddykv-server on a free port (--port 0), found through --port-file.
 taskset -c "$SERVER_CPU" "$server_bin" --port 0 --port-file "$tmp/kv.port" --threads 1 \
-  --cpus "$SERVER_CPU" --memory "${MEMORY_MB}M" --max-datagram "$MAX_DATAGRAM" >"$tmp/kv.log" 2>&1 &
+  --memcached-port 0 --cpus "$SERVER_CPU" --memory "${MEMORY_MB}M" --max-datagram "$MAX_DATAGRAM" >"$tmp/kv.log" 2>&1 &
 kv_pid=$!
 for _ in $(seq 200); do
   [[ -s "$tmp/kv.port" ]] && break
@@ -102,6 +104,12 @@ for _ in $(seq 200); do
 done
 [[ -s "$tmp/kv.port" ]] || die "buddykv-server did not start within 10 s"
 kv_port="$(cat "$tmp/kv.port")"
+for _ in $(seq 200); do
+  grep -q "memcached protocol on" "$tmp/kv.log" && break
+  sleep 0.05
+done
+kv_mc_port="$(sed -nE 's/.*memcached protocol on [0-9.]+:([0-9]+).*/\1/p' "$tmp/kv.log" | head -1)"
+[[ -n "$kv_mc_port" ]] || die "buddykv-server did not open its memcached port"
 
 # memcached on a free port; retried if another process takes the port first.
 mc_user=()
@@ -156,15 +164,18 @@ has --max-datagram || bench_args+=(--max-datagram "$MAX_DATAGRAM")
 run buddykv "buddykv://127.0.0.1:$kv_port" "$kv_pid"
 bench_args=("${bench_args_mc[@]}")
 run memcached "memcached://127.0.0.1:$mc_port" "$mc_pid"
+run buddykv-mc "memcached://127.0.0.1:$kv_mc_port" "$kv_pid"
 
 python3 - "$tmp/buddykv.json" "$tmp/memcached.json" "$SERVER_CPU" "$CLIENT_CPUS" "$MEMORY_MB" \
   "$(cat "$tmp/buddykv.ticks")" "$(cat "$tmp/memcached.ticks")" "$(getconf CLK_TCK)" \
-  "$MAX_DATAGRAM" <<'EOF'
+  "$MAX_DATAGRAM" "$tmp/buddykv-mc.json" "$(cat "$tmp/buddykv-mc.ticks")" <<'EOF'
 import json, sys
 
 kv, mc = (json.load(open(p)) for p in sys.argv[1:3])
+kvmc = json.load(open(sys.argv[10]))
 server_cpu, client_cpus, memory_mb = sys.argv[3:6]
-ticks = {"buddykv": int(sys.argv[6]), "memcached": int(sys.argv[7])}
+ticks = {"buddykv": int(sys.argv[6]), "memcached": int(sys.argv[7]),
+         "buddykv-mc": int(sys.argv[11])}
 hz = int(sys.argv[8])
 
 
@@ -185,7 +196,7 @@ print("servers: 1 worker thread on cpu %s, %s MB each; client on cpu %s; buddykv
       "up to %s bytes" % (server_cpu, memory_mb, client_cpus, sys.argv[9]))
 cols = ("Mops", "p50 us", "p99 us", "p999 us", "srv cpu us", "errors", "timeouts", "verified")
 print("%-10s" % "target" + "".join("%11s" % c for c in cols))
-for name, r in (("buddykv", kv), ("memcached", mc)):
+for name, r in (("buddykv", kv), ("buddykv-mc", kvmc), ("memcached", mc)):
     ver = ("yes" if r.get("verified") else "NO") if r.get("verify") else "-"
     vals = ("%.3f" % r["mops"], "%.1f" % r["p50_us"], "%.1f" % r["p99_us"],
             "%.1f" % r["p999_us"], "%.3f" % cpu_us_per_req(name, r), r.get("errors", "?"),
@@ -196,10 +207,14 @@ p99 = kv["p99_us"] / mc["p99_us"] if mc["p99_us"] > 0 else float("inf")
 eff = cpu_us_per_req("memcached", mc) / cpu_us_per_req("buddykv", kv)
 print("buddykv/memcached: throughput %.2fx, p99 latency %.2fx (lower is better), "
       "requests per server CPU-second %.2fx" % (tput, p99, eff))
+tput = kvmc["mops"] / mc["mops"] if mc["mops"] > 0 else float("inf")
+eff = cpu_us_per_req("memcached", mc) / cpu_us_per_req("buddykv-mc", kvmc)
+print("buddykv over the memcached protocol (buddykv-mc)/memcached: throughput %.2fx, requests "
+      "per server CPU-second %.2fx" % (tput, eff))
 print("(srv cpu us: the server process's CPU time during the run, preload included, per request)")
-for name, r in (("buddykv", kv), ("memcached", mc)):
+for name, r in (("buddykv", kv), ("buddykv-mc", kvmc), ("memcached", mc)):
     print("json %s: %s" % (name, json.dumps(r, separators=(",", ":"))))
-bad = [n for n, r in (("buddykv", kv), ("memcached", mc))
+bad = [n for n, r in (("buddykv", kv), ("buddykv-mc", kvmc), ("memcached", mc))
        if r.get("errors", 0) or r.get("timeouts", 0) or not r.get("ops", 0)
        or (r.get("verify") and not r.get("verified"))]
 if bad:

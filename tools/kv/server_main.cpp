@@ -94,6 +94,12 @@ int main(int argc, char** argv) {
   app.add_option("--pipeline", cfg.worker.pipeline, "CE: bursts in flight to the PE at once")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
+  app.add_option("--memcached-port", cfg.memcached_port,
+                 "serve the memcached text and meta protocols on this TCP port of --bind "
+                 "(0: any free port; default: off)");
+  app.add_option("--memcached-connections", cfg.memcached_max_connections,
+                 "memcached connections open at once; more are answered and closed")
+      ->capture_default_str();
   app.add_option("--max-datagram", max_datagram, "largest datagram accepted and sent (bytes)")
       ->check(CLI::Range(std::size_t{128}, std::size_t{65507}))
       ->capture_default_str();
@@ -174,6 +180,9 @@ int main(int argc, char** argv) {
                srv->placement().count(serving::Side::engine), engine.c_str(), srv->map().partitions,
                mode.c_str(), memory.c_str(), cfg.bind.c_str(),
                static_cast<unsigned>(srv->control_port()), ports.c_str());
+  if (srv->memcached_port() >= 0)
+    std::fprintf(stderr, "buddykv-server: memcached protocol on %s:%d (values up to %zu bytes)\n",
+                 cfg.bind.c_str(), srv->memcached_port(), srv->memcached_max_value());
 
   if (!port_file.empty()) {
     const std::string tmp = port_file + ".tmp";

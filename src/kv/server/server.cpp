@@ -104,6 +104,23 @@ Server::Server(ServerConfig cfg, TransportFactory factory) : cfg_(std::move(cfg)
     stop_engine();
     throw std::runtime_error(why);
   }
+  if (cfg_.memcached_port >= 0) {
+    MemcachedConfig mc;
+    mc.bind = cfg_.bind;
+    mc.port = static_cast<std::uint16_t>(cfg_.memcached_port);
+    mc.map = map_;
+    mc.max_connections = cfg_.memcached_max_connections;
+    try {
+      memcached_ = std::make_unique<MemcachedFrontEnd>(mc);
+    } catch (const std::exception&) {
+      stop_engine();
+      throw;
+    }
+  }
+}
+
+MemcachedCounters Server::memcached_counters() const {
+  return memcached_ ? memcached_->counters() : MemcachedCounters{};
 }
 
 Server::~Server() {
@@ -120,12 +137,15 @@ void Server::start() {
   start_time_ = std::chrono::steady_clock::now();
   host_->start();
   control_thread_ = std::thread([this] { control_loop(); });
+  if (memcached_) memcached_thread_ = std::thread([this] { memcached_->run(memcached_stop_); });
 }
 
 void Server::stop() {
   if (stopped_) return;
   stopped_ = true;
   stop_.store(true);
+  memcached_stop_.store(true);
+  if (memcached_thread_.joinable()) memcached_thread_.join();
   // The control thread first (it also watches the engine), then the engine (its CEs wait on host
   // PEs, never the other way round), then the host threads.
   if (control_thread_.joinable()) control_thread_.join();

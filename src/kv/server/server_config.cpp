@@ -14,6 +14,8 @@ std::string validate(const ServerConfig& c) {
     return "max datagram must be " + std::to_string(wire::kMinDatagram) + ".." +
            std::to_string(wire::kMaxDatagram) + " bytes";
   }
+  if (c.memcached_port < -1 || c.memcached_port > 65535) return "memcached port must be 0..65535";
+  if (c.memcached_max_connections == 0) return "memcached connections must be at least 1";
   if (c.worker.burst == 0 || c.worker.burst > 1024) return "burst must be 1..1024";
   if (c.worker.pipeline == 0 || c.worker.pipeline > 64) return "pipeline must be 1..64";
   if (c.worker.pe_batch == 0) return "PE batch must be at least 1";

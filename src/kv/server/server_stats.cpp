@@ -76,6 +76,12 @@ std::string Server::stats_json(std::size_t max_bytes) const {
   w.key("store").begin_object();
   base::write_fields(w, store_stats());
   w.end_object();
+  if (memcached_) {
+    w.key("memcached").begin_object();
+    w.member("port", memcached_->port());
+    base::write_fields(w, memcached_->counters());
+    w.end_object();
+  }
 
   // Items per partition: the extremes always, the list when it fits.
   std::uint64_t lo = UINT64_MAX, hi = 0;
@@ -142,6 +148,7 @@ std::string Server::stats_text() const {
        " dropped=" + std::to_string(control.dropped()) + "\n";
   s += base::text_field(kControlDrops, control.drops) + "\n";
   s += "store: " + base::text_fields(store_stats());
+  if (memcached_) s += "memcached: " + base::text_fields(memcached_->counters());
   char line[512];
   const double mreq = static_cast<double>(t.requests) / 1e6;
   std::snprintf(line, sizeof(line),

@@ -21,6 +21,7 @@
 
 #include "buddy/kv/engine/engine_block.hpp"
 #include "buddy/kv/queue/kv_queue.hpp"
+#include "buddy/kv/serving/memcached_front_end.hpp"
 #include "buddy/kv/serving/placement.hpp"
 #include "buddy/kv/serving/side.hpp"
 #include "buddy/kv/serving/stats.hpp"
@@ -58,6 +59,9 @@ struct ServerConfig {
   std::string segment;                                // empty: buddykv-<pid>-<n>
   std::uint64_t ring_bytes = std::uint64_t{4} << 20;  // each KV queue pair ring
   std::chrono::milliseconds engine_start_timeout{20000};
+  // The memcached front end (docs/memcached.md) on this TCP port of bind; -1: off, 0: any free.
+  int memcached_port = -1;
+  std::size_t memcached_max_connections = 4096;
 };
 
 // One-line description of what is wrong, or empty.
@@ -76,6 +80,12 @@ class Server {
   void stop();  // idempotent; joins every thread and stops the engine
 
   std::uint16_t control_port() const { return control_->local().port; }
+  // The memcached front end's TCP port (-1: off) and counters.
+  int memcached_port() const noexcept { return memcached_ ? memcached_->port() : -1; }
+  serving::MemcachedCounters memcached_counters() const;
+  std::size_t memcached_max_value() const noexcept {
+    return memcached_ ? memcached_->max_value() : 0;
+  }
   const wire::PartitionMap& map() const noexcept { return map_; }
   const ServerConfig& config() const noexcept { return cfg_; }
   const serving::Placement& placement() const noexcept { return placement_; }
@@ -133,6 +143,9 @@ class Server {
   mutable std::mutex engine_mu_;
   std::string engine_lost_;
   std::thread control_thread_;
+  std::unique_ptr<serving::MemcachedFrontEnd> memcached_;
+  std::thread memcached_thread_;
+  std::atomic<bool> memcached_stop_{false};
   serving::SharedCounters control_counters_;  // control port: datagrams, answers, drops
   std::atomic<bool> stop_{false};
   bool started_ = false;
