@@ -27,13 +27,11 @@ Region::Region(std::size_t bytes, bool huge_pages, bool prefault) : size_(bytes)
   if (prefault) populate();
 }
 
-// Faults every page in for writing: one madvise where the kernel has MADV_POPULATE_WRITE (5.14),
-// else one write per 4 KiB page (the mapping is zero-filled, so writing a zero changes nothing).
+// Faults every page in for writing: one write per 4 KiB page (the mapping is zero-filled, so
+// writing a zero changes nothing). Not MADV_POPULATE_WRITE: emulators (qemu-user) accept it and
+// do nothing, and kernels before 5.14 refuse it; with huge pages most writes find their page
+// already there, so the loop costs about what the faults cost.
 void Region::populate() noexcept {
-#ifndef MADV_POPULATE_WRITE
-  constexpr int MADV_POPULATE_WRITE = 23;
-#endif
-  if (::madvise(data_, size_, MADV_POPULATE_WRITE) == 0) return;
   constexpr std::size_t kSmallPage = 4096;
   for (std::size_t off = 0; off < size_; off += kSmallPage) {
     reinterpret_cast<volatile unsigned char*>(data_)[off] = 0;
