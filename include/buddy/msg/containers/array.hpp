@@ -92,9 +92,11 @@ class array : public detail::container_base<detail::array_state<T>> {
   // Collective: the whole array on rank root (other ranks get an empty vector).
   std::vector<T> gather(int root = 0) {
     this->collective("gather");
-    c_.barrier();
     state& s = *s_;
+    // Sized before the barrier: a rank that leaves it first may send its blocks while the root
+    // is still in it.
     if (c_.rank() == root) s.collected.assign(s.part.total, s.default_value);
+    c_.barrier();
     {
       const comm::handler_hold hold(c_);
       // One message per block of up to 4096 values.

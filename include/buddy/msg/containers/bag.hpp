@@ -98,9 +98,11 @@ class bag : public detail::container_base<detail::bag_state<T>> {
   // ceil(size / ranks), positions counted rank by rank in local order.
   void rebalance() {
     this->collective("rebalance");
-    c_.barrier();
     state& s = *s_;
+    // Sized before the barrier: a rank that leaves it first may send its count while this one
+    // is still in it.
     s.sizes.assign(static_cast<std::size_t>(c_.size()), 0);
+    c_.barrier();
     c_.async_bcast([h = h_](int r, std::uint64_t n) { h->sizes[static_cast<std::size_t>(r)] = n; },
                    c_.rank(), static_cast<std::uint64_t>(s.local.size()));
     c_.barrier();

@@ -26,7 +26,7 @@ struct dset_state {
   explicit dset_state(P p) : part(std::move(p)) {}
   std::unordered_map<K, K, local_hash<K>> parent;
   P part;
-  std::uint64_t changed = 0;  // all_compress: parents lowered this round
+  std::uint64_t changed = 0;  // all_compress: parents lowered so far (never reset)
   std::vector<K> found;       // find: answers by position
   std::uint64_t link_steps = 0;
 
@@ -92,8 +92,11 @@ class disjoint_set : public detail::container_base<detail::dset_state<K, Partiti
     this->collective("all_compress");
     c_.barrier();
     state& s = *s_;
+    // The count only grows: a rank that leaves a round's all_reduce first may lower parents
+    // here (its next round) while this rank is still in it, so a reset could lose them. A
+    // round changed nothing when the global sum did not grow.
+    std::uint64_t before = c_.all_reduce_sum(s.changed);
     for (;;) {
-      s.changed = 0;
       {
         const comm::handler_hold hold(c_);
         for (const auto& [k, p] : s.parent) {
@@ -120,7 +123,9 @@ class disjoint_set : public detail::container_base<detail::dset_state<K, Partiti
         }
       }
       c_.barrier();
-      if (c_.all_reduce_sum(s.changed) == 0) break;
+      const std::uint64_t after = c_.all_reduce_sum(s.changed);
+      if (after == before) break;
+      before = after;
     }
   }
   // Collective: the root of each of this rank's keys (compresses first).
