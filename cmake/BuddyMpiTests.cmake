@@ -54,6 +54,16 @@ function(buddy_mpi_app_test name ranks rpn routing mode status regex)
                        ENVIRONMENT "${BUDDY_MPI_TEST_ENV}")
 endfunction()
 
+# buddy_matrix_entry(TEST CONFIG KEEP...): in a matrix of layouts (ranks, ranks per node,
+# routing, mode) each configuration runs the same code paths; TEST gets the label "matrix"
+# unless CONFIG is one of the representative configurations KEEP. The release tree runs every
+# entry; the sanitizer trees (./buddy test) skip the label and run the representatives.
+function(buddy_matrix_entry test config)
+  if(NOT config IN_LIST ARGN)
+    set_property(TEST ${test} APPEND PROPERTY LABELS matrix)
+  endif()
+endfunction()
+
 # buddy_app_arg_test(NAME REGEX COMMAND...): COMMAND alone (no mpirun) must exit 2 with exactly
 # one line of output matching REGEX.
 function(buddy_app_arg_test name regex)

@@ -11,6 +11,11 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
   target_compile_options(buddy_options INTERFACE -mtune=native)
 endif()
 
+if(NOT BUDDY_SANITIZE STREQUAL "none")
+  # Line tables are all a sanitizer report needs (file:line per frame); full debug info
+  # doubles the sanitizer trees' build and link time.
+  target_compile_options(buddy_options INTERFACE -g1)
+endif()
 if(BUDDY_SANITIZE STREQUAL "address")
   target_compile_options(buddy_options INTERFACE -fsanitize=address,undefined
     -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
@@ -25,6 +30,9 @@ elseif(NOT BUDDY_SANITIZE STREQUAL "none")
 endif()
 
 # buddy_add_test(NAME SOURCES... [LIBS libs...] [LABELS labels...])
+# concurrent_tests: every unit test labelled "concurrent" (threads sharing memory), the only
+# tests the TSan tree builds and runs.
+add_custom_target(concurrent_tests)
 function(buddy_add_test name)
   cmake_parse_arguments(T "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
@@ -34,5 +42,8 @@ function(buddy_add_test name)
   set_property(GLOBAL APPEND PROPERTY BUDDY_UNIT_TESTS ${name})
   if(T_LABELS)
     set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}")
+  endif()
+  if("concurrent" IN_LIST T_LABELS)
+    add_dependencies(concurrent_tests ${name})
   endif()
 endfunction()

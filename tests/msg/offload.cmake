@@ -12,6 +12,8 @@ foreach(rpn 1 2 4)
       msg_mpi_test(msg_offload_app_${app}_4r_rpn${rpn}_${routing} 4 ${rpn} ${routing} 0
                    "\"mode\":\"offload\".*\"verified\":true" also "relayed 0 \\("
                    $<TARGET_FILE:buddy-${app}> ${MSG_APP_ARGS_${app}} --stats)
+      buddy_matrix_entry(msg_offload_app_${app}_4r_rpn${rpn}_${routing} rpn${rpn}_${routing}
+                         rpn2_nlnr)
     endforeach()
   endforeach()
 endforeach()
@@ -29,6 +31,7 @@ foreach(cfg IN ITEMS "4;2;nlnr" "2;1;none" "4;1;nr")
   set(name msg_offload_comm_${ranks}r_rpn${rpn}_${routing})
   msg_mpi_test(${name} ${ranks} ${rpn} ${routing} 0 "PASSED" $<TARGET_FILE:msg_comm_test>)
   set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT BUDDY_RING_KB=2048)
+  buddy_matrix_entry(${name} ${ranks}r_rpn${rpn}_${routing} 4r_rpn2_nlnr)
 endforeach()
 # Two engines per node: records between engines of one node go over MPI, and nlnr routes
 # between the engines (relays among engines); a tiny engine buffer and one send in flight.
@@ -57,11 +60,14 @@ foreach(rpn 1 2)
       msg_mpi_test(msg_offload_app_${app}_4r_rpn${rpn}_${routing}_t2 4 ${rpn} ${routing} 0
                    "\"mode\":\"offload\".*\"verified\":true" also "${MSG_ENGINE_THREADS_SEEN}"
                    $<TARGET_FILE:buddy-${app}> ${MSG_APP_ARGS_${app}})
+      buddy_matrix_entry(msg_offload_app_${app}_4r_rpn${rpn}_${routing}_t2 rpn${rpn}_${routing}
+                         rpn2_nlnr)
     endforeach()
     set(name msg_offload_comm_4r_rpn${rpn}_${routing}_t2)
     msg_mpi_test(${name} 4 ${rpn} ${routing} 0 "PASSED" also "${MSG_ENGINE_THREADS_SEEN}"
                  $<TARGET_FILE:msg_comm_test>)
     set_property(TEST ${name} APPEND PROPERTY ENVIRONMENT BUDDY_RING_KB=2048)
+    buddy_matrix_entry(${name} rpn${rpn}_${routing} rpn2_nlnr)
   endforeach()
 endforeach()
 # Three threads over an engine's four lanes (two worker threads hand records to each other, not
