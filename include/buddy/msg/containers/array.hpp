@@ -29,9 +29,10 @@ struct array_state {
 }  // namespace detail
 
 template <class T>
-class array : public detail::container_base<detail::array_state<T>> {
+class array : public detail::container_base<detail::array_state<T>, array<T>> {
   using state = detail::array_state<T>;
-  using base = detail::container_base<state>;
+  using base = detail::container_base<state, array<T>>;
+  friend base;
   using base::c_;
   using base::h_;
   using base::s_;
@@ -76,18 +77,6 @@ class array : public detail::container_base<detail::array_state<T>> {
     for (std::size_t j = 0; j < s_->local.size(); ++j) {
       detail::invoke_user(c_, fn, first + j, s_->local[j]);
     }
-  }
-  template <class Fn>
-  void for_all(const Fn& fn) {
-    this->collective("for_all");
-    c_.barrier();
-    local_for_all(fn);
-  }
-  void clear() {
-    this->collective("clear");
-    c_.barrier();
-    std::fill(s_->local.begin(), s_->local.end(), s_->default_value);
-    c_.barrier();
   }
   // Collective: the whole array on rank root (other ranks get an empty vector).
   std::vector<T> gather(int root = 0) {
@@ -144,6 +133,7 @@ class array : public detail::container_base<detail::array_state<T>> {
                  std::to_string(s_->part.total) + ")");
     }
   }
+  void local_clear() { std::fill(s_->local.begin(), s_->local.end(), s_->default_value); }
 };
 
 }  // namespace buddy::msg::containers

@@ -36,9 +36,10 @@ struct seeded_stream {
 }  // namespace detail
 
 template <class T>
-class bag : public detail::container_base<detail::bag_state<T>> {
+class bag : public detail::container_base<detail::bag_state<T>, bag<T>> {
   using state = detail::bag_state<T>;
-  using base = detail::container_base<state>;
+  using base = detail::container_base<state, bag<T>>;
+  friend base;
   using base::c_;
   using base::h_;
   using base::s_;
@@ -62,23 +63,6 @@ class bag : public detail::container_base<detail::bag_state<T>> {
   void local_for_all(const Fn& fn) {
     const comm::handler_hold hold(c_);
     for (T& v : s_->local) detail::invoke_user(c_, fn, v);
-  }
-  template <class Fn>
-  void for_all(const Fn& fn) {
-    this->collective("for_all");
-    c_.barrier();
-    local_for_all(fn);
-  }
-  std::uint64_t size() {
-    this->collective("size");
-    c_.barrier();
-    return c_.all_reduce_sum(static_cast<std::uint64_t>(s_->local.size()));
-  }
-  void clear() {
-    this->collective("clear");
-    c_.barrier();
-    s_->local.clear();
-    c_.barrier();
   }
   // Every item, on rank root (in no particular order).
   std::vector<T> gather(int root = 0) {
@@ -157,6 +141,7 @@ class bag : public detail::container_base<detail::bag_state<T>> {
 
  private:
   int next_;
+  void local_clear() { s_->local.clear(); }
 };
 
 }  // namespace buddy::msg::containers

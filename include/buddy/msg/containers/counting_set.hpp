@@ -32,9 +32,11 @@ struct counting_state {
 }  // namespace detail
 
 template <class K, class Partitioner = hash_partitioner<K>>
-class counting_set : public detail::container_base<detail::counting_state<K, Partitioner>> {
+class counting_set : public detail::container_base<detail::counting_state<K, Partitioner>,
+                                                   counting_set<K, Partitioner>> {
   using state = detail::counting_state<K, Partitioner>;
-  using base = detail::container_base<state>;
+  using base = detail::container_base<state, counting_set<K, Partitioner>>;
+  friend base;
   using base::c_;
   using base::h_;
   using base::s_;
@@ -94,18 +96,6 @@ class counting_set : public detail::container_base<detail::counting_state<K, Par
     for (const auto& [k, n] : s_->local) detail::invoke_user(c_, fn, k, n);
   }
 
-  // Collective: fn(key, count) over this rank's keys, after a barrier.
-  template <class Fn>
-  void for_all(const Fn& fn) {
-    this->collective("for_all");
-    c_.barrier();
-    local_for_all(fn);
-  }
-  std::uint64_t size() {
-    this->collective("size");
-    c_.barrier();
-    return c_.all_reduce_sum(static_cast<std::uint64_t>(s_->local.size()));
-  }
   // Collective: the sum of every count (the number of inserts).
   std::uint64_t total() {
     this->collective("total");
@@ -113,12 +103,6 @@ class counting_set : public detail::container_base<detail::counting_state<K, Par
     std::uint64_t t = 0;
     for (const auto& [k, n] : s_->local) t += n;
     return c_.all_reduce_sum(t);
-  }
-  void clear() {
-    this->collective("clear");
-    c_.barrier();
-    s_->local.clear();
-    c_.barrier();
   }
   std::vector<std::pair<K, std::uint64_t>> gather(int root = 0) {
     this->collective("gather");
@@ -159,6 +143,7 @@ class counting_set : public detail::container_base<detail::counting_state<K, Par
         owner(k), [h = h_](const K& key, std::uint64_t count) { h->local[key] += count; }, k, n);
   }
   std::uint64_t hook_ = 0;
+  void local_clear() { s_->local.clear(); }
 };
 
 }  // namespace buddy::msg::containers

@@ -63,9 +63,11 @@ struct dset_link {
 }  // namespace detail
 
 template <class K, class Partitioner = hash_partitioner<K>>
-class disjoint_set : public detail::container_base<detail::dset_state<K, Partitioner>> {
+class disjoint_set : public detail::container_base<detail::dset_state<K, Partitioner>,
+                                                   disjoint_set<K, Partitioner>> {
   using state = detail::dset_state<K, Partitioner>;
-  using base = detail::container_base<state>;
+  using base = detail::container_base<state, disjoint_set<K, Partitioner>>;
+  friend base;
   using base::c_;
   using base::h_;
   using base::s_;
@@ -156,18 +158,6 @@ class disjoint_set : public detail::container_base<detail::dset_state<K, Partiti
     const comm::handler_hold hold(c_);
     for (const auto& [k, p] : s_->parent) detail::invoke_user(c_, fn, k, p);
   }
-  template <class Fn>
-  void for_all(const Fn& fn) {
-    this->collective("for_all");
-    c_.barrier();
-    local_for_all(fn);
-  }
-  // Collective: the number of keys.
-  std::uint64_t size() {
-    this->collective("size");
-    c_.barrier();
-    return c_.all_reduce_sum(static_cast<std::uint64_t>(s_->parent.size()));
-  }
   // Collective: the number of sets (roots).
   std::uint64_t num_sets() {
     this->collective("num_sets");
@@ -176,13 +166,10 @@ class disjoint_set : public detail::container_base<detail::dset_state<K, Partiti
     for (const auto& [k, p] : s_->parent) roots += k == p;
     return c_.all_reduce_sum(roots);
   }
-  void clear() {
-    this->collective("clear");
-    c_.barrier();
-    s_->parent.clear();
-    c_.barrier();
-  }
   std::uint64_t local_link_steps() const { return s_->link_steps; }
+
+ private:
+  void local_clear() { s_->parent.clear(); }
 };
 
 }  // namespace buddy::msg::containers

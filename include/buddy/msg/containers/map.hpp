@@ -64,9 +64,11 @@ void keep_best(std::vector<T>& items, std::size_t n, const Better& better) {
 }  // namespace detail
 
 template <class K, class V, class Partitioner = hash_partitioner<K>>
-class map : public detail::container_base<detail::map_state<K, V, Partitioner>> {
+class map
+    : public detail::container_base<detail::map_state<K, V, Partitioner>, map<K, V, Partitioner>> {
   using state = detail::map_state<K, V, Partitioner>;
-  using base = detail::container_base<state>;
+  using base = detail::container_base<state, map<K, V, Partitioner>>;
+  friend base;
   using base::c_;
   using base::h_;
   using base::s_;
@@ -147,26 +149,6 @@ class map : public detail::container_base<detail::map_state<K, V, Partitioner>> 
     return it == s_->local.end() ? nullptr : &it->second;
   }
 
-  // Collective: a barrier (every earlier operation has run), then fn over this rank's entries.
-  template <class Fn>
-  void for_all(const Fn& fn) {
-    this->collective("for_all");
-    c_.barrier();
-    local_for_all(fn);
-  }
-  // Collective: the number of keys on all ranks.
-  std::uint64_t size() {
-    this->collective("size");
-    c_.barrier();
-    return c_.all_reduce_sum(static_cast<std::uint64_t>(s_->local.size()));
-  }
-  // Collective: removes every entry.
-  void clear() {
-    this->collective("clear");
-    c_.barrier();
-    s_->local.clear();
-    c_.barrier();  // nobody inserts before every rank has cleared
-  }
   // Collective: every entry, on rank root (in no particular order); other ranks get nothing.
   std::vector<std::pair<K, V>> gather(int root = 0) {
     this->collective("gather");
@@ -200,6 +182,9 @@ class map : public detail::container_base<detail::map_state<K, V, Partitioner>> 
     detail::keep_best(all, n, better);
     return all;
   }
+
+ private:
+  void local_clear() { s_->local.clear(); }
 };
 
 }  // namespace buddy::msg::containers

@@ -26,9 +26,10 @@ struct set_state {
 }  // namespace detail
 
 template <class K, class Partitioner = hash_partitioner<K>>
-class set : public detail::container_base<detail::set_state<K, Partitioner>> {
+class set : public detail::container_base<detail::set_state<K, Partitioner>, set<K, Partitioner>> {
   using state = detail::set_state<K, Partitioner>;
-  using base = detail::container_base<state>;
+  using base = detail::container_base<state, set<K, Partitioner>>;
+  friend base;
   using base::c_;
   using base::h_;
   using base::s_;
@@ -81,23 +82,6 @@ class set : public detail::container_base<detail::set_state<K, Partitioner>> {
     for (const K& k : s_->local) detail::invoke_user(c_, fn, k);
   }
 
-  template <class Fn>
-  void for_all(const Fn& fn) {
-    this->collective("for_all");
-    c_.barrier();
-    local_for_all(fn);
-  }
-  std::uint64_t size() {
-    this->collective("size");
-    c_.barrier();
-    return c_.all_reduce_sum(static_cast<std::uint64_t>(s_->local.size()));
-  }
-  void clear() {
-    this->collective("clear");
-    c_.barrier();
-    s_->local.clear();
-    c_.barrier();
-  }
   // Every key, on rank root (in no particular order).
   std::vector<K> gather(int root = 0) {
     this->collective("gather");
@@ -112,6 +96,9 @@ class set : public detail::container_base<detail::set_state<K, Partitioner>> {
     c_.barrier();
     return std::exchange(s_->collected, {});
   }
+
+ private:
+  void local_clear() { s_->local.clear(); }
 };
 
 }  // namespace buddy::msg::containers

@@ -3,6 +3,7 @@
 // refuse to run inside a handler, and a user's function is called with or without the comm.
 #pragma once
 
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <string>
@@ -34,13 +35,36 @@ constexpr void check_function() {
                 "integers); it runs on the key's owner");
 }
 
-template <class State>
+// Derived (CRTP) gives local_for_all(fn), local_size() and a private local_clear() (with
+// `friend base`); the collectives for_all, size and clear built on them live here, once.
+template <class State, class Derived>
 class container_base {
  public:
   container_base(const container_base&) = delete;
   container_base& operator=(const container_base&) = delete;
 
   comm& world() const { return c_; }
+
+  // Collective: a barrier (every earlier operation has run), then fn over this rank's items.
+  template <class Fn>
+  void for_all(const Fn& fn) {
+    collective("for_all");
+    c_.barrier();
+    self().local_for_all(fn);
+  }
+  // Collective: the number of items (keys) on all ranks.
+  std::uint64_t size() {
+    collective("size");
+    c_.barrier();
+    return c_.all_reduce_sum(static_cast<std::uint64_t>(self().local_size()));
+  }
+  // Collective: removes every item (array: every value back to the default).
+  void clear() {
+    collective("clear");
+    c_.barrier();
+    self().local_clear();
+    c_.barrier();  // nobody inserts before every rank has cleared
+  }
   // This rank's state, for code outside handlers (tests, the app's own reads).
   State& local_state() { return *s_; }
   const State& local_state() const { return *s_; }
@@ -77,6 +101,8 @@ class container_base {
   [[noreturn]] void fail(const std::string& what) const {
     throw error(std::string("buddy::msg::containers::") + name_ + "::" + what);
   }
+
+  Derived& self() { return static_cast<Derived&>(*this); }
 
   comm& c_;
   const char* name_;
