@@ -78,16 +78,15 @@ msg_mpi_test(msg_offload_app_index-gather_4r_rpn2_nlnr_ring16k_t3 4 2 nlnr 0
              $<TARGET_FILE:buddy-index-gather> ${MSG_APP_ARGS_index-gather})
 unset(MSG_RUN_EXTRA)
 
-# The engine dies mid-run: the app ranks say so on one line each within seconds, the job ends
-# with a non-zero status, nothing hangs and no segment is left in /dev/shm.
-add_test(NAME msg_offload_engine_killed
-         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/engine_killed.sh $<TARGET_FILE:buddy-run>
-                 $<TARGET_FILE:buddy-histogram>)
-# kill -9 of an app rank: the job ends within seconds and leaves no process (engines included),
-# no buddy segment and no Open MPI shared-memory file of the job in /dev/shm.
-add_test(NAME msg_offload_rank_killed
-         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/rank_killed.sh $<TARGET_FILE:buddy-run>
-                 $<TARGET_FILE:buddy-histogram>)
+# kill -9 of the engine or of an app rank mid-run (tests/msg/process_killed.sh): the job ends
+# within seconds with a non-zero status, nothing hangs, and it leaves no process (engines
+# included), no buddy segment and no Open MPI shared-memory file of the job in /dev/shm; a dead
+# engine is reported on one line by the app ranks.
+foreach(who engine rank)
+  add_test(NAME msg_offload_${who}_killed
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/process_killed.sh ${who} $<TARGET_FILE:buddy-run>
+                   $<TARGET_FILE:buddy-histogram>)
+endforeach()
 # A segment left by a crashed run under the name this run uses is detected and replaced.
 add_executable(msg_stale_segment stale_segment.cpp)
 target_link_libraries(msg_stale_segment PRIVATE buddy_msg_transport buddy_options)

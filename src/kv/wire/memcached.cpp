@@ -232,22 +232,25 @@ Result parse_meta_flags(const std::vector<std::string_view>& t, std::size_t firs
 
 }  // namespace
 
-bool parse_u64(std::string_view s, std::uint64_t& out) noexcept {
-  if (s.empty() || s.size() > 20) return false;
-  std::uint64_t v = 0;
+namespace {
+// The whole of s as a decimal T (no sign for unsigned, '-' only for signed), at most 20 chars.
+template <class T>
+bool parse_decimal(std::string_view s, T& out) noexcept {
+  if (s.empty() || s.size() > 20 || s[0] == '+') return false;
+  T v = 0;
   const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc{} || p != s.data() + s.size()) return false;
   out = v;
   return true;
 }
+}  // namespace
+
+bool parse_u64(std::string_view s, std::uint64_t& out) noexcept {
+  return parse_decimal(s, out);
+}
 
 bool parse_i64(std::string_view s, std::int64_t& out) noexcept {
-  if (s.empty() || s.size() > 20 || s[0] == '+') return false;
-  std::int64_t v = 0;
-  const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size()) return false;
-  out = v;
-  return true;
+  return parse_decimal(s, out);
 }
 
 bool parse_counter(std::string_view v, std::uint64_t& out) noexcept {
