@@ -55,7 +55,7 @@ void ProcessingEngine::execute(std::span<const kv::Request> reqs, std::span<PeRe
       keep_.push_back(i);
       continue;
     }
-    const auto c = windows_.check(q.client, q.seq);
+    const auto c = windows_.check(q.client, q.seq, q.hash);
     switch (c.verdict) {
       case WriteWindows::Verdict::apply:
         marked_.push_back({c.entry, i});
@@ -65,9 +65,11 @@ void ProcessingEngine::execute(std::span<const kv::Request> reqs, std::span<PeRe
         keep_.push_back(i);
         break;
       case WriteWindows::Verdict::replay:
+      case WriteWindows::Verdict::superseded:
       case WriteWindows::Verdict::too_old:
         out[i] = PeResult{c.status, 0, 0};
         replayed_ += c.verdict == WriteWindows::Verdict::replay;
+        superseded_ += c.verdict == WriteWindows::Verdict::superseded;
         break;
       case WriteWindows::Verdict::in_batch:
         for (const Marked& m : marked_) {

@@ -29,7 +29,8 @@ WriteWindows::Client* WriteWindows::find_or_add(std::uint32_t client) {
   return &c;
 }
 
-WriteWindows::Check WriteWindows::check(std::uint32_t client, std::uint64_t seq) {
+WriteWindows::Check WriteWindows::check(std::uint32_t client, std::uint64_t seq,
+                                        std::uint64_t hash) {
   Client* c = find_or_add(client);
   if (c == nullptr) return {Verdict::unprotected};
   c->last_ns = now_ns_;
@@ -42,8 +43,22 @@ WriteWindows::Check WriteWindows::check(std::uint32_t client, std::uint64_t seq)
   }
   // Empty, or an older sequence number's answer (that one is now below the window).
   e.tag = tag;
+  e.hash = hash;
+  if (seq > c->newest) {
+    c->newest = seq;
+  } else {
+    // Out of order: a newer write of this client to the same key that was applied (or is being
+    // applied in this batch, ahead of this one) must not be undone.
+    for (std::uint64_t s = seq + 1; s <= c->newest; ++s) {
+      const Entry& n = c->ring[s & (wire::kWriteWindow - 1)];
+      if (n.hash == hash && n.tag == static_cast<std::uint32_t>(s / wire::kWriteWindow + 1)) {
+        e.status = wire::Status::ok;
+        e.pending = 0;
+        return {Verdict::superseded, wire::Status::ok};
+      }
+    }
+  }
   e.pending = 1;
-  if (seq > c->newest) c->newest = seq;
   return {Verdict::apply, wire::Status::ok, &e};
 }
 

@@ -68,6 +68,26 @@ TEST(WriteWindow, OldSetReplayedAfterANewerAcknowledgedOneChangesNothing) {
   EXPECT_EQ(f.pe.replayed(), 1u);
 }
 
+TEST(WriteWindow, AnOlderWriteArrivingAfterANewerOneOfTheSameKeyIsSuperseded) {
+  Fixture f;
+  // seq 11 overtook seq 10 (reordered, or 10 was lost and is retransmitted): 10 must not undo 11.
+  EXPECT_EQ(f.one(f.set("k", "new", kClient, 11)), wire::Status::ok);
+  EXPECT_EQ(f.one(f.set("k", "old", kClient, 10)), wire::Status::ok);
+  EXPECT_EQ(f.get("k"), "new");
+  EXPECT_EQ(f.pe.superseded(), 1u);
+  // Its duplicates get the same answer; an out-of-order write of another key is applied.
+  EXPECT_EQ(f.one(f.set("k", "old", kClient, 10)), wire::Status::ok);
+  EXPECT_EQ(f.get("k"), "new");
+  EXPECT_EQ(f.one(f.set("other", "x", kClient, 9)), wire::Status::ok);
+  EXPECT_EQ(f.get("other"), "x");
+  // In one batch: the newer copy ahead of the older one.
+  const auto out = f.run({f.set("b", "v13", kClient, 13), f.set("b", "v12", kClient, 12)});
+  EXPECT_EQ(out[1].status, wire::Status::ok);
+  EXPECT_EQ(f.get("b"), "v13");
+  EXPECT_EQ(f.pe.superseded(), 2u);
+  EXPECT_EQ(f.pe.replayed(), 1u);
+}
+
 TEST(WriteWindow, DuplicateIsAnsweredFromTheWindowNotApplied) {
   Fixture f;
   EXPECT_EQ(f.one(f.del("gone", kClient, 5)), wire::Status::not_found);
@@ -111,25 +131,25 @@ TEST(WriteWindow, ClientsAndUnsequencedRequestsAreKeptApart) {
   EXPECT_EQ(f.one(f.set("k", "plain2", 0, 0)), wire::Status::ok);
   EXPECT_EQ(f.get("k"), "plain2");
   EXPECT_EQ(f.pe.windows().clients(), 2u);
-  EXPECT_EQ(f.pe.windows().bytes(), 2 * wire::kWriteWindow * 8);
+  EXPECT_EQ(f.pe.windows().bytes(), 2 * wire::kWriteWindow * 16);  // 32 KiB a client
 }
 
 TEST(WriteWindow, TableIsBoundedAndIdleClientsExpire) {
   WriteWindows w(WriteWindowConfig{.max_clients = 2, .idle = std::chrono::seconds(5)});
   auto t = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
   w.begin_batch(t);
-  auto a = w.check(kClient, 1);
+  auto a = w.check(kClient, 1, 99);
   ASSERT_EQ(a.verdict, WriteWindows::Verdict::apply);
   WriteWindows::finish(a.entry, wire::Status::ok);
-  EXPECT_EQ(w.check(kClient, 1).verdict, WriteWindows::Verdict::replay);
+  EXPECT_EQ(w.check(kClient, 1, 99).verdict, WriteWindows::Verdict::replay);
   t += std::chrono::seconds(2);
   w.begin_batch(t);
-  WriteWindows::finish(w.check(kClient + 1, 1).entry, wire::Status::ok);
+  WriteWindows::finish(w.check(kClient + 1, 1, 99).entry, wire::Status::ok);
   // A third client in the same batch as the second: the first (idle longest) makes room.
-  WriteWindows::finish(w.check(kClient + 2, 1).entry, wire::Status::ok);
+  WriteWindows::finish(w.check(kClient + 2, 1, 99).entry, wire::Status::ok);
   EXPECT_EQ(w.clients(), 2u);
   // A fourth in the same batch: both others wrote in it, so it goes without a window.
-  EXPECT_EQ(w.check(kClient + 3, 1).verdict, WriteWindows::Verdict::unprotected);
+  EXPECT_EQ(w.check(kClient + 3, 1, 99).verdict, WriteWindows::Verdict::unprotected);
   EXPECT_EQ(w.clients(), 2u);
   t += std::chrono::seconds(10);
   w.begin_batch(t);  // idle past 5 s: forgotten

@@ -58,6 +58,8 @@ class ProcessingEngine {
 
   // Duplicate sequenced writes answered from the window so far (never applied twice).
   std::uint64_t replayed() const noexcept { return replayed_; }
+  // Out-of-order writes not applied because a newer write of the client to the key came first.
+  std::uint64_t superseded() const noexcept { return superseded_; }
   const WriteWindows& windows() const noexcept { return windows_; }
 
  private:
@@ -76,6 +78,7 @@ class ProcessingEngine {
   // Exactly-once: the windows and the scratch of a batch with sequenced writes.
   WriteWindows windows_;
   std::uint64_t replayed_ = 0;
+  std::uint64_t superseded_ = 0;
   struct Marked {
     WriteWindows::Entry* entry;
     std::uint32_t index;

@@ -45,7 +45,8 @@ struct Counters {
   std::uint64_t requests = 0;       // framed requests, answered one by one
   std::uint64_t processed = 0;      // requests run against the store by this thread (full or PE)
   std::uint64_t send_failures = 0;  // response datagrams the socket did not take
-  std::uint64_t replayed = 0;       // duplicate sequenced writes answered from the PE's window
+  std::uint64_t replayed = 0;       // sequenced writes answered from the PE's window, not applied:
+                                    // duplicates and superseded ones
   std::array<std::uint64_t, kOpcodes> ops{};
   std::array<std::uint64_t, kStatuses> status{};
   std::array<std::uint64_t, wire::kDropReasons> drops{};  // whole datagrams dropped, by reason

@@ -1,11 +1,14 @@
 // Exactly-once writes in one processing engine: per sequenced client (wire::sequenced_client),
 // the answers of its writes (SET, DELETE) of the last wire::kWriteWindow sequence numbers that
-// reached this PE. The PE asks before it applies a write: a new sequence number is applied and its
-// answer kept; a duplicate (a retransmission, or a datagram the network duplicated or delayed) is
-// answered from the window and never applied again; a write at or below the newest sequence number
-// seen minus the window is refused too_old and never applied. Reads never come here.
+// reached this PE, with their keys' hashes. The PE asks before it applies a write: a new sequence
+// number is applied and its answer kept; a duplicate (a retransmission, or a datagram the network
+// duplicated or delayed) is answered from the window and never applied again; a write that
+// arrives after a newer write of the same client to the same key (reordered, or retransmitted
+// after a loss) is superseded: answered ok and not applied, so it never undoes the newer one; a
+// write at or below the newest sequence number seen minus the window is refused too_old and never
+// applied. Reads never come here.
 //
-// Memory is bounded: kWriteWindow entries of 8 bytes per client (16 KiB) and at most max_clients
+// Memory is bounded: kWriteWindow entries of 16 bytes per client (32 KiB) and at most max_clients
 // clients per PE (16 MiB with the defaults), allocated when a client's first write arrives. A
 // client with no write for `idle` is forgotten (looked for once a second); when the table is full
 // the client idle longest makes room. Forgotten or evicted clients lose their window: the guarantee
@@ -33,12 +36,15 @@ class WriteWindows {
     wire::Status status = wire::Status::ok;
     std::uint8_t pending = 0;  // 1: being applied in the current batch, status not known yet
     std::uint16_t reserved = 0;
+    std::uint64_t hash = 0;  // the key's hash
   };
-  static_assert(sizeof(Entry) == 8);
+  static_assert(sizeof(Entry) == 16);
 
   enum class Verdict : std::uint8_t {
     apply,       // new: apply it, then finish(entry, status)
     replay,      // applied before: answer `status`, do not apply
+    superseded,  // a newer write of this client to the same key came first: answer ok, do not
+                 // apply (it takes effect just before that one, which overwrote it)
     in_batch,    // a copy is being applied in this batch: answer what that copy gets
     too_old,     // older than the window: refuse, do not apply
     unprotected  // the table is full of clients active in this batch: apply without a window
@@ -53,7 +59,7 @@ class WriteWindows {
 
   // Starts a batch at time now (expires idle clients at most once a second).
   void begin_batch(std::chrono::steady_clock::time_point now);
-  Check check(std::uint32_t client, std::uint64_t seq);
+  Check check(std::uint32_t client, std::uint64_t seq, std::uint64_t hash);
   static void finish(Entry* e, wire::Status st) noexcept {
     e->status = st;
     e->pending = 0;
