@@ -12,6 +12,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr unsigned kSlotBits = 24;  // request id = (sequence << 24) | slot
+static_assert(kSlotBits == wire::kSeqShift, "the sequence number is where the protocol puts it");
 constexpr std::size_t kRxBurst = 32;
 constexpr std::size_t kMaxDrainBursts = 64;  // per poll: 2048 datagrams at most
 
@@ -52,13 +53,20 @@ Client::Client(ClientConfig cfg, std::unique_ptr<wire::BurstTransport> transport
   }
   server_ = wire::parse_endpoint(cfg_.server);
   if (!t_) t_ = std::make_unique<wire::UdpSocket>(wire::Endpoint{0, 0});
-  if (cfg_.client_id == 0) cfg_.client_id = static_cast<std::uint32_t>(std::random_device{}()) | 1;
+  // A client's own id keeps bit 31 clear: ids with it set are the server's (exactly-once).
+  if (cfg_.client_id == 0) {
+    cfg_.client_id =
+        (static_cast<std::uint32_t>(std::random_device{}()) | 1) & ~wire::kAssignedClientBit;
+  }
 
   wire::ControlResponse hello;
   if (std::string err = control(wire::Command::hello, hello); !err.empty()) {
     throw std::runtime_error(err);
   }
   map_ = std::move(hello.map);
+  // The server's id for this client: its data requests are then sequenced (exactly-once writes).
+  if (hello.assigned_client_id != 0) cfg_.client_id = hello.assigned_client_id;
+  live_writes_.assign(wire::kWriteWindow, 0);
   limit_ = std::min<std::size_t>(cfg_.max_datagram, map_.max_datagram);
 
   slots_.resize(cfg_.window);
@@ -134,6 +142,15 @@ bool Client::submit(wire::Opcode op, std::string_view key, std::string_view valu
   const bool well_formed = wire::valid_request(op, key.size(), value.size());
   const bool fits = value.size() <= wire::max_request_value(limit_, key.size());
   if (well_formed && fits && free_.empty()) return false;
+  const bool write = op != wire::Opcode::get;
+  if (well_formed && fits && write) {
+    // A write must stay within the server's window of the oldest write still outstanding, or
+    // the server would refuse that one too_old: wait for it instead.
+    while (oldest_write_ < seq_ && live_writes_[oldest_write_ % wire::kWriteWindow] == 0) {
+      ++oldest_write_;
+    }
+    if (seq_ - oldest_write_ >= wire::kWriteWindow) return false;
+  }
   ++ctr_.requests;
   if (!well_formed || !fits) {
     refuse(op, tag, well_formed ? wire::Status::too_large : wire::Status::malformed);
@@ -143,6 +160,7 @@ bool Client::submit(wire::Opcode op, std::string_view key, std::string_view valu
   free_.pop_back();
   ++live_;
   Slot& sl = slots_[s];
+  if (write) live_writes_[seq_ % wire::kWriteWindow] = 1;
   sl.id = (seq_++ << kSlotBits) | s;
   sl.tag = tag;
   sl.op = op;
@@ -218,6 +236,7 @@ void Client::complete(std::uint32_t s, Completion c) {
   c.tag = sl.tag;
   c.op = sl.op;
   c.retries = sl.retries;
+  if (sl.op != wire::Opcode::get) live_writes_[(sl.id >> kSlotBits) % wire::kWriteWindow] = 0;
   sl.id = 0;
   free_.push_back(s);
   --live_;

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <random>
 #include <stdexcept>
 
 #include "buddy/kv/engine/engine_runtime.hpp"
@@ -157,6 +158,10 @@ void Server::control_loop() {
   std::vector<std::byte> in(wire::kMaxDatagram), out(wire::kMaxDatagram);
   wire::Datagram d{in.data(), 0, static_cast<std::uint32_t>(in.size()), {}};
   serving::Counters c;  // the control port's datagrams and drops, published to control_counters_
+  // Client ids for exactly-once writes: one per HELLO, unique in this server's life (2^24 HELLOs
+  // before they wrap), starting at a random number so that a client of a previous server on the
+  // same port is unlikely to share one with a client of this one.
+  std::uint32_t next_client = std::random_device{}() & wire::kAssignedNumberMask;
   while (!stop_.load(std::memory_order_relaxed)) {
     watch_engine();
     if (control_->recv_burst({&d, 1}, std::chrono::milliseconds(50)) == 0) continue;
@@ -170,7 +175,10 @@ void Server::control_loop() {
     ++c.requests;
     std::size_t n = 0;
     if (req.cmd == wire::Command::hello) {
-      n = wire::encode_hello(out, req.header.client_id, map_);
+      next_client = (next_client + 1) & wire::kAssignedNumberMask;
+      if (next_client == 0) next_client = 1;
+      n = wire::encode_hello(out, req.header.client_id, map_,
+                             wire::kAssignedClientBit | next_client);
     } else {  // cut to fit one control datagram (docs/protocol.md, "STATS")
       n = wire::encode_stats(out, req.header.client_id, stats_json(wire::kMaxStatsBytes));
     }

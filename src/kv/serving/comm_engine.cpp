@@ -22,6 +22,7 @@ void CommEngine::parse(std::span<const wire::Datagram> rx, Burst& b, Counters& c
     }
     const auto src = static_cast<std::uint32_t>(b.sources.size());
     b.sources.push_back({d.peer, p.header.client_id});
+    const bool sequenced = wire::sequenced_client(p.header.client_id);
     for (std::size_t i = 0; i < p.count; ++i) {
       const wire::RequestView& v = views_[i];
       Burst::Pending& q = b.pending.emplace_back();
@@ -43,7 +44,11 @@ void CommEngine::parse(std::span<const wire::Datagram> rx, Burst& b, Counters& c
       const kv::Op op = v.h.op == wire::Opcode::get   ? kv::Op::get
                         : v.h.op == wire::Opcode::set ? kv::Op::set
                                                       : kv::Op::del;
-      b.pe.push_back(kv::Request{op, v.h.key_hash, v.key, v.value});
+      // Writes of a client the server assigned an id carry their exactly-once tag to the PE;
+      // GETs carry none (no window work for reads).
+      const bool tag = sequenced && op != kv::Op::get;
+      b.pe.push_back(kv::Request{op, v.h.key_hash, v.key, v.value, tag ? p.header.client_id : 0u,
+                                 tag ? wire::request_seq(v.h.request_id) : 0u});
     }
     c.requests += p.count;
   }

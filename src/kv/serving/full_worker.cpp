@@ -38,6 +38,7 @@ bool FullWorker::step(std::chrono::microseconds wait) {
 
   pe_.execute(burst_.pe, burst_.results, burst_.arena);
   c_.processed += burst_.pe.size();
+  c_.replayed = pe_.replayed() + pe_.superseded();
   clock.lap(c_, Stage::process);
 
   const auto tx = ce_.respond(burst_, c_);

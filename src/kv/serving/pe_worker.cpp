@@ -18,6 +18,7 @@ std::size_t PeWorker::step() {
     served += serve_batch(pe_, q, cfg_.pe_batch, results_, arena_);
   }
   c_.processed += served;
+  c_.replayed = pe_.replayed() + pe_.superseded();
   clock_.lap(c_, served != 0 ? Stage::process : Stage::idle);
   return served;
 }

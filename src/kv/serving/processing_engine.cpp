@@ -1,13 +1,18 @@
 #include "buddy/kv/serving/processing_engine.hpp"
 
+#include <chrono>
 #include <stdexcept>
 
 namespace buddy::kv::serving {
 
 using namespace queue;
 
-ProcessingEngine::ProcessingEngine(Store& store, std::vector<std::uint32_t> owned)
-    : store_(store), owned_(std::move(owned)), local_(store.partition_count(), -1) {
+ProcessingEngine::ProcessingEngine(Store& store, std::vector<std::uint32_t> owned,
+                                   WriteWindowConfig windows)
+    : store_(store),
+      owned_(std::move(owned)),
+      local_(store.partition_count(), -1),
+      windows_(windows) {
   if (owned_.empty()) throw std::invalid_argument("a processing engine needs a partition");
   for (std::size_t i = 0; i < owned_.size(); ++i) {
     if (owned_[i] >= local_.size() || !store.holds(owned_[i]) || local_[owned_[i]] != -1) {
@@ -34,6 +39,63 @@ void ProcessingEngine::run(Partition& p, std::span<const kv::Request> reqs,
 
 void ProcessingEngine::execute(std::span<const kv::Request> reqs, std::span<PeResult> out,
                                ValueArena& arena) {
+  bool sequenced = false;
+  for (const auto& q : reqs) sequenced |= q.client != 0;
+  if (!sequenced) {
+    execute_all(reqs, out, arena);
+    return;
+  }
+  windows_.begin_batch(std::chrono::steady_clock::now());
+  marked_.clear();
+  dups_.clear();
+  keep_.clear();
+  for (std::uint32_t i = 0; i < reqs.size(); ++i) {
+    const kv::Request& q = reqs[i];
+    if (q.client == 0 || q.op == kv::Op::get) {
+      keep_.push_back(i);
+      continue;
+    }
+    const auto c = windows_.check(q.client, q.seq, q.hash);
+    switch (c.verdict) {
+      case WriteWindows::Verdict::apply:
+        marked_.push_back({c.entry, i});
+        keep_.push_back(i);
+        break;
+      case WriteWindows::Verdict::unprotected:
+        keep_.push_back(i);
+        break;
+      case WriteWindows::Verdict::replay:
+      case WriteWindows::Verdict::superseded:
+      case WriteWindows::Verdict::too_old:
+        out[i] = PeResult{c.status, 0, 0};
+        replayed_ += c.verdict == WriteWindows::Verdict::replay;
+        superseded_ += c.verdict == WriteWindows::Verdict::superseded;
+        break;
+      case WriteWindows::Verdict::in_batch:
+        for (const Marked& m : marked_) {
+          if (m.entry == c.entry) dups_.emplace_back(i, m.index);
+        }
+        break;
+    }
+  }
+  if (keep_.size() == reqs.size()) {
+    execute_all(reqs, out, arena);
+  } else if (!keep_.empty()) {
+    kept_.clear();
+    for (std::uint32_t i : keep_) kept_.push_back(reqs[i]);
+    kept_out_.assign(kept_.size(), PeResult{});
+    execute_all(kept_, kept_out_, arena);
+    for (std::size_t k = 0; k < keep_.size(); ++k) out[keep_[k]] = kept_out_[k];
+  }
+  for (const Marked& m : marked_) WriteWindows::finish(m.entry, out[m.index].status);
+  for (const auto& [copy, applied] : dups_) {
+    out[copy] = PeResult{out[applied].status, 0, 0};
+    ++replayed_;
+  }
+}
+
+void ProcessingEngine::execute_all(std::span<const kv::Request> reqs, std::span<PeResult> out,
+                                   ValueArena& arena) {
   if (reqs.empty()) return;
   if (owned_.size() == 1) {
     bool all_mine = true;

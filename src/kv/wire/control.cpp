@@ -21,7 +21,7 @@ struct HelloBody {
 static_assert(sizeof(HelloBody) == 12);
 
 std::size_t finish(std::span<std::byte> buf, Kind kind, std::uint32_t client_id, Command cmd,
-                   std::size_t body) {
+                   std::size_t body, std::uint32_t assigned = 0) {
   DatagramHeader h;
   h.kind = kind;
   h.client_id = client_id;
@@ -29,6 +29,10 @@ std::size_t finish(std::span<std::byte> buf, Kind kind, std::uint32_t client_id,
   ControlPrefix c;
   c.cmd = cmd;
   c.body_bytes = static_cast<std::uint32_t>(body);
+  const std::uint32_t number = assigned & kAssignedNumberMask;
+  c.reserved[0] = static_cast<std::uint8_t>(number);
+  c.reserved[1] = static_cast<std::uint8_t>(number >> 8);
+  c.reserved[2] = static_cast<std::uint8_t>(number >> 16);
   store(buf.data(), h);
   store(buf.data() + sizeof(h), c);
   return sizeof(h) + sizeof(c) + body;
@@ -44,7 +48,7 @@ bool valid_command(std::uint8_t c) {
 
 // Checks the header and the prefix; on success `body` is the control body.
 Drop read_control(std::span<const std::byte> d, Kind kind, DatagramHeader& h, Command& cmd,
-                  std::span<const std::byte>& body) noexcept {
+                  std::span<const std::byte>& body, std::uint32_t* assigned = nullptr) noexcept {
   if (Drop r = read_header(d, kind, h); r != Drop::none) return r;
   if (h.count != 0 || d.size() < kBodyOffset) return Drop::bad_control;
   const auto c = load<ControlPrefix>(d.data() + sizeof(DatagramHeader));
@@ -52,6 +56,12 @@ Drop read_control(std::span<const std::byte> d, Kind kind, DatagramHeader& h, Co
   if (c.body_bytes != d.size() - kBodyOffset) return Drop::bad_control;
   cmd = c.cmd;
   body = d.subspan(kBodyOffset);
+  if (assigned != nullptr) {
+    const std::uint32_t number = std::uint32_t{c.reserved[0]} |
+                                 (std::uint32_t{c.reserved[1]} << 8) |
+                                 (std::uint32_t{c.reserved[2]} << 16);
+    *assigned = cmd == Command::hello && number != 0 ? (kAssignedClientBit | number) : 0;
+  }
   return Drop::none;
 }
 
@@ -82,7 +92,8 @@ std::size_t encode_control_request(std::span<std::byte> buf, Command cmd, std::u
   return finish(buf, Kind::control_request, client_id, cmd, 0);
 }
 
-std::size_t encode_hello(std::span<std::byte> buf, std::uint32_t client_id, const PartitionMap& m) {
+std::size_t encode_hello(std::span<std::byte> buf, std::uint32_t client_id, const PartitionMap& m,
+                         std::uint32_t assigned) {
   const std::size_t body = hello_bytes(m.ports.size(), m.owner.size()) - kBodyOffset;
   if (buf.size() < kBodyOffset + body || m.ports.size() > 0xffff) return 0;
   HelloBody b;
@@ -94,7 +105,7 @@ std::size_t encode_hello(std::span<std::byte> buf, std::uint32_t client_id, cons
   p += sizeof(b);
   for (std::uint16_t port : m.ports) p = (store(p, port), p + 2);
   for (std::uint16_t o : m.owner) p = (store(p, o), p + 2);
-  return finish(buf, Kind::control_response, client_id, Command::hello, body);
+  return finish(buf, Kind::control_response, client_id, Command::hello, body, assigned);
 }
 
 std::size_t encode_stats(std::span<std::byte> buf, std::uint32_t client_id, std::string_view json) {
@@ -114,7 +125,8 @@ ControlRequest parse_control_request(std::span<const std::byte> dgram) noexcept 
 ControlResponse parse_control_response(std::span<const std::byte> dgram) {
   ControlResponse r;
   std::span<const std::byte> body;
-  r.drop = read_control(dgram, Kind::control_response, r.header, r.cmd, body);
+  r.drop =
+      read_control(dgram, Kind::control_response, r.header, r.cmd, body, &r.assigned_client_id);
   if (r.drop != Drop::none) return r;
   if (r.cmd == Command::stats) {
     r.text.assign(reinterpret_cast<const char*>(body.data()), body.size());

@@ -320,11 +320,12 @@ TEST(KvQueueLimits, TooLargeEntriesAndBadKeys) {
   KvQueue q = KvQueue::create(unique_name("limits"), small_layout(4096, 1024));
   KvCeEnd ce = q.ce(0);
   KvPeEnd pe = q.pe(0);
-  EXPECT_EQ(q.layout().max_set_value(8), 2048u - 8 - 8 - 16 - 8);
+  // The limit leaves room for a sequenced write's tag (16 B), so it holds for every write.
+  EXPECT_EQ(q.layout().max_set_value(8), 2048u - 8 - 8 - 16 - 16 - 8);
   EXPECT_EQ(ce.max_set_value(8), q.layout().max_set_value(8));
   const std::string key = "12345678";
   std::string value(q.layout().max_set_value(8) + 1, 'v');
-  kv::Request r{Op::set, key_hash(key), key, value};
+  kv::Request r{Op::set, key_hash(key), key, value, 0x80000001u, 7};
   EXPECT_THROW(ce.try_push(r), qp::Error);
   value.pop_back();
   r.value = value;

@@ -55,6 +55,27 @@ Bytes control_request(Command c, std::uint32_t client = 11) {
   return buf;
 }
 
+// The id a HELLO answer assigns (exactly-once writes) travels in the prefix's reserved bytes:
+// 24 bits, little-endian; the parsed id has kAssignedClientBit set; 0 assigns none.
+TEST(ControlResponse, HelloAssignsAClientId) {
+  const PartitionMap m = make_map(4, {7001, 7002});
+  Bytes buf(kMaxDatagram);
+  buf.resize(encode_hello(buf, 11, m, kAssignedClientBit | 0xABCDEF));
+  EXPECT_EQ(buf.size(), hello_bytes(2, 4));
+  EXPECT_EQ(buf[kOffReserved], std::byte{0xEF});
+  EXPECT_EQ(buf[kOffReserved + 2], std::byte{0xAB});
+  const auto r = parse_control_response(buf);
+  ASSERT_EQ(r.drop, Drop::none);
+  EXPECT_EQ(r.header.client_id, 11u);
+  EXPECT_EQ(r.assigned_client_id, kAssignedClientBit | 0xABCDEF);
+  EXPECT_TRUE(sequenced_client(r.assigned_client_id));
+  EXPECT_EQ(parse_control_response(hello(m)).assigned_client_id, 0u);
+  // STATS answers assign nothing, whatever the bytes say.
+  Bytes st = stats("{}");
+  st[kOffReserved] = std::byte{1};
+  EXPECT_EQ(parse_control_response(st).assigned_client_id, 0u);
+}
+
 TEST(ControlRequest, RoundTrip) {
   for (Command c : {Command::hello, Command::stats}) {
     const Bytes d = control_request(c, 0xDEADBEEF);

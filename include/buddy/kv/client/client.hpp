@@ -37,7 +37,10 @@ struct ClientConfig {
   std::chrono::microseconds timeout{50'000};  // no answer after this: retransmit
   unsigned max_retries = 8;                   // then report the request timed out
   std::chrono::milliseconds hello_timeout{3'000};
-  std::uint32_t client_id = 0;  // echoed by the server; 0: pick one at random
+  // Sent with HELLO (0: pick one at random, bit 31 clear). A server that assigns ids at HELLO
+  // (buddykv-server does) replaces it: data requests then carry the assigned id and exactly-once
+  // sequence numbers (docs/protocol.md, "Client ids and sequence windows").
+  std::uint32_t client_id = 0;
 };
 
 struct Completion {
@@ -99,7 +102,10 @@ class Client {
   // Queues one request (key and value are copied). Returns false, queuing nothing, when the
   // window is full: poll() first. A request the client can tell is bad (key length 0 or > 255,
   // value too large for one datagram) is answered locally by the next poll().
+  // Also false for a write while a write kWriteWindow requests older is still outstanding.
   bool submit(wire::Opcode op, std::string_view key, std::string_view value, std::uint64_t tag);
+  // The id data requests carry: the server's assigned one after HELLO, if it gave one.
+  std::uint32_t client_id() const noexcept { return cfg_.client_id; }
   // Sends every partly filled datagram now (poll() does too).
   void flush();
   // Flushes, receives answers (waiting up to `wait` for the first), retransmits what timed out.
@@ -147,6 +153,9 @@ class Client {
   std::vector<std::uint32_t> free_;
   std::size_t live_ = 0;
   std::uint64_t seq_ = 1;
+  // Writes outstanding by sequence number (seq % kWriteWindow), and the oldest one may be.
+  std::vector<std::uint8_t> live_writes_;
+  std::uint64_t oldest_write_ = 1;
   std::vector<PortOut> out_;
   std::vector<std::vector<std::byte>> pool_;  // datagram buffers of limit_ bytes
   std::vector<std::uint32_t> free_bufs_;

@@ -27,11 +27,21 @@ static_assert(sizeof(KvBatchHeader) == 8);
 struct KvRequestEntry {
   std::uint8_t op;          // wire::Opcode: 1 GET, 2 SET, 3 DELETE
   std::uint8_t key_len;     // 0..255 (0 is answered bad_key by the store)
-  std::uint16_t reserved;   // 0
+  std::uint16_t flags;      // bit 0 (kSequenced): a KvSeqTag follows; other bits 0
   std::uint32_t value_len;  // SET: the value's length; GET and DELETE: 0
   std::uint64_t key_hash;   // XXH3-64 of the key, as computed by the client
 };
 static_assert(sizeof(KvRequestEntry) == 16);
+
+// A sequenced write (SET or DELETE of a client the server assigned an id, wire::sequenced_client)
+// carries its exactly-once tag right after the header, before the key.
+inline constexpr std::uint16_t kSequenced = 1;
+struct KvSeqTag {
+  std::uint32_t client;    // the wire client id
+  std::uint32_t reserved;  // 0
+  std::uint64_t seq;       // wire::request_seq(request_id)
+};
+static_assert(sizeof(KvSeqTag) == 16);
 
 // Response entry: this header, then value_len value bytes, then zero padding to a multiple of 8.
 struct KvResponseEntry {
@@ -42,9 +52,10 @@ struct KvResponseEntry {
 };
 static_assert(sizeof(KvResponseEntry) == 8);
 
-inline constexpr std::uint64_t kv_request_footprint(std::uint64_t key_len,
-                                                    std::uint64_t value_len) {
-  return sizeof(KvRequestEntry) + qp::round_up(key_len + value_len, 8);
+inline constexpr std::uint64_t kv_request_footprint(std::uint64_t key_len, std::uint64_t value_len,
+                                                    bool sequenced = false) {
+  return sizeof(KvRequestEntry) + (sequenced ? sizeof(KvSeqTag) : 0) +
+         qp::round_up(key_len + value_len, 8);
 }
 inline constexpr std::uint64_t kv_response_footprint(std::uint64_t value_len) {
   return sizeof(KvResponseEntry) + qp::round_up(value_len, 8);
@@ -52,12 +63,13 @@ inline constexpr std::uint64_t kv_response_footprint(std::uint64_t value_len) {
 // The compact sizes the design promises: 8-B key + 8-B value -> 32 B; 8-B value -> 16 B.
 static_assert(kv_request_footprint(8, 8) == 32);
 static_assert(kv_request_footprint(8, 0) == 24);
+static_assert(kv_request_footprint(8, 8, true) == 48);
 static_assert(kv_response_footprint(8) == 16);
 static_assert(kv_response_footprint(0) == 8);
 
 // The segment's user header starts with this marker (bytes 0..15; bytes 16..63 stay free).
 inline constexpr std::uint64_t kKvQueueMagic = 0x3151564B59444442ull;  // "BDDYKVQ1" in LE
-inline constexpr std::uint32_t kKvQueueVersion = 1;
+inline constexpr std::uint32_t kKvQueueVersion = 2;  // 2: sequenced writes (KvSeqTag)
 
 // The store's status as the queue pair (and the wire) carries it.
 constexpr wire::Status to_wire(kv::Status s) {
@@ -95,7 +107,8 @@ struct KvQueueLayout {
     return qp::max_record_bytes(ring_bytes) - sizeof(KvBatchHeader);
   }
   std::uint64_t max_set_value(std::uint64_t key_len) const {
-    return max_entry_bytes(request_ring_bytes) - sizeof(KvRequestEntry) - key_len;
+    return max_entry_bytes(request_ring_bytes) - sizeof(KvRequestEntry) - sizeof(KvSeqTag) -
+           key_len;
   }
   std::uint64_t max_get_value() const {
     return max_entry_bytes(response_ring_bytes) - sizeof(KvResponseEntry);

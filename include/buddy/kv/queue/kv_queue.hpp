@@ -73,16 +73,24 @@ class KvCeEnd {
   bool try_push(const kv::Request& q) {
     if (q.key.size() > kv::kMaxKeyBytes) detail::throw_kv_usage("push: key longer than 255 bytes");
     const std::string_view value = q.op == Op::set ? q.value : std::string_view{};
-    const std::uint64_t bytes = kv_request_footprint(q.key.size(), value.size());
+    const bool seq = q.client != 0 && q.op != Op::get;
+    const std::uint64_t bytes = kv_request_footprint(q.key.size(), value.size(), seq);
     std::byte* p = w_.append(bytes, pushed_);
     if (p == nullptr) return false;
     std::memset(p + bytes - 8, 0, 8);  // the padding (the header overwrites it if there is none)
     const KvRequestEntry h{static_cast<std::uint8_t>(static_cast<std::uint8_t>(q.op) + 1),
-                           static_cast<std::uint8_t>(q.key.size()), 0,
+                           static_cast<std::uint8_t>(q.key.size()),
+                           static_cast<std::uint16_t>(seq ? kSequenced : 0),
                            static_cast<std::uint32_t>(value.size()), q.hash};
     std::memcpy(p, &h, sizeof h);
-    std::memcpy(p + sizeof h, q.key.data(), q.key.size());
-    if (!value.empty()) std::memcpy(p + sizeof h + q.key.size(), value.data(), value.size());
+    std::byte* k = p + sizeof h;
+    if (seq) {
+      const KvSeqTag t{q.client, 0, q.seq};
+      std::memcpy(k, &t, sizeof t);
+      k += sizeof t;
+    }
+    std::memcpy(k, q.key.data(), q.key.size());
+    if (!value.empty()) std::memcpy(k + q.key.size(), value.data(), value.size());
     ++pushed_;
     return true;
   }
@@ -122,7 +130,7 @@ class KvCeEnd {
   std::uint64_t in_flight() const { return pushed_ - responded_; }
   // The largest SET value this pair carries with a key of key_len bytes.
   std::uint64_t max_set_value(std::uint64_t key_len) const {
-    return w_.max_entry_bytes() - sizeof(KvRequestEntry) - key_len;
+    return w_.max_entry_bytes() - sizeof(KvRequestEntry) - sizeof(KvSeqTag) - key_len;
   }
 
  private:
@@ -158,13 +166,20 @@ class KvPeEnd {
       std::uint64_t bytes = 0;
       const auto h = detail::read_entry<KvRequestEntry>(
           p, avail, "request",
-          [](const KvRequestEntry& e) { return kv_request_footprint(e.key_len, e.value_len); },
+          [](const KvRequestEntry& e) {
+            return kv_request_footprint(e.key_len, e.value_len, (e.flags & kSequenced) != 0);
+          },
           bytes);
       if (h.op < 1 || h.op > 3) detail::throw_kv_corrupt("request", "bad opcode", h.op, 0);
       const char* key = reinterpret_cast<const char*>(p + sizeof h);
+      KvSeqTag t{0, 0, 0};
+      if ((h.flags & kSequenced) != 0) {
+        std::memcpy(&t, key, sizeof t);
+        key += sizeof t;
+      }
       reqs_.push_back(kv::Request{static_cast<Op>(h.op - 1), h.key_hash,
                                   std::string_view(key, h.key_len),
-                                  std::string_view(key + h.key_len, h.value_len)});
+                                  std::string_view(key + h.key_len, h.value_len), t.client, t.seq});
       r_.take(bytes);
       ++consumed_;
     }

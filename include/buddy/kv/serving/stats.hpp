@@ -28,7 +28,7 @@ constexpr std::string_view to_string(Stage s) {
   return kStageNames[static_cast<std::size_t>(s)];
 }
 
-inline constexpr std::size_t kStatuses = 6;  // wire::Status values
+inline constexpr std::size_t kStatuses = 7;  // wire::Status values
 inline constexpr std::size_t kOpcodes = 3;   // get, set, del
 inline constexpr std::array<std::string_view, kOpcodes> kOpNames{"get", "set", "del"};
 inline constexpr auto kStatusNames = base::enum_names<wire::Status, kStatuses>();
@@ -45,6 +45,8 @@ struct Counters {
   std::uint64_t requests = 0;       // framed requests, answered one by one
   std::uint64_t processed = 0;      // requests run against the store by this thread (full or PE)
   std::uint64_t send_failures = 0;  // response datagrams the socket did not take
+  std::uint64_t replayed = 0;       // sequenced writes answered from the PE's window, not applied:
+                                    // duplicates and superseded ones
   std::array<std::uint64_t, kOpcodes> ops{};
   std::array<std::uint64_t, kStatuses> status{};
   std::array<std::uint64_t, wire::kDropReasons> drops{};  // whole datagrams dropped, by reason
@@ -58,6 +60,7 @@ struct Counters {
     f("requests", s.requests...);
     f("processed", s.processed...);
     f("send_failures", s.send_failures...);
+    f("replayed", s.replayed...);
     f(base::Field("ops").each(kOpNames), s.ops...);
     f(base::Field("status").each(kStatusNames), s.status...);
     f(base::Field("drops").each(kDropNames), s.drops...);

@@ -40,6 +40,10 @@ struct Request {
   std::uint64_t hash = 0;
   std::string_view key;
   std::string_view value;  // SET only
+  // Exactly-once tag of a sequenced write (wire::sequenced_client), carried to the processing
+  // engine's window; 0, 0 for everything else. The store itself ignores both.
+  std::uint32_t client = 0;
+  std::uint64_t seq = 0;
 };
 
 struct GetResult {

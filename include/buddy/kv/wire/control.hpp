@@ -22,6 +22,9 @@ inline constexpr std::uint32_t kMaxPartitions = 16384;  // the map must fit in o
 // fits the largest UDP datagram, so a STATS body is at most this long.
 inline constexpr std::size_t kControlHeaderBytes = 24;  // DatagramHeader + ControlPrefix
 inline constexpr std::size_t kMaxStatsBytes = kMaxDatagram - kControlHeaderBytes;
+// A HELLO response assigns a client id: kAssignedClientBit | a 24-bit number (1..0xFFFFFF) that
+// travels in the control prefix's 3 reserved bytes.
+inline constexpr std::uint32_t kAssignedNumberMask = 0xFFFFFFu;
 
 // Which UDP port owns which partition. Every partition has exactly one owner.
 struct PartitionMap {
@@ -46,7 +49,10 @@ constexpr std::size_t hello_bytes(std::size_t ports, std::size_t partitions) {
 
 // Encoders return the datagram size, or 0 when `buf` is too small.
 std::size_t encode_control_request(std::span<std::byte> buf, Command cmd, std::uint32_t client_id);
-std::size_t encode_hello(std::span<std::byte> buf, std::uint32_t client_id, const PartitionMap& m);
+// assigned: the client id the server gives this client for its data requests (bit 31 set,
+// wire::sequenced_client), carried in the HELLO response's prefix; 0: none.
+std::size_t encode_hello(std::span<std::byte> buf, std::uint32_t client_id, const PartitionMap& m,
+                         std::uint32_t assigned = 0);
 std::size_t encode_stats(std::span<std::byte> buf, std::uint32_t client_id, std::string_view json);
 
 struct ControlRequest {
@@ -60,8 +66,9 @@ struct ControlResponse {
   Drop drop = Drop::none;
   DatagramHeader header{};
   Command cmd = Command::hello;
-  PartitionMap map;  // HELLO
-  std::string text;  // STATS
+  PartitionMap map;                      // HELLO
+  std::uint32_t assigned_client_id = 0;  // HELLO: the id to send data requests with; 0: none
+  std::string text;                      // STATS
 };
 ControlResponse parse_control_response(std::span<const std::byte> dgram);
 

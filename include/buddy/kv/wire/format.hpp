@@ -46,7 +46,26 @@ enum class Status : std::uint8_t {
   wrong_partition = 3,  // the key's partition is served by another port (see HELLO)
   malformed = 4,        // unknown opcode, key length 0 or > 255, key hash that does not match
   too_large = 5,        // the value is larger than the store accepts or the response can carry
+  too_old = 6,          // a sequenced write older than the server's window: never applied
 };
+
+// Exactly-once writes (docs/protocol.md, "Client ids and sequence windows"). A client id with
+// bit 31 set was assigned by the server at HELLO (unique per server epoch); requests carrying one
+// are sequenced: bits 63..24 of request_id are the request's sequence number (one more per new
+// request, the same on every retransmission), bits 23..0 are the client's own. The PE that owns
+// a key keeps, per sequenced client, the answers of its writes (SET, DELETE) of the last
+// kWriteWindow sequence numbers: a duplicate is answered from there, never applied twice, and a
+// write at or below the newest sequence number seen minus kWriteWindow gets too_old. A client
+// never has a write outstanding that far behind its newest request.
+inline constexpr std::uint32_t kAssignedClientBit = 0x80000000u;
+inline constexpr unsigned kSeqShift = 24;
+inline constexpr std::uint64_t kWriteWindow = 2048;
+constexpr bool sequenced_client(std::uint32_t client_id) {
+  return (client_id & kAssignedClientBit) != 0;
+}
+constexpr std::uint64_t request_seq(std::uint64_t request_id) {
+  return request_id >> kSeqShift;
+}
 
 struct DatagramHeader {
   std::uint32_t magic = kMagic;
@@ -113,6 +132,8 @@ constexpr std::string_view to_string(Status s) {
       return "malformed";
     case Status::too_large:
       return "too_large";
+    case Status::too_old:
+      return "too_old";
   }
   return "unknown";
 }
