@@ -170,7 +170,7 @@ void comm::too_large(std::size_t len) {
   m += std::to_string(len);
   m += " bytes exceeds the record limit of ";
   m += std::to_string(wire::max_payload);
-  m += " bytes (with its 8-byte header, one MPI message of at most 2^31-1 bytes)";
+  m += " bytes (with its frame header, one MPI message of at most 2^31-1 bytes)";
   throw error(m);
 }
 
@@ -198,20 +198,23 @@ void comm::execute(const wire::record& r) {
   // The depth, the local table and the counters are restored / updated even if the handler
   // throws: the exception reaches the caller of async/progress/barrier, and the comm stays
   // usable (a thrown message counts as executed, so later barriers still terminate).
+  // A frame whose decoding fails before any message ran counts as one executed message.
   struct handler_scope {
     comm& c;
     std::uint32_t length;
+    std::uint64_t ran = 0;
     const std::vector<detail::local_entry>* saved = detail::current_locals;
     ~handler_scope() {
       detail::current_locals = saved;
       --c.depth_;
-      ++c.executed_;
+      c.executed_ += ran == 0 ? 1 : ran;
       c.bytes_executed_ += wire::header_bytes + length;
     }
   } scope{*this, r.length};
   detail::current_locals = &locals_;
   ++depth_;
-  invokers_[id](this, r.payload + wire::handler_id_bytes, r.length - wire::handler_id_bytes);
+  invokers_[id](this, r.payload + wire::handler_id_bytes, r.length - wire::handler_id_bytes,
+                scope.ran);
 }
 
 bool comm::process_inbox() {
@@ -289,6 +292,10 @@ void comm::run_record(const wire::record& r) {
   } catch (...) {
     if (!handler_error_) handler_error_ = std::current_exception();
   }
+}
+
+void comm::keep_handler_error() {
+  if (!handler_error_) handler_error_ = std::current_exception();
 }
 
 void comm::rethrow_handler_error() {

@@ -107,6 +107,7 @@ offload_port::~offload_port() {
 }
 
 bool offload_port::close_chunk() {
+  tail_ = nullptr;
   const std::size_t n = out_.close();
   if (n == 0) return false;
   ++stats_.buffers_flushed;
@@ -151,6 +152,7 @@ std::byte* offload_port::reserve_slow(std::uint32_t dest, std::uint32_t length) 
   for (;;) {
     // Handlers run while waiting may have opened a chunk of their own: use it if it has room.
     if (std::byte* p = out_.try_append(need)) {
+      tail_ = p;
       wire::write_header(p, dest, length);
       return p + wire::header_bytes;
     }

@@ -364,6 +364,83 @@ TEST(Comm, HandlerThatThrowsLeavesTheCommUsable) {
   EXPECT_EQ(runs, 1u);
 }
 
+// Consecutive messages of one handler (same function object) to one rank share a frame
+// (wire.hpp): a fixed-size message costs its arguments plus a share of one header, a
+// variable-size one its varint length more. Every message still arrives with its arguments.
+TEST(Comm, RunsOfOneHandlerPayOneHeaderPerFrame) {
+  comm world(MPI_COMM_WORLD);
+  struct seen_state {
+    std::uint64_t fixed = 0, sum = 0, texts = 0, text_bytes = 0;
+  } st;
+  const auto p = world.make_local(st);
+  const int to = (world.rank() + 1) % world.size();
+  constexpr std::uint64_t n = 50000;
+  world.barrier();
+  const stats s0 = world.local_stats();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    world.async(
+        to,
+        [p](std::uint64_t v) {
+          ++p->fixed;
+          p->sum += v;
+        },
+        i);
+  }
+  world.barrier();
+  const stats s1 = world.local_stats();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    world.async(
+        to,
+        [p](const std::string& t) {
+          ++p->texts;
+          p->text_bytes += t.size();
+        },
+        std::string(i % 7, 'x'));
+  }
+  world.barrier();
+  const stats s2 = world.local_stats();
+  EXPECT_EQ(st.fixed, n);
+  EXPECT_EQ(st.sum, n * (n - 1) / 2);
+  EXPECT_EQ(st.texts, n);
+  EXPECT_EQ(st.text_bytes, (n / 7) * 21 + (n % 7) * ((n % 7) - 1) / 2);
+  // 8 argument bytes each; one 16-byte frame prefix per frame of up to 4 KiB.
+  const std::uint64_t fixed_bytes = s1.bytes_sent - s0.bytes_sent;
+  EXPECT_GE(fixed_bytes, 8 * n);
+  EXPECT_LT(fixed_bytes, 9 * n);
+  // A 1-byte varint length, count:u32 and the characters each.
+  const std::uint64_t text_bytes = s2.bytes_sent - s1.bytes_sent;
+  EXPECT_GE(text_bytes, 5 * n + st.text_bytes);
+  EXPECT_LT(text_bytes, 6 * n + st.text_bytes);
+}
+
+// A message whose handler throws is one message of its frame: the others still run, the error
+// reaches the caller once, and every message counts as executed (termination still holds).
+// Each message gets its own copy of the function object, as if it had travelled alone.
+TEST(Comm, AThrowingMessageDoesNotStopTheRestOfItsFrame) {
+  comm world(MPI_COMM_WORLD);
+  struct run_state {
+    std::uint64_t ran = 0, fresh = 0;
+  } st;
+  const auto p = world.make_local(st);
+  const int to = (world.rank() + 1) % world.size();
+  for (std::uint32_t i = 0; i < 100; ++i) {
+    world.async(
+        to,
+        [p, calls = std::uint32_t{0}](std::uint32_t k) mutable {
+          if (++calls == 1) ++p->fresh;
+          ++p->ran;
+          if (k == 3 || k == 60) throw error("message " + std::to_string(k) + " failed on purpose");
+        },
+        i);
+  }
+  EXPECT_THROW(world.barrier(), error);
+  EXPECT_NO_THROW(world.barrier());
+  EXPECT_EQ(st.ran, 100u);
+  EXPECT_EQ(st.fresh, 100u);
+  const stats g = world.global_stats();
+  EXPECT_EQ(g.msgs_executed, g.msgs_sent);
+}
+
 // global_stats() waits for the messages sent just before it: sent == executed in the sum.
 TEST(Comm, GlobalStatsCountMessagesSentJustBefore) {
   comm world(MPI_COMM_WORLD);

@@ -55,6 +55,30 @@ TEST(Wire, WalksEveryRecord) {
   EXPECT_EQ(calls, 0);
 }
 
+TEST(Wire, VarintRoundTripsAndRefusesCutOrOverlongInput) {
+  for (std::uint32_t v : {0u, 1u, 127u, 128u, 300u, 16383u, 16384u, 0x0FFFFFFFu, 0xFFFFFFFFu}) {
+    std::byte b[5];
+    std::byte* end = put_varint(b, v);
+    ASSERT_EQ(static_cast<std::size_t>(end - b), varint_bytes(v)) << v;
+    std::uint32_t back = 0;
+    EXPECT_EQ(get_varint(b, end, back), end) << v;
+    EXPECT_EQ(back, v);
+    if (end - b > 1) {
+      EXPECT_EQ(get_varint(b, end - 1, back), nullptr) << v;  // cut short
+    }
+  }
+  EXPECT_EQ(varint_bytes(127), 1u);
+  EXPECT_EQ(varint_bytes(128), 2u);
+  std::uint32_t v = 0;
+  const std::byte six[6] = {std::byte{0x80}, std::byte{0x80}, std::byte{0x80},
+                            std::byte{0x80}, std::byte{0x80}, std::byte{0x01}};
+  EXPECT_EQ(get_varint(six, six + 6, v), nullptr);  // more than 5 bytes
+  const std::byte big[5] = {std::byte{0xFF}, std::byte{0xFF}, std::byte{0xFF}, std::byte{0xFF},
+                            std::byte{0x1F}};
+  EXPECT_EQ(get_varint(big, big + 5, v), nullptr);  // more than 32 bits
+  EXPECT_EQ(get_varint(six, six, v), nullptr);      // empty
+}
+
 TEST(Wire, CorruptBuffersThrow) {
   auto good = records({{1, 4}, {2, 4}});
   // Destination out of range.

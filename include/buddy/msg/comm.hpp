@@ -171,6 +171,7 @@ class comm {
   bool poll_network();     // inline: MPI sends and receives; offload: engine liveness
   void execute(const wire::record& r);
   void run_record(const wire::record& r);  // execute(), keeping a handler's error for later
+  void keep_handler_error();               // in a catch block: keeps the first error
   void rethrow_handler_error();
   static bool drain(void* self);
   void all_reduce_raw(void* inout, MPI_Datatype type, MPI_Op op);
@@ -215,26 +216,28 @@ class comm {
 
 namespace detail {
 
-// Decodes a record payload (after the handler id) into Fn and Args and calls it.
+// Runs a frame's messages (wire.hpp): payload is what follows the handler id (the function
+// object's bytes, then one or more records). One call per frame; the loop over its records is
+// here, each decoded straight from the buffer into its arguments and run on a fresh copy of the
+// function object (as if it had travelled alone). A handler's exception is kept by the comm
+// (the first one) and the frame's later messages still run; `ran` counts the messages run.
 template <class Fn, class... Args>
 struct handler {
-  static void invoke(void* ctx, const std::byte* payload, std::size_t length) {
-    archive::reader in(payload, length);
-    alignas(Fn) std::byte fn_bytes[sizeof(Fn)];
+  static constexpr std::size_t fn_bytes = std::is_empty_v<Fn> ? 0 : sizeof(Fn);
+  // Arguments of one fixed size (all raw, not all empty): records carry no length prefix.
+  static constexpr std::size_t fixed_bytes =
+      (archive::raw_v<Args> && ...) ? (std::size_t{0} + ... + sizeof(Args)) : 0;
+
+  static void call(comm& c, const std::byte* fn_src, std::tuple<Args...>& args) {
+    alignas(Fn) std::byte storage[sizeof(Fn)];
     Fn* fn;
     if constexpr (std::is_empty_v<Fn>) {
-      fn = ::new (static_cast<void*>(fn_bytes)) Fn();
+      (void)fn_src;
+      fn = ::new (static_cast<void*>(storage)) Fn();
     } else {
-      in.get(fn_bytes, sizeof(Fn));  // trivially copyable: the bytes are the object
-      fn = std::launder(reinterpret_cast<Fn*>(fn_bytes));
+      std::memcpy(storage, fn_src, sizeof(Fn));  // trivially copyable: the bytes are the object
+      fn = std::launder(reinterpret_cast<Fn*>(storage));
     }
-    std::tuple<Args...> args;
-    std::apply([&in](auto&... a) { (archive::read(in, a), ...); }, args);
-    if (!in.done()) {
-      throw error("corrupt message: " + std::to_string(in.remaining()) +
-                  " bytes left over after the handler's arguments");
-    }
-    comm& c = *static_cast<comm*>(ctx);
     std::apply(
         [&](auto&... a) {
           if constexpr (std::is_invocable_v<Fn&, comm&, Args&...>) {
@@ -245,6 +248,63 @@ struct handler {
           }
         },
         args);
+  }
+
+  static void invoke(void* ctx, const std::byte* payload, std::size_t length, std::uint64_t& ran) {
+    comm& c = *static_cast<comm*>(ctx);
+    if (length < fn_bytes) [[unlikely]] {
+      throw error("corrupt message: a frame of " + std::to_string(length) +
+                  " bytes is too short for its function object");
+    }
+    const std::byte* p = payload + fn_bytes;
+    const std::byte* const end = payload + length;
+    if (p == end) [[unlikely]] {
+      throw error("corrupt message: a frame holds no message");
+    }
+    if constexpr (fixed_bytes != 0) {
+      if (static_cast<std::size_t>(end - p) % fixed_bytes != 0) [[unlikely]] {
+        throw error("corrupt message: a frame's " + std::to_string(end - p) +
+                    " bytes are not a whole number of " + std::to_string(fixed_bytes) +
+                    "-byte messages");
+      }
+      for (; p != end; p += fixed_bytes) {
+        ++ran;
+        try {
+          std::tuple<Args...> args;
+          std::apply(
+              [p](auto&... a) {
+                std::size_t off = 0;
+                ((std::memcpy(&a, p + off, sizeof(a)), off += sizeof(a)), ...);
+              },
+              args);
+          call(c, payload, args);
+        } catch (...) {
+          c.keep_handler_error();
+        }
+      }
+    } else {
+      while (p != end) {
+        std::uint32_t n = 0;
+        const std::byte* body = wire::get_varint(p, end, n);
+        if (body == nullptr || n > static_cast<std::size_t>(end - body)) [[unlikely]] {
+          throw error("corrupt message: a record length runs past the end of its frame");
+        }
+        p = body + n;
+        ++ran;
+        try {
+          archive::reader in(body, n);
+          std::tuple<Args...> args;
+          std::apply([&in](auto&... a) { (archive::read(in, a), ...); }, args);
+          if (!in.done()) {
+            throw error("corrupt message: " + std::to_string(in.remaining()) +
+                        " bytes left over after the handler's arguments");
+          }
+          call(c, payload, args);
+        } catch (...) {
+          c.keep_handler_error();
+        }
+      }
+    }
   }
 };
 
@@ -346,24 +406,42 @@ void comm::async_checked(int dest, const Fn& fn, const Args&... args) {
   if (id == detail::unassigned_id) [[unlikely]] {
     unregistered(detail::handler_id<H>::registered);
   }
-  constexpr std::size_t fn_len = std::is_empty_v<Fn> ? 0 : sizeof(Fn);
-  const std::size_t len =
-      wire::handler_id_bytes + fn_len + (std::size_t{0} + ... + archive::size_of(args));
-  if (len > wire::max_payload) [[unlikely]] {  // header + len must fit one MPI message
-    too_large(len);
+  constexpr std::size_t fn_len = H::fn_bytes;
+  const std::size_t args_len = (std::size_t{0} + ... + archive::size_of(args));
+  if (args_len > wire::max_payload) [[unlikely]] {
+    too_large(args_len);
   }
-  std::byte* p =
-      port_ ? port_->reserve(static_cast<std::uint32_t>(dest), static_cast<std::uint32_t>(len))
-            : router_->reserve(dest, static_cast<std::uint32_t>(len));
-  std::memcpy(p, &id, wire::handler_id_bytes);
-  p += wire::handler_id_bytes;
-  if constexpr (fn_len != 0) {
-    std::memcpy(p, &fn, fn_len);
-    p += fn_len;
+  // A record: the arguments, after their varint length unless they have one fixed size.
+  const std::size_t rec_len =
+      H::fixed_bytes != 0 ? args_len
+                          : wire::varint_bytes(static_cast<std::uint32_t>(args_len)) + args_len;
+  // The frame's prefix: handler id and function object. Appended to the frame at the tail of
+  // dest's buffer when that frame has the same prefix, else a new frame.
+  std::byte prefix[wire::handler_id_bytes + fn_len];
+  std::memcpy(prefix, &id, wire::handler_id_bytes);
+  if constexpr (fn_len != 0) std::memcpy(prefix + wire::handler_id_bytes, &fn, fn_len);
+  std::byte* p = nullptr;
+  std::size_t wire_len = rec_len;
+  if (rec_len <= wire::max_run_bytes) {
+    const auto extra = static_cast<std::uint32_t>(rec_len);
+    p = port_ ? port_->extend(static_cast<std::uint32_t>(dest), extra, prefix, sizeof prefix)
+              : router_->extend(dest, extra, prefix, sizeof prefix);
   }
+  if (p == nullptr) {
+    const std::size_t len = sizeof prefix + rec_len;
+    if (len > wire::max_payload) [[unlikely]] {  // header + len must fit one MPI message
+      too_large(len);
+    }
+    p = port_ ? port_->reserve(static_cast<std::uint32_t>(dest), static_cast<std::uint32_t>(len))
+              : router_->reserve(dest, static_cast<std::uint32_t>(len));
+    std::memcpy(p, prefix, sizeof prefix);
+    p += sizeof prefix;
+    wire_len = wire::header_bytes + len;
+  }
+  if constexpr (H::fixed_bytes == 0) p = wire::put_varint(p, static_cast<std::uint32_t>(args_len));
   (archive::write(p, args), ...);
   ++sent_;
-  bytes_sent_ += wire::header_bytes + len;
+  bytes_sent_ += wire_len;
 }
 
 }  // namespace buddy::msg

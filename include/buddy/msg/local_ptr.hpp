@@ -38,6 +38,17 @@ inline thread_local const std::vector<local_entry>* current_locals = nullptr;
               " does not name an object registered with the comm running the handler");
 }
 
+[[noreturn, gnu::noinline, gnu::cold]] inline void forgotten_local(std::uint32_t index) {
+  throw error("buddy::msg: local_ptr " + std::to_string(index) +
+              " names an object that was destroyed (forget_local)");
+}
+[[noreturn, gnu::noinline, gnu::cold]] inline void wrong_local_type(const std::type_info& used,
+                                                                    const std::type_info& reg) {
+  throw error(std::string("buddy::msg: local_ptr used as ") + used.name() + " but registered as " +
+              reg.name());
+}
+// Small enough to inline into every handler (each dereference of a local_ptr runs it): the
+// errors are out of line.
 inline void* local_object(std::uint32_t index, const std::type_info& type) {
   const std::vector<local_entry>* table = current_locals;
   if (table == nullptr || index >= table->size()) [[unlikely]] {
@@ -45,12 +56,10 @@ inline void* local_object(std::uint32_t index, const std::type_info& type) {
   }
   const local_entry& e = (*table)[index];
   if (e.object == nullptr) [[unlikely]] {
-    throw error("buddy::msg: local_ptr " + std::to_string(index) +
-                " names an object that was destroyed (forget_local)");
+    forgotten_local(index);
   }
   if (e.type != &type && *e.type != type) [[unlikely]] {
-    throw error(std::string("buddy::msg: local_ptr used as ") + type.name() +
-                " but registered as " + e.type->name());
+    wrong_local_type(type, *e.type);
   }
   return e.object;
 }

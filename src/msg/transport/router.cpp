@@ -55,6 +55,7 @@ void router::init(std::vector<int> next_hop, const std::vector<int>& hops, std::
   inflight_limit_ = std::max(2 * budget_bytes, 4 * pool_.capacity());
 
   out_.resize(static_cast<std::size_t>(size_));
+  tail_.assign(static_cast<std::size_t>(size_), no_tail);
   for (int h : hops) out_[static_cast<std::size_t>(h)] = pool_.get();
 
   const std::size_t slots = std::clamp<std::size_t>(hops.size(), 2, 8);
@@ -107,6 +108,7 @@ std::byte* router::reserve_slow(int dest, std::uint32_t length) {
     b = buffer_pool::make(need);
   }
   std::byte* p = b.data.get() + b.size;
+  tail_[static_cast<std::size_t>(hop)] = b.size;
   b.size += need;
   wire::write_header(p, static_cast<std::uint32_t>(dest), length);
   return p + wire::header_bytes;
@@ -117,6 +119,7 @@ void router::flush(int hop) {
   if (slot.empty()) return;
   buffer b = std::move(slot);
   slot = pool_.get();
+  tail_[static_cast<std::size_t>(hop)] = no_tail;
   send(hop, std::move(b));
   // Serve what has arrived (and this rank's own buffer) while busy sending: it keeps peers'
   // sends completing and the inbox from growing.

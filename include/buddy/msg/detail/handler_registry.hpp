@@ -18,8 +18,10 @@
 
 namespace buddy::msg::detail {
 
-// Runs a handler on a record payload (after the handler id); ctx is the receiving comm.
-using invoke_fn = void (*)(void* ctx, const std::byte* payload, std::size_t length);
+// Runs a frame's messages (the payload after the handler id, wire.hpp); ctx is the receiving
+// comm; adds the number of messages run to `ran`.
+using invoke_fn = void (*)(void* ctx, const std::byte* payload, std::size_t length,
+                           std::uint64_t& ran);
 
 inline constexpr std::uint32_t unassigned_id = 0xFFFFFFFFu;
 

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "buddy/msg/transport/offload_link.hpp"
 #include "buddy/msg/transport/options.hpp"
@@ -54,8 +55,28 @@ class offload_port {
     if (p == nullptr) [[unlikely]] {
       return reserve_slow(dest, length);
     }
+    tail_ = p;
     wire::write_header(p, dest, length);
     return p + wire::header_bytes;
+  }
+  // Grows the last frame of the open chunk by `extra` payload bytes and returns where they go,
+  // if it is for dest, its payload starts with prefix[0, prefix_len) and the chunk has room;
+  // else nullptr (reserve() a new frame). Never waits.
+  std::byte* extend(std::uint32_t dest, std::uint32_t extra, const std::byte* prefix,
+                    std::size_t prefix_len) {
+    if (tail_ == nullptr) return nullptr;
+    std::uint32_t d, len;
+    std::memcpy(&d, tail_, 4);
+    std::memcpy(&len, tail_ + 4, 4);
+    if (d != dest || len < prefix_len || len + std::size_t{extra} > wire::max_run_bytes ||
+        std::memcmp(tail_ + wire::header_bytes, prefix, prefix_len) != 0) {
+      return nullptr;
+    }
+    std::byte* p = out_.try_append(extra);
+    if (p == nullptr) return nullptr;
+    len += extra;
+    std::memcpy(tail_ + 4, &len, 4);
+    return p;
   }
   // Makes the records written so far visible to the engine; true if there were any.
   bool publish();
@@ -78,7 +99,8 @@ class offload_port {
   bool close_chunk();  // commits the open chunk (if it holds anything); true if it did
   [[noreturn]] void too_large(std::uint64_t length) const;
 
-  qp::BatchWriter out_;  // the outbound ring, written in chunks
+  qp::BatchWriter out_;        // the outbound ring, written in chunks
+  std::byte* tail_ = nullptr;  // the open chunk's last frame (it ends where the chunk does)
   qp::RecordConsumer in_;
   const qp::Segment* seg_ = nullptr;  // this rank's; the engine holds its attacher side
   std::int64_t engine_pid_ = 0;       // as the engine's claim named it

@@ -57,14 +57,41 @@ class router {
   // in range); its header is written, the caller writes the payload at the returned pointer.
   std::byte* reserve(int dest, std::uint32_t length) {
     const std::size_t need = wire::header_bytes + length;
-    buffer& b = out_[static_cast<std::size_t>(next_hop_[static_cast<std::size_t>(dest)])];
+    const auto hop = static_cast<std::size_t>(next_hop_[static_cast<std::size_t>(dest)]);
+    buffer& b = out_[hop];
     if (b.size + need > hop_bytes_) [[unlikely]] {
       return reserve_slow(dest, length);
     }
     std::byte* p = b.data.get() + b.size;
+    tail_[hop] = b.size;
     b.size += need;
     wire::write_header(p, static_cast<std::uint32_t>(dest), length);
     return p + wire::header_bytes;
+  }
+  // Grows the frame at the tail of dest's hop buffer by `extra` payload bytes and returns where
+  // they go, if that frame is for dest, its payload starts with prefix[0, prefix_len) (handler id
+  // and function object: wire.hpp), it stays within wire::max_run_bytes and the buffer has room;
+  // else nullptr (the caller then reserve()s a new frame). One hop lookup, one size check.
+  std::byte* extend(int dest, std::uint32_t extra, const std::byte* prefix,
+                    std::size_t prefix_len) {
+    const auto hop = static_cast<std::size_t>(next_hop_[static_cast<std::size_t>(dest)]);
+    const std::size_t t = tail_[hop];
+    buffer& b = out_[hop];
+    if (t == no_tail || b.size + extra > hop_bytes_) return nullptr;
+    std::byte* h = b.data.get() + t;
+    std::uint32_t d, len;
+    std::memcpy(&d, h, 4);
+    std::memcpy(&len, h + 4, 4);
+    if (d != static_cast<std::uint32_t>(dest) || len < prefix_len ||
+        len + std::size_t{extra} > wire::max_run_bytes ||
+        std::memcmp(h + wire::header_bytes, prefix, prefix_len) != 0) {
+      return nullptr;
+    }
+    len += extra;
+    std::memcpy(h + 4, &len, 4);
+    std::byte* p = b.data.get() + b.size;
+    b.size += extra;
+    return p;
   }
 
   // Copies a record that is not for this rank on towards its destination.
@@ -126,6 +153,9 @@ class router {
   std::size_t max_sends_ = 0;
   std::vector<int> next_hop_;  // final destination -> next hop
   std::vector<buffer> out_;    // one per rank (only next hops are allocated)
+  // Per hop: offset of the last frame in out_[hop] (it ends at out_[hop].size), or no_tail.
+  static constexpr std::size_t no_tail = ~std::size_t{0};
+  std::vector<std::size_t> tail_;
   buffer_pool pool_;
 
   std::vector<MPI_Request> send_reqs_;

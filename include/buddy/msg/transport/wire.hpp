@@ -1,12 +1,20 @@
-// The wire framing of buddy::msg, shared by inline ranks, relaying ranks and (next) the offload
-// engine. An MPI message (a "buffer") is a plain concatenation of records, no buffer header:
+// The wire framing of buddy::msg, shared by inline ranks, relaying ranks and the offload engine.
+// An MPI message (a "buffer") is a plain concatenation of frames, no buffer header:
 //
-//   record  = dest:u32  length:u32  payload[length]          (native byte order, unaligned)
-//   payload = handler:u32  fn[sizeof(Fn) or 0 if empty]  args...   (only the final rank reads it)
+//   frame   = dest:u32  length:u32  payload[length]           (native byte order, unaligned)
+//   payload = handler:u32  fn[sizeof(Fn) or 0 if empty]  record+   (only the final rank reads it)
+//   record  = args                        when the handler's arguments have one fixed size > 0
+//           | length:varint  args[length]  otherwise (strings, vectors, no arguments)
 //
-// A relaying rank or an engine parses only dest and length and copies the record on unchanged,
-// so it needs no handler table. for_each_record() validates every header against the buffer and
-// the world size and throws buddy::msg::error with a one-line reason on a corrupt buffer.
+// A frame is a "run": one or more messages of one handler, with the same function object bytes,
+// for one destination. The sender appends a message to the frame at the tail of the destination's
+// buffer when those match (the frame grows to at most max_run_bytes), else it starts a new frame;
+// so consecutive messages of one handler to one rank pay one header between them. varint is
+// LEB128 (7 bits a byte, low first, at most 5 bytes for a u32). A relaying rank or an engine
+// parses only dest and length and copies the frame on unchanged, so it needs no handler table.
+// for_each_record() validates every frame header against the buffer and the world size and throws
+// buddy::msg::error with a one-line reason on a corrupt buffer. (The frame is called a "record"
+// in the code below and in msg_engine, which never look inside it.)
 #pragma once
 
 #include <cstddef>
@@ -20,12 +28,47 @@ namespace buddy::msg::wire {
 
 inline constexpr std::size_t header_bytes = 8;
 inline constexpr std::size_t handler_id_bytes = 4;
+// A frame grows by appended messages up to this payload size (a fresh frame may be larger: one
+// message of any size up to max_payload).
+inline constexpr std::uint32_t max_run_bytes = 4096 - header_bytes;
 // A record travels in one MPI message at most (int count): header + payload <= INT_MAX.
 inline constexpr std::uint32_t max_payload = 0x7FFFFFFFu - header_bytes;
 
 inline void write_header(std::byte* p, std::uint32_t dest, std::uint32_t length) noexcept {
   std::memcpy(p, &dest, 4);
   std::memcpy(p + 4, &length, 4);
+}
+
+// LEB128 of a u32: bytes it takes, writing it, reading it (nullptr if cut short or too long).
+constexpr std::size_t varint_bytes(std::uint32_t v) noexcept {
+  std::size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+inline std::byte* put_varint(std::byte* p, std::uint32_t v) noexcept {
+  while (v >= 0x80) {
+    *p++ = static_cast<std::byte>((v & 0x7F) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<std::byte>(v);
+  return p;
+}
+inline const std::byte* get_varint(const std::byte* p, const std::byte* end,
+                                   std::uint32_t& v) noexcept {
+  std::uint32_t r = 0;
+  for (int shift = 0; shift < 35 && p != end; shift += 7) {
+    const auto b = static_cast<std::uint32_t>(*p++);
+    if (shift == 28 && b > 0x0F) return nullptr;  // more than 32 bits
+    r |= (b & 0x7F) << shift;
+    if ((b & 0x80) == 0) {
+      v = r;
+      return p;
+    }
+  }
+  return nullptr;
 }
 
 struct record {
