@@ -9,7 +9,7 @@
 // applied. Reads never come here.
 //
 // Memory is bounded: kWriteWindow entries of 16 bytes per client (32 KiB) and at most max_clients
-// clients per PE (16 MiB with the defaults), allocated when a client's first write arrives. A
+// clients per PE (32 MiB with the defaults), allocated when a client's first write arrives. A
 // client with no write for `idle` is forgotten (looked for once a second); when the table is full
 // the client idle longest makes room. Forgotten or evicted clients lose their window: the guarantee
 // holds for duplicates that arrive while the client is remembered (docs/kv-service.md).

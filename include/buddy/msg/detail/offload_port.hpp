@@ -12,7 +12,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
 #include "buddy/msg/transport/offload_link.hpp"
 #include "buddy/msg/transport/options.hpp"
@@ -64,18 +63,12 @@ class offload_port {
   // else nullptr (reserve() a new frame). Never waits.
   std::byte* extend(std::uint32_t dest, std::uint32_t extra, const std::byte* prefix,
                     std::size_t prefix_len) {
-    if (tail_ == nullptr) return nullptr;
-    std::uint32_t d, len;
-    std::memcpy(&d, tail_, 4);
-    std::memcpy(&len, tail_ + 4, 4);
-    if (d != dest || len < prefix_len || len + std::size_t{extra} > wire::max_run_bytes ||
-        std::memcmp(tail_ + wire::header_bytes, prefix, prefix_len) != 0) {
+    if (tail_ == nullptr || !wire::frame_takes(tail_, dest, extra, prefix, prefix_len)) {
       return nullptr;
     }
     std::byte* p = out_.try_append(extra);
     if (p == nullptr) return nullptr;
-    len += extra;
-    std::memcpy(tail_ + 4, &len, 4);
+    wire::grow_frame(tail_, extra);
     return p;
   }
   // Makes the records written so far visible to the engine; true if there were any.

@@ -77,18 +77,12 @@ class router {
     const auto hop = static_cast<std::size_t>(next_hop_[static_cast<std::size_t>(dest)]);
     const std::size_t t = tail_[hop];
     buffer& b = out_[hop];
-    if (t == no_tail || b.size + extra > hop_bytes_) return nullptr;
-    std::byte* h = b.data.get() + t;
-    std::uint32_t d, len;
-    std::memcpy(&d, h, 4);
-    std::memcpy(&len, h + 4, 4);
-    if (d != static_cast<std::uint32_t>(dest) || len < prefix_len ||
-        len + std::size_t{extra} > wire::max_run_bytes ||
-        std::memcmp(h + wire::header_bytes, prefix, prefix_len) != 0) {
+    if (t == no_tail || b.size + extra > hop_bytes_ ||
+        !wire::frame_takes(b.data.get() + t, static_cast<std::uint32_t>(dest), extra, prefix,
+                           prefix_len)) {
       return nullptr;
     }
-    len += extra;
-    std::memcpy(h + 4, &len, 4);
+    wire::grow_frame(b.data.get() + t, extra);
     std::byte* p = b.data.get() + b.size;
     b.size += extra;
     return p;

@@ -39,6 +39,25 @@ inline void write_header(std::byte* p, std::uint32_t dest, std::uint32_t length)
   std::memcpy(p + 4, &length, 4);
 }
 
+// True if the frame at `frame` (its header) can take `extra` more payload bytes of one more
+// message: it is for dest, its payload starts with prefix[0, prefix_len) (handler id and
+// function object) and it stays within max_run_bytes. The caller checks its buffer's room, writes
+// the bytes right after the frame's end and then calls grow_frame.
+inline bool frame_takes(const std::byte* frame, std::uint32_t dest, std::uint32_t extra,
+                        const std::byte* prefix, std::size_t prefix_len) noexcept {
+  std::uint32_t d, len;
+  std::memcpy(&d, frame, 4);
+  std::memcpy(&len, frame + 4, 4);
+  return d == dest && len >= prefix_len && len + std::size_t{extra} <= max_run_bytes &&
+         std::memcmp(frame + header_bytes, prefix, prefix_len) == 0;
+}
+inline void grow_frame(std::byte* frame, std::uint32_t extra) noexcept {
+  std::uint32_t len;
+  std::memcpy(&len, frame + 4, 4);
+  len += extra;
+  std::memcpy(frame + 4, &len, 4);
+}
+
 // LEB128 of a u32: bytes it takes, writing it, reading it (nullptr if cut short or too long).
 constexpr std::size_t varint_bytes(std::uint32_t v) noexcept {
   std::size_t n = 1;
