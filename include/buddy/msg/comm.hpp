@@ -424,8 +424,8 @@ void comm::async_checked(int dest, const Fn& fn, const Args&... args) {
   std::size_t wire_len = rec_len;
   if (rec_len <= wire::max_run_bytes) {
     const auto extra = static_cast<std::uint32_t>(rec_len);
-    p = port_ ? port_->extend(static_cast<std::uint32_t>(dest), extra, prefix, sizeof prefix)
-              : router_->extend(dest, extra, prefix, sizeof prefix);
+    p = port_ ? port_->extend(static_cast<std::uint32_t>(dest), extra, prefix)
+              : router_->extend(dest, extra, prefix);
   }
   if (p == nullptr) {
     const std::size_t len = sizeof prefix + rec_len;

@@ -59,11 +59,11 @@ class offload_port {
     return p + wire::header_bytes;
   }
   // Grows the last frame of the open chunk by `extra` payload bytes and returns where they go,
-  // if it is for dest, its payload starts with prefix[0, prefix_len) and the chunk has room;
-  // else nullptr (reserve() a new frame). Never waits.
-  std::byte* extend(std::uint32_t dest, std::uint32_t extra, const std::byte* prefix,
-                    std::size_t prefix_len) {
-    if (tail_ == nullptr || !wire::frame_takes(tail_, dest, extra, prefix, prefix_len)) {
+  // if it is for dest, its payload starts with prefix and the chunk has room; else nullptr
+  // (reserve() a new frame). Never waits.
+  template <std::size_t N>
+  std::byte* extend(std::uint32_t dest, std::uint32_t extra, const std::byte (&prefix)[N]) {
+    if (tail_ == nullptr || !wire::frame_takes(tail_, dest, extra, prefix)) {
       return nullptr;
     }
     std::byte* p = out_.try_append(extra);

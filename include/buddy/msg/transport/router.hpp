@@ -69,17 +69,16 @@ class router {
     return p + wire::header_bytes;
   }
   // Grows the frame at the tail of dest's hop buffer by `extra` payload bytes and returns where
-  // they go, if that frame is for dest, its payload starts with prefix[0, prefix_len) (handler id
-  // and function object: wire.hpp), it stays within wire::max_run_bytes and the buffer has room;
-  // else nullptr (the caller then reserve()s a new frame). One hop lookup, one size check.
-  std::byte* extend(int dest, std::uint32_t extra, const std::byte* prefix,
-                    std::size_t prefix_len) {
+  // they go, if that frame is for dest, its payload starts with prefix (handler id and function
+  // object: wire.hpp), it stays within wire::max_run_bytes and the buffer has room; else nullptr
+  // (the caller then reserve()s a new frame). One hop lookup, one size check.
+  template <std::size_t N>
+  std::byte* extend(int dest, std::uint32_t extra, const std::byte (&prefix)[N]) {
     const auto hop = static_cast<std::size_t>(next_hop_[static_cast<std::size_t>(dest)]);
     const std::size_t t = tail_[hop];
     buffer& b = out_[hop];
     if (t == no_tail || b.size + extra > hop_bytes_ ||
-        !wire::frame_takes(b.data.get() + t, static_cast<std::uint32_t>(dest), extra, prefix,
-                           prefix_len)) {
+        !wire::frame_takes(b.data.get() + t, static_cast<std::uint32_t>(dest), extra, prefix)) {
       return nullptr;
     }
     wire::grow_frame(b.data.get() + t, extra);

@@ -40,16 +40,39 @@ inline void write_header(std::byte* p, std::uint32_t dest, std::uint32_t length)
 }
 
 // True if the frame at `frame` (its header) can take `extra` more payload bytes of one more
-// message: it is for dest, its payload starts with prefix[0, prefix_len) (handler id and
-// function object) and it stays within max_run_bytes. The caller checks its buffer's room, writes
-// the bytes right after the frame's end and then calls grow_frame.
+// message: it is for dest, its payload starts with prefix (handler id and function object) and
+// it stays within max_run_bytes. The caller checks its buffer's room, writes the bytes right
+// after the frame's end and then calls grow_frame. The prefix's size is a template argument and
+// the comparison is word loads (GCC 12 calls memcmp even for a constant 12 bytes: 13% of
+// index-gather's samples).
+template <std::size_t N>
+inline bool same_bytes(const std::byte* a, const std::byte* b) noexcept {
+  std::size_t i = 0;
+  std::uint64_t diff = 0;
+  for (; i + 8 <= N; i += 8) {
+    std::uint64_t x, y;
+    std::memcpy(&x, a + i, 8);
+    std::memcpy(&y, b + i, 8);
+    diff |= x ^ y;
+  }
+  if constexpr (N % 8 >= 4) {
+    std::uint32_t x, y;
+    std::memcpy(&x, a + i, 4);
+    std::memcpy(&y, b + i, 4);
+    diff |= x ^ y;
+    i += 4;
+  }
+  for (; i < N; ++i) diff |= static_cast<std::uint64_t>(a[i] ^ b[i]);
+  return diff == 0;
+}
+template <std::size_t N>
 inline bool frame_takes(const std::byte* frame, std::uint32_t dest, std::uint32_t extra,
-                        const std::byte* prefix, std::size_t prefix_len) noexcept {
+                        const std::byte (&prefix)[N]) noexcept {
   std::uint32_t d, len;
   std::memcpy(&d, frame, 4);
   std::memcpy(&len, frame + 4, 4);
-  return d == dest && len >= prefix_len && len + std::size_t{extra} <= max_run_bytes &&
-         std::memcmp(frame + header_bytes, prefix, prefix_len) == 0;
+  return d == dest && len >= N && len + std::size_t{extra} <= max_run_bytes &&
+         same_bytes<N>(frame + header_bytes, prefix);
 }
 inline void grow_frame(std::byte* frame, std::uint32_t extra) noexcept {
   std::uint32_t len;
