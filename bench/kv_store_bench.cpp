@@ -25,6 +25,7 @@
 #include "buddy/kv/client/zipf.hpp"
 #include "buddy/kv/store/store.hpp"
 #include "cli.hpp"
+#include "cpu_list.hpp"
 
 namespace {
 
@@ -275,7 +276,9 @@ int main(int argc, char** argv) {
   app.add_option("--theta", o.theta, "Zipf skew")->check(CLI::Range(0.01, 0.999));
   app.add_option("--budget", o.budget, "buddy memory budget, bytes per item")
       ->check(CLI::Range(16.0, 4096.0));
-  app.add_option("--cpu", o.cpu, "pin to this cpu (-1: no pinning)")->check(CLI::Range(-1, 4095));
+  app.add_option("--cpu", o.cpu, "pin to this cpu (-1: no pinning)")
+      ->check(CLI::Range(-1, 4095))
+      ->check([](const std::string& s) { return buddy::tools::check_usable_cpu(s); });
   app.add_flag("--no-huge-pages", no_huge, "no transparent huge pages for either side");
   app.add_flag("--prehashed", o.prehashed,
                "hash the keys before the timed loop, as the client does (default: in the loop)");

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <ctime>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -117,8 +118,15 @@ int main(int argc, char** argv) {
   cfg.store.mode = mode == "cache" ? Mode::cache : Mode::store;
   cfg.max_datagram = max_datagram;
   cfg.engine = engine_in_process ? server::EngineMode::thread : server::EngineMode::process;
+  // The host cpu list's message names the flag as given (--cpus or its alias --host-cpus).
+  const char* host_flag = "--cpus";
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--host-cpus" || a.starts_with("--host-cpus=")) host_flag = "--host-cpus";
+    if (a == "--cpus" || a.starts_with("--cpus=")) host_flag = "--cpus";
+  }
   for (auto [flag, text, out] :
-       {std::tuple{"--cpus", &cpus, &cfg.placement.host_cpus},
+       {std::tuple{host_flag, &cpus, &cfg.placement.host_cpus},
         std::tuple{"--engine-cpus", &engine_cpus, &cfg.placement.engine_cpus}}) {
     if (std::string why = buddy::tools::parse_usable_cpus(flag, *text, *out); !why.empty()) {
       std::fprintf(stderr, "buddykv-server: %s\n", why.c_str());

@@ -10,7 +10,8 @@
 // then nodes x E engines, with nodes = ceil(RANKS / K), or 1 without --ranks-per-node), pinned
 // to cores of their own when the machine has a core for every rank and engine. If a process
 // dies, mpirun ends the whole job (its peers report a dead engine or rank first, one line each);
-// buddy-run waits for mpirun, ends any process of the job that outlived it (it is the job's
+// a supervisor child of buddy-run (which gets SIGTERM if buddy-run itself is killed) waits for
+// mpirun, ends any process of the job that outlived it (it is the job's
 // subreaper), removes the shared-memory segments the job left behind (BUDDY_SEGMENT, set to
 // buddy-msg-<buddy-run pid> unless given) and Open MPI's own (told to use the directory
 // /dev/shm/<BUDDY_SEGMENT>.ompi), and exits with mpirun's status (docs/tools.md).
@@ -79,8 +80,41 @@ std::optional<std::string> find_engine() {
 }
 
 pid_t child = 0;
+volatile sig_atomic_t pending_signal = 0;  // a signal that came before there was a child
 void forward_signal(int sig) {
-  if (child > 0) ::kill(child, sig);
+  if (child > 0) {
+    ::kill(child, sig);
+  } else {
+    pending_signal = sig;
+  }
+}
+
+// SIGTERM, SIGINT and SIGHUP go on to `child` (or wait in pending_signal until there is one).
+void forward_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = forward_signal;
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGHUP, &sa, nullptr);
+}
+
+// Forks a child that gets SIGTERM when this process dies, however it dies (PR_SET_PDEATHSIG;
+// a child whose parent died before that exits at once);
+// returns its pid (0 in the child, -1 on failure).
+pid_t fork_bound_child() {
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+    if (::getppid() != parent) ::_exit(128 + SIGTERM);  // the parent died before the prctl
+  }
+  return pid;
+}
+
+int exit_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 1;
 }
 
 // The processes whose parent is this one (with PR_SET_CHILD_SUBREAPER: every orphan of the job).
@@ -152,7 +186,8 @@ int supervise(const std::string& mpirun, std::vector<char*>& argv, const std::st
               int ranks, const std::string& shm_dir) {
   // Orphans of the job (an engine whose mpirun died first) become our children, not init's.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-  child = ::fork();
+  forward_signals();
+  child = fork_bound_child();
   if (child < 0) {
     std::fprintf(stderr, "buddy-run: fork: %s\n", std::strerror(errno));
     return 127;
@@ -162,11 +197,7 @@ int supervise(const std::string& mpirun, std::vector<char*>& argv, const std::st
     std::fprintf(stderr, "buddy-run: cannot run %s: %s\n", mpirun.c_str(), std::strerror(errno));
     ::_exit(127);
   }
-  struct sigaction sa {};
-  sa.sa_handler = forward_signal;
-  ::sigaction(SIGTERM, &sa, nullptr);
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGHUP, &sa, nullptr);
+  if (pending_signal != 0) ::kill(child, pending_signal);
   int status = 0;
   while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
@@ -178,9 +209,33 @@ int supervise(const std::string& mpirun, std::vector<char*>& argv, const std::st
     buddy::qp::Segment::remove(prefix + ".r" + std::to_string(r));
   }
   remove_dir(shm_dir);
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 1;
+  return exit_status(status);
+}
+
+// Offload mode, as the user's process sees it: supervise() runs in a child of its own, which
+// gets SIGTERM when this process dies, even by SIGKILL (no handler of ours runs then), and so
+// still ends the job and removes what it left. This process forwards signals to it and exits
+// with its status.
+int run_supervised(const std::string& mpirun, std::vector<char*>& argv, const std::string& prefix,
+                   int ranks, const std::string& shm_dir) {
+  forward_signals();
+  child = fork_bound_child();
+  if (child < 0) {
+    std::fprintf(stderr, "buddy-run: fork: %s\n", std::strerror(errno));
+    remove_dir(shm_dir);
+    return 127;
+  }
+  if (child == 0) {
+    std::fflush(nullptr);
+    const int rc = supervise(mpirun, argv, prefix, ranks, shm_dir);
+    std::fflush(nullptr);
+    ::_exit(rc);
+  }
+  if (pending_signal != 0) ::kill(child, pending_signal);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  return exit_status(status);
 }
 
 // The cpus this process may run on, in order.
@@ -364,7 +419,7 @@ int main(int argc, char** argv) {
   std::vector<char*> cargv;
   for (auto& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
-  if (offload) return supervise(*mpirun, cargv, prefix, ranks, shm_dir);
+  if (offload) return run_supervised(*mpirun, cargv, prefix, ranks, shm_dir);
   ::execv(mpirun->c_str(), cargv.data());
   std::fprintf(stderr, "buddy-run: cannot run %s: %s\n", mpirun->c_str(), std::strerror(errno));
   return 127;

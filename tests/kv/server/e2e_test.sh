@@ -67,6 +67,7 @@ bad_args "128 KiB each, below the 256 KiB minimum: give the store more memory or
 cpu="$(absent_cpu 99)"
 bad_args "--cpus: cpu $cpu does not exist here (usable cpus: " --cpus "$cpu"
 bad_args "--cpus: cpu $cpu does not exist here" --cpus "0,$cpu"
+bad_args "--host-cpus: cpu $cpu does not exist here" --host-cpus "$cpu"
 cpu="$(absent_cpu 7)"
 bad_args "--engine-cpus: cpu $cpu does not exist here (usable cpus: " --design sav --engine-cpus "$cpu"
 bad_args "--engine-cpus: '0-' is not a cpu list" --design sav --engine-cpus 0-
