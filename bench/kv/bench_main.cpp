@@ -509,7 +509,8 @@ int main(int argc, char** argv) {
     js.member("p999_us", Fixed{p999, 1});
     js.member("gets", all.gets).member("sets", all.sets).member("hits", all.hits);
     js.member("misses", all.misses).member("timeouts", all.timeouts);
-    js.member("retries", tc.retries).member("stale_after_retry", all.stale_after_retry);
+    js.member("retries", tc.retries).member("spurious_retries", tc.spurious);
+    js.member("stale_after_retry", all.stale_after_retry);
     js.member("errors", errors).member("preload", o.preload).member("verify", o.verify);
     js.member("verified", verified).end_object();
     std::printf("%s\n", js.str().c_str());
@@ -525,9 +526,10 @@ int main(int argc, char** argv) {
         "gets %llu (hits %llu, misses %llu)  sets %llu\n",
         static_cast<unsigned long long>(all.gets), static_cast<unsigned long long>(all.hits),
         static_cast<unsigned long long>(all.misses), static_cast<unsigned long long>(all.sets));
-    std::printf("timeouts %llu  retries %llu  stale answers %llu  errors %llu\n",
+    std::printf("timeouts %llu  retries %llu (spurious %llu)  stale answers %llu  errors %llu\n",
                 static_cast<unsigned long long>(all.timeouts),
                 static_cast<unsigned long long>(tc.retries),
+                static_cast<unsigned long long>(tc.spurious),
                 static_cast<unsigned long long>(tc.stale), static_cast<unsigned long long>(errors));
     if (o.verify) {
       std::printf("verify     %s (stale after a retransmitted SET: %llu)\n",
