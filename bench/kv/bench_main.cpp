@@ -49,6 +49,8 @@ struct Options {
   bool quiet = false;
   std::size_t max_datagram = kv::wire::kDefaultDatagram;
   unsigned timeout_ms = 50;
+  unsigned min_timeout_us = 500;
+  unsigned max_timeout_ms = 1000;
   std::vector<int> cpus;
   std::uint64_t seed = 1;
 };
@@ -92,6 +94,8 @@ std::unique_ptr<Target> connect(const Options& o, const Endpoint& e) {
   c.batch = o.batch;
   c.max_datagram = o.max_datagram;
   c.timeout = std::chrono::milliseconds(o.timeout_ms);
+  c.min_timeout = std::chrono::microseconds(o.min_timeout_us);
+  c.max_timeout = std::chrono::milliseconds(o.max_timeout_ms);
   return std::make_unique<BuddykvTarget>(c);
 }
 
@@ -327,7 +331,16 @@ int main(int argc, char** argv) {
   app.add_option("--max-datagram", o.max_datagram, "largest request datagram (buddykv)")
       ->check(CLI::Range(std::size_t{128}, std::size_t{65507}))
       ->capture_default_str();
-  app.add_option("--timeout-ms", o.timeout_ms, "retransmit after this long (buddykv)")
+  app.add_option("--timeout-ms", o.timeout_ms,
+                 "retransmission timeout before a round trip is measured (buddykv)")
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  app.add_option("--min-timeout-us", o.min_timeout_us,
+                 "floor of the RTT-based retransmission timeout (buddykv)")
+      ->check(CLI::Range(1, 60000000))
+      ->capture_default_str();
+  app.add_option("--max-timeout-ms", o.max_timeout_ms,
+                 "ceiling of the retransmission timeout, backoff included (buddykv)")
       ->check(CLI::Range(1, 60000))
       ->capture_default_str();
   app.add_option("--cpus", cpus, "pin client thread i to the i-th cpu of this list, e.g. 1 or 2,3");
@@ -496,7 +509,8 @@ int main(int argc, char** argv) {
     js.member("p999_us", Fixed{p999, 1});
     js.member("gets", all.gets).member("sets", all.sets).member("hits", all.hits);
     js.member("misses", all.misses).member("timeouts", all.timeouts);
-    js.member("retries", tc.retries).member("stale_after_retry", all.stale_after_retry);
+    js.member("retries", tc.retries).member("spurious_retries", tc.spurious);
+    js.member("stale_after_retry", all.stale_after_retry);
     js.member("errors", errors).member("preload", o.preload).member("verify", o.verify);
     js.member("verified", verified).end_object();
     std::printf("%s\n", js.str().c_str());
@@ -512,9 +526,10 @@ int main(int argc, char** argv) {
         "gets %llu (hits %llu, misses %llu)  sets %llu\n",
         static_cast<unsigned long long>(all.gets), static_cast<unsigned long long>(all.hits),
         static_cast<unsigned long long>(all.misses), static_cast<unsigned long long>(all.sets));
-    std::printf("timeouts %llu  retries %llu  stale answers %llu  errors %llu\n",
+    std::printf("timeouts %llu  retries %llu (spurious %llu)  stale answers %llu  errors %llu\n",
                 static_cast<unsigned long long>(all.timeouts),
                 static_cast<unsigned long long>(tc.retries),
+                static_cast<unsigned long long>(tc.spurious),
                 static_cast<unsigned long long>(tc.stale), static_cast<unsigned long long>(errors));
     if (o.verify) {
       std::printf("verify     %s (stale after a retransmitted SET: %llu)\n",

@@ -39,7 +39,7 @@ class BuddykvTarget final : public Target {
   std::size_t outstanding() const override { return c_.outstanding(); }
   TargetCounters counters() const override {
     const auto& k = c_.counters();
-    return {k.retries, k.timeouts, k.stale};
+    return {k.retries, k.timeouts, k.stale, k.spurious};
   }
 
  private:

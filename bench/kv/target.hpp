@@ -35,13 +35,15 @@ struct Done {
 struct TargetCounters {
   std::uint64_t retries = 0;
   std::uint64_t timeouts = 0;
-  std::uint64_t stale = 0;  // duplicate or late answers ignored
+  std::uint64_t stale = 0;     // duplicate or late answers ignored
+  std::uint64_t spurious = 0;  // retries the answer to an earlier copy showed were not needed
 
   template <class F, class... S>
   static constexpr void fields(F&& f, S&&... s) {
     f("retries", s.retries...);
     f("timeouts", s.timeouts...);
     f("stale", s.stale...);
+    f("spurious", s.spurious...);
   }
 };
 

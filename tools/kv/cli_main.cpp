@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
   CLI::App app{"buddykv command-line client", "buddykv-cli"};
   app.add_option("--server", cfg.server, "the server's control address HOST:PORT")
       ->capture_default_str();
-  app.add_option("--timeout-ms", timeout_ms, "retransmit after this long without an answer")
+  app.add_option("--timeout-ms", timeout_ms,
+                 "retransmission timeout before a round trip is measured")
       ->check(CLI::Range(1, 60000))
       ->capture_default_str();
   app.require_subcommand(1);

@@ -28,7 +28,8 @@ struct Client::Slot {
   std::uint64_t id = 0;  // 0: free
   std::uint64_t tag = 0;
   std::uint64_t hash = 0;
-  std::uint64_t ts = 0;  // first transmission, echoed by the server
+  std::uint64_t ts = 0;  // submitted: latency is measured from here
+  std::uint64_t tx = 0;  // the latest transmission: its copy carries this timestamp
   wire::Opcode op = wire::Opcode::get;
   std::uint16_t port = 0;
   std::uint16_t key_len = 0;
@@ -50,6 +51,10 @@ Client::Client(ClientConfig cfg, std::unique_ptr<wire::BurstTransport> transport
   if (cfg_.max_datagram < wire::kMinDatagram || cfg_.max_datagram > wire::kMaxDatagram) {
     throw std::runtime_error("max datagram must be " + std::to_string(wire::kMinDatagram) + ".." +
                              std::to_string(wire::kMaxDatagram) + " bytes");
+  }
+  if (cfg_.min_timeout.count() <= 0 || cfg_.min_timeout > cfg_.max_timeout ||
+      cfg_.timeout.count() <= 0) {
+    throw std::runtime_error("timeouts must be > 0 and min_timeout <= max_timeout");
   }
   server_ = wire::parse_endpoint(cfg_.server);
   if (!t_) t_ = std::make_unique<wire::UdpSocket>(wire::Endpoint{0, 0});
@@ -73,6 +78,11 @@ Client::Client(ClientConfig cfg, std::unique_ptr<wire::BurstTransport> transport
   free_.reserve(cfg_.window);
   for (std::size_t i = cfg_.window; i-- > 0;) free_.push_back(static_cast<std::uint32_t>(i));
   out_.resize(map_.ports.size());
+  const auto ns = [](std::chrono::microseconds us) {
+    return static_cast<std::uint64_t>(us.count()) * 1000;
+  };
+  timers_.assign(map_.ports.size(), PortTimers(RtoEstimator(ns(cfg_.timeout), ns(cfg_.min_timeout),
+                                                            ns(cfg_.max_timeout))));
   rx_bytes_.resize(kRxBurst * wire::kMaxDatagram);
   rx_.resize(kRxBurst);
   for (std::size_t i = 0; i < rx_.size(); ++i) {  // fixed buffers: a receive fills size and peer
@@ -207,17 +217,22 @@ void Client::enqueue(std::uint32_t s) {
   const std::string_view key(sl.bytes.data(), sl.key_len);
   const std::string_view value = std::string_view(sl.bytes).substr(sl.key_len);
   const bool at_batch = cfg_.batch != 0 && o->w.count() >= cfg_.batch;
-  if (at_batch || !o->w.add(sl.op, sl.hash, sl.id, sl.ts, key, value)) {
+  // Each copy carries its own send time, which the server echoes: an answer then tells which
+  // copy it answers, so a retransmission the original's answer overtook is seen as spurious.
+  const std::uint64_t sent = clock_ns();
+  if (at_batch || !o->w.add(sl.op, sl.hash, sl.id, sent, key, value)) {
     // Full datagrams wait for flush(), which sends them all with one sendmmsg.
     close(sl.port);
     open(sl.port);
     o = &out_[sl.port];
-    o->w.add(sl.op, sl.hash, sl.id, sl.ts, key, value);  // fits: checked against the limit
+    o->w.add(sl.op, sl.hash, sl.id, sent, key, value);  // fits: checked against the limit
   }
-  // Retransmissions back off exponentially; one FIFO per level keeps each sorted by deadline.
-  const std::size_t level = std::min<std::size_t>(sl.retries, kBackoffLevels - 1);
-  const Clock::time_point sent{std::chrono::nanoseconds(clock_ns())};
-  deadlines_[level].push_back({s, sl.id, sent + cfg_.timeout * (1u << level)});
+  const auto level = static_cast<unsigned>(std::min<std::size_t>(sl.retries, kBackoffLevels - 1));
+  slots_[s].tx = sent;
+  PortTimers& pt = timers_[sl.port];
+  pt.q[level].push_back({s, sl.id, sent});
+  pt.busy |= 1u << level;
+  next_deadline_ns_ = std::min(next_deadline_ns_, sent + pt.rto.timeout_ns(level));
 }
 
 void Client::flush() {
@@ -243,28 +258,46 @@ void Client::complete(std::uint32_t s, Completion c) {
   ready_.push_back({c, 0, 0});
 }
 
-void Client::expire(Clock::time_point now) {
-  for (auto& level : deadlines_) expire(level, now);
+void Client::expire(std::uint64_t now) {
+  std::uint64_t next = UINT64_MAX;
+  for (PortTimers& pt : timers_) {
+    // Levels in increasing order: a retry moves its request one level up, behind this one.
+    for (unsigned level = 0; pt.busy >> level != 0; ++level) {
+      if ((pt.busy & (1u << level)) == 0) continue;
+      std::deque<Deadline>& q = pt.q[level];
+      const std::uint64_t wait = pt.rto.timeout_ns(level);
+      while (!q.empty()) {
+        const Deadline d = q.front();
+        if (slots_[d.slot].id != d.id) {  // answered (or retried) meanwhile
+          q.pop_front();
+          continue;
+        }
+        if (d.sent_ns + wait > now) {
+          next = std::min(next, d.sent_ns + wait);
+          break;
+        }
+        q.pop_front();
+        retry(d.slot, now);
+      }
+      if (q.empty()) pt.busy &= ~(1u << level);
+    }
+  }
+  next_deadline_ns_ = next;
 }
 
-void Client::expire(std::deque<Deadline>& q, Clock::time_point now) {
-  while (!q.empty() && q.front().at <= now) {
-    const Deadline d = q.front();
-    q.pop_front();
-    Slot& sl = slots_[d.slot];
-    if (sl.id != d.id) continue;  // answered meanwhile
-    if (sl.retries >= cfg_.max_retries) {
-      Completion c;
-      c.timed_out = true;
-      c.latency_ns = now_ns() - sl.ts;
-      ++ctr_.timeouts;
-      complete(d.slot, c);
-      continue;
-    }
-    ++sl.retries;
-    ++ctr_.retries;
-    enqueue(d.slot);
+void Client::retry(std::uint32_t s, std::uint64_t now) {
+  Slot& sl = slots_[s];
+  if (sl.retries >= cfg_.max_retries) {
+    Completion c;
+    c.timed_out = true;
+    c.latency_ns = now - sl.ts;
+    ++ctr_.timeouts;
+    complete(s, c);
+    return;
   }
+  ++sl.retries;
+  ++ctr_.retries;
+  enqueue(s);  // into this port's open datagram, with the new requests; sent by the next flush
 }
 
 std::size_t Client::receive(std::chrono::microseconds wait) {
@@ -279,6 +312,7 @@ std::size_t Client::receive(std::chrono::microseconds wait) {
       ++ctr_.dropped;
       continue;
     }
+    bool sampled = false;  // one round-trip sample per datagram: its requests travelled together
     for (std::size_t k = 0; k < p.count; ++k) {
       const wire::ResponseView& v = views_[k];
       const auto s = static_cast<std::uint32_t>(v.h.request_id & ((1u << kSlotBits) - 1));
@@ -286,9 +320,21 @@ std::size_t Client::receive(std::chrono::microseconds wait) {
         ++ctr_.stale;
         continue;
       }
+      const Slot& sl = slots_[s];
+      const std::uint64_t rtt = now >= v.h.timestamp ? now - v.h.timestamp : 0;
+      if (sl.retries == 0) {
+        if (!sampled) timers_[sl.port].rto.sample(rtt, now);
+        sampled = true;
+      } else if (v.h.timestamp < sl.tx) {
+        // The answer to an earlier copy: the last retransmission was not needed, the timeout was
+        // too short for this round trip (a stall of the server or this thread, not a loss).
+        // Karn's rule still holds for the estimate; the timer takes the round trip as a floor.
+        ++ctr_.spurious;
+        timers_[sl.port].rto.spurious(rtt);
+      }
       Completion c;
       c.status = v.h.status;
-      c.latency_ns = now - v.h.timestamp;
+      c.latency_ns = now >= sl.ts ? now - sl.ts : 0;
       complete(s, c);
       Ready& r = ready_.back();
       r.value_off = static_cast<std::uint32_t>(ready_values_.size());
@@ -313,11 +359,18 @@ std::size_t Client::poll(std::span<Completion> out, std::chrono::microseconds wa
     // socket, and expiring first would retransmit requests that were answered (and apply SETs
     // twice). A burst that comes back full means more may be waiting; the bound keeps one poll
     // from running forever against a flood of stale datagrams.
+    // Wait no longer than the first request's timeout.
+    const std::uint64_t now = now_ns();
+    if (next_deadline_ns_ <= now) {
+      wait = std::chrono::microseconds(0);
+    } else if (next_deadline_ns_ - now < static_cast<std::uint64_t>(wait.count()) * 1000) {
+      wait = std::chrono::microseconds((next_deadline_ns_ - now + 999) / 1000);
+    }
     std::size_t got = receive(wait);
     for (std::size_t bursts = 1; got == rx_.size() && bursts < kMaxDrainBursts; ++bursts) {
       got = receive(std::chrono::microseconds(0));
     }
-    expire(Clock::now());
+    expire(now_ns());
   }
   std::size_t n = 0;
   while (n < out.size() && ready_head_ < ready_.size()) {

@@ -304,6 +304,72 @@ TEST(Service, LargeDatagramsCarryLargeValues) {
   EXPECT_EQ(small.set("big2", big).status, Status::too_large);
 }
 
+// Drops the datagram sent in position `drop_at` (0-based) and passes every other one on.
+class DropOne final : public wire::BurstTransport {
+ public:
+  DropOne(std::unique_ptr<wire::BurstTransport> t, std::size_t drop_at)
+      : t_(std::move(t)), drop_at_(drop_at) {}
+  std::size_t recv_burst(std::span<wire::Datagram> out, std::chrono::microseconds wait) override {
+    return t_->recv_burst(out, wait);
+  }
+  std::size_t send_burst(std::span<const wire::Datagram> d) override {
+    for (const wire::Datagram& x : d) {
+      if (sent_++ != drop_at_) t_->send_burst({&x, 1});
+    }
+    return d.size();
+  }
+  wire::Endpoint local() const override { return t_->local(); }
+
+ private:
+  std::unique_ptr<wire::BurstTransport> t_;
+  std::size_t drop_at_;
+  std::size_t sent_ = 0;
+};
+
+// One lost datagram: only its requests are sent again, after the RTT-based timeout, while the
+// other requests of the window complete meanwhile without a retry.
+TEST(Service, OnlyTheLostDatagramsRequestsAreResent) {
+  wire::FakeNetwork net({.seed = 3});
+  ServerConfig cfg = small_config(1, 1);
+  Server s(cfg, [&](std::uint16_t port) { return net.bind(port); });
+  s.start();
+  ClientConfig cc = client_for(s);
+  cc.batch = 8;
+  cc.window = 64;
+  cc.min_timeout = 20ms;  // long enough that the others are surely answered first
+  // Datagram 0 is HELLO, 1..8 the 64 GETs (8 each): lose the third of them.
+  Client c(cc, std::make_unique<DropOne>(net.bind(), 3));
+  ASSERT_EQ(c.map().ports.size(), 1u);
+  for (int i = 0; i < 64; ++i) {
+    const std::string key = std::to_string(1000 + i);
+    ASSERT_TRUE(c.submit(Opcode::get, key, {}, static_cast<std::uint64_t>(i)));
+  }
+  std::array<Completion, 64> done;
+  std::size_t first = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (first < 56 && std::chrono::steady_clock::now() - t0 < 10s) {
+    const std::size_t n = c.poll(std::span(done).subspan(first), 1ms);
+    for (std::size_t i = first; i < first + n; ++i) EXPECT_EQ(done[i].retries, 0u);
+    first += n;
+  }
+  ASSERT_EQ(first, 56u);
+  EXPECT_EQ(c.counters().retries, 0u);
+  EXPECT_EQ(c.outstanding(), 8u);
+  auto rest = drain(c);
+  ASSERT_EQ(rest.size(), 8u);
+  for (auto& [tag, r] : rest) {
+    EXPECT_GE(tag, 16u);  // the third datagram held tags 16..23
+    EXPECT_LT(tag, 24u);
+    EXPECT_EQ(r.first.retries, 1u);
+    EXPECT_FALSE(r.first.timed_out);
+    EXPECT_EQ(r.first.status, Status::not_found);
+  }
+  EXPECT_EQ(c.counters().retries, 8u);
+  EXPECT_EQ(c.counters().spurious, 0u);
+  EXPECT_EQ(c.counters().stale, 0u);
+  EXPECT_EQ(c.counters().datagrams_out, 9u);  // 8 + the one retransmission
+}
+
 // Over the fake network with loss and duplication: every request is still answered exactly once
 // (retransmission), duplicates are recognised, SETs are never lost.
 TEST(Service, ClientRetriesThroughLossAndDuplicates) {

@@ -1,7 +1,9 @@
 // buddykv client library. Learns the partition map with HELLO, routes every request by its key
 // hash to the port that owns the key's partition, packs many requests into each datagram, keeps
 // a window of outstanding requests, retransmits on timeout (UDP may drop), matches responses by
-// request id and reports a result per request.
+// request id and reports a result per request. The timeout follows the measured round trip of
+// each serving port (rto.hpp); only the requests whose own timeout passed are sent again, the rest
+// of the window keeps flowing (docs/protocol.md, "Retransmission").
 //
 //   buddy::kv::Client c({.server = "127.0.0.1:7000"});
 //   c.set("k", "v");                       // blocking helpers
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "buddy/base/fields.hpp"
+#include "buddy/kv/client/rto.hpp"
 #include "buddy/kv/wire/control.hpp"
 #include "buddy/kv/wire/format.hpp"
 #include "buddy/kv/wire/transport.hpp"
@@ -34,8 +37,13 @@ struct ClientConfig {
   std::size_t max_datagram = wire::kDefaultDatagram;  // capped by the server's limit (HELLO)
   std::size_t window = 1024;                          // outstanding requests, 1..1<<20
   std::size_t batch = 0;  // most requests per datagram (0: as many as fit the datagram limit)
-  std::chrono::microseconds timeout{50'000};  // no answer after this: retransmit
-  unsigned max_retries = 8;                   // then report the request timed out
+  // Retransmission timeout (RFC 6298 style, per serving port): `timeout` until the port's first
+  // round trip is measured, then srtt + 4 rttvar within [min_timeout, max_timeout]; each
+  // retransmission of the same request doubles its wait (capped at max_timeout).
+  std::chrono::microseconds timeout{50'000};
+  std::chrono::microseconds min_timeout{500};
+  std::chrono::microseconds max_timeout{1'000'000};
+  unsigned max_retries = 12;  // then report the request timed out
   std::chrono::milliseconds hello_timeout{3'000};
   // Sent with HELLO (0: pick one at random, bit 31 clear). A server that assigns ids at HELLO
   // (buddykv-server does) replaces it: data requests then carry the assigned id and exactly-once
@@ -50,7 +58,7 @@ struct Completion {
   bool timed_out = false;                  // no answer after max_retries retransmissions
   bool local = false;                      // refused by the client, never sent (bad key, too large)
   std::uint32_t retries = 0;
-  std::uint64_t latency_ns = 0;  // now - the echoed timestamp (first transmission)
+  std::uint64_t latency_ns = 0;  // from submit() to the answer
   std::string_view value;        // GET ok: valid until the next poll()
 };
 
@@ -59,6 +67,7 @@ struct ClientCounters {
   std::uint64_t datagrams_out = 0;
   std::uint64_t datagrams_in = 0;
   std::uint64_t retries = 0;
+  std::uint64_t spurious = 0;  // retries answered by an earlier copy (not lost, only late)
   std::uint64_t timeouts = 0;
   std::uint64_t stale = 0;    // answers to requests already answered or given up (duplicates)
   std::uint64_t dropped = 0;  // response datagrams that did not parse or were not ours
@@ -71,6 +80,7 @@ struct ClientCounters {
     f("datagrams_out", s.datagrams_out...);
     f("datagrams_in", s.datagrams_in...);
     f("retries", s.retries...);
+    f("spurious", s.spurious...);
     f("timeouts", s.timeouts...);
     f("stale", s.stale...);
     f("dropped", s.dropped...);
@@ -98,6 +108,8 @@ class Client {
   std::size_t outstanding() const noexcept { return live_ + (ready_.size() - ready_head_); }
   bool window_full() const noexcept { return free_.empty(); }
   const ClientCounters& counters() const noexcept { return ctr_; }
+  // The retransmission timer of serving port `port` (index into map().ports).
+  const RtoEstimator& rto(std::size_t port) const { return timers_.at(port).rto; }
 
   // Queues one request (key and value are copied). Returns false, queuing nothing, when the
   // window is full: poll() first. A request the client can tell is bad (key length 0 or > 255,
@@ -129,7 +141,17 @@ class Client {
   struct Deadline {
     std::uint32_t slot;
     std::uint64_t id;
-    std::chrono::steady_clock::time_point at;
+    std::uint64_t sent_ns;  // this transmission; it expires at sent_ns + rto.timeout_ns(level)
+  };
+  // Retransmissions back off exponentially: level = min(retries, kBackoffLevels - 1). One FIFO
+  // per port and level holds that port's requests in the order sent, so with the port's current
+  // timeout the front is always the first to expire, and a check looks at the fronts only.
+  static constexpr std::size_t kBackoffLevels = 12;
+  struct PortTimers {
+    explicit PortTimers(RtoEstimator r) : rto(r) {}
+    RtoEstimator rto;
+    std::array<std::deque<Deadline>, kBackoffLevels> q;
+    std::uint32_t busy = 0;  // bit L: q[L] not empty
   };
   std::string control(wire::Command cmd, wire::ControlResponse& resp);
   void enqueue(std::uint32_t slot);
@@ -139,8 +161,9 @@ class Client {
   void refuse(wire::Opcode op, std::uint64_t tag, wire::Status status);
   // Receives one burst (waiting up to `wait` for the first datagram) and completes its answers.
   std::size_t receive(std::chrono::microseconds wait);
-  void expire(std::chrono::steady_clock::time_point now);
-  void expire(std::deque<Deadline>& q, std::chrono::steady_clock::time_point now);
+  // Retransmits (or gives up on) every request whose timeout passed; sets next_deadline_ns_.
+  void expire(std::uint64_t now);
+  void retry(std::uint32_t slot, std::uint64_t now);
   Reply call(wire::Opcode op, std::string_view key, std::string_view value);
   std::uint64_t clock_ns();
 
@@ -159,10 +182,10 @@ class Client {
   std::vector<PortOut> out_;
   std::vector<std::vector<std::byte>> pool_;  // datagram buffers of limit_ bytes
   std::vector<std::uint32_t> free_bufs_;
-  std::vector<wire::Datagram> tx_;                  // finished datagrams, sent by flush()
-  std::vector<std::uint32_t> tx_bufs_;              // their pool buffers
-  static constexpr std::size_t kBackoffLevels = 6;  // timeout x 1, 2, 4, ... 32
-  std::array<std::deque<Deadline>, kBackoffLevels> deadlines_;
+  std::vector<wire::Datagram> tx_;               // finished datagrams, sent by flush()
+  std::vector<std::uint32_t> tx_bufs_;           // their pool buffers
+  std::vector<PortTimers> timers_;               // per serving port
+  std::uint64_t next_deadline_ns_ = UINT64_MAX;  // no request expires before this
   // Finished requests not yet handed out, in order: ready_[ready_head_..]. GET values are in
   // ready_values_ (value_off/value_len), which is only cleared when everything was handed out,
   // at the start of a poll(): that keeps the views of the previous poll() valid until then.
