@@ -343,7 +343,8 @@ int main(int argc, char** argv) {
                  "ceiling of the retransmission timeout, backoff included (buddykv)")
       ->check(CLI::Range(1, 60000))
       ->capture_default_str();
-  app.add_option("--cpus", cpus, "pin client thread i to the i-th cpu of this list, e.g. 1 or 2,3");
+  app.add_option("--cpus", cpus, "pin client thread i to the i-th cpu of this list, e.g. 1 or 2,3")
+      ->check(tools::check_cpu_list_not_empty);
   app.add_option("--seed", o.seed, "random seed")->capture_default_str();
   app.add_flag("--json", o.json, "print the final result as one JSON object");
   app.add_flag("--quiet", o.quiet, "no progress lines");

@@ -112,10 +112,12 @@ add_test(NAME msg_bad_engine_threads COMMAND ${check} 2 "^buddy-engine: --thread
 add_test(NAME msg_bad_engine_cpus COMMAND ${check} 2
          "^buddy-engine: --cpus: cpu 4095 does not exist here \\(usable cpus: [0-9,-]+\\)$"
          one-line -- $<TARGET_FILE:buddy-engine> --cpus 0,4095)
+add_test(NAME msg_bad_engine_cpus_empty COMMAND ${check} 2 "^buddy-engine: --cpus: an empty cpu list"
+         one-line -- $<TARGET_FILE:buddy-engine> --cpus "")
 add_test(NAME msg_bad_engine_standalone COMMAND ${check} 2 "^buddy-engine: start it with buddy-run"
          one-line -- $<TARGET_FILE:buddy-engine>)
 set_tests_properties(msg_bad_mode_env msg_bad_run_mode msg_bad_ring_env msg_bad_engine_threads
-                     msg_bad_engine_cpus msg_bad_engine_standalone PROPERTIES LABELS msg ENVIRONMENT "${MSG_TEST_ENV}")
+                     msg_bad_engine_cpus msg_bad_engine_cpus_empty msg_bad_engine_standalone PROPERTIES LABELS msg ENVIRONMENT "${MSG_TEST_ENV}")
 
 # Offload without an engine in the job (the app started directly): one clear line, not a hang.
 add_test(NAME msg_offload_without_engine

@@ -56,7 +56,7 @@ inline std::string usable_cpus() {
 
 // Parses `text` (the value of `flag`) into out; "" when it is a list of cpus this process may
 // run on, else a one-line reason naming the flag, e.g. "--cpus: cpu 99 does not exist here
-// (usable cpus: 0-1)". An empty text is an empty list (not pinned).
+// (usable cpus: 0-1)". An empty text (the flag left out) is an empty list (not pinned).
 inline std::string parse_usable_cpus(std::string_view flag, std::string_view text,
                                      std::vector<int>& out) {
   const auto list = parse_cpu_list(text);
@@ -74,6 +74,12 @@ inline std::string parse_usable_cpus(std::string_view flag, std::string_view tex
   }
   out = *list;
   return {};
+}
+
+// A CLI11 check for a cpu list option: "" unless the list given is empty (`--cpus ''`), which is
+// refused like `--segment ''` rather than taken as "not pinned" (leave the flag out for that).
+inline std::string check_cpu_list_not_empty(const std::string& text) {
+  return text.empty() ? "an empty cpu list (leave the flag out to run unpinned)" : std::string();
 }
 
 // For a single cpu number option (-1: not pinned), as a CLI11 check: "" when `text` is a

@@ -77,9 +77,10 @@ int main(int argc, char** argv) {
   app.add_option("--mode", mode, "store: lossless, full store answers out_of_memory; cache: evicts")
       ->check(CLI::IsMember({"store", "cache"}))
       ->capture_default_str();
-  app.add_option("--cpus,--host-cpus", cpus,
-                 "pin host threads to these cpus, e.g. 0 or 0,1 or 0-3");
-  app.add_option("--engine-cpus", engine_cpus, "pin engine threads to these cpus");
+  app.add_option("--cpus,--host-cpus", cpus, "pin host threads to these cpus, e.g. 0 or 0,1 or 0-3")
+      ->check(buddy::tools::check_cpu_list_not_empty);
+  app.add_option("--engine-cpus", engine_cpus, "pin engine threads to these cpus")
+      ->check(buddy::tools::check_cpu_list_not_empty);
   auto* ep = app.add_flag("--engine-process", engine_process,
                           "run the engine as a buddykv-engine process attached to the server's "
                           "segment by name (the default)");

@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
                  "engine threads: the lanes (rank x channel) are split between them, the main "
                  "thread does all MPI")
       ->check(CLI::Range(1, 64));
-  app.add_option("--cpus", cpus, "pin engine i to the i-th cpu of this list (mod its length)");
+  app.add_option("--cpus", cpus, "pin engine i to the i-th cpu of this list (mod its length)")
+      ->check(buddy::tools::check_cpu_list_not_empty);
   app.add_flag("--stats", stats, "print one JSON line of engine statistics to stderr at the end");
   const bool under_mpirun = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr;
   int provided = MPI_THREAD_SINGLE;

@@ -71,6 +71,8 @@ bad_args "--host-cpus: cpu $cpu does not exist here" --host-cpus "$cpu"
 cpu="$(absent_cpu 7)"
 bad_args "--engine-cpus: cpu $cpu does not exist here (usable cpus: " --design sav --engine-cpus "$cpu"
 bad_args "--engine-cpus: '0-' is not a cpu list" --design sav --engine-cpus 0-
+bad_args "--cpus: an empty cpu list (leave the flag out to run unpinned)" --cpus ''
+bad_args "--engine-cpus: an empty cpu list" --design sav --engine-cpus ''
 bad_args "--memory: '-5' is not a size (e.g. 4096, 64K, 256M, 2G)" --memory -5
 bad_args "--memory: ' 5M' is not a size" --memory ' 5M'
 bad_args "--segment: an empty name" --segment ''
