@@ -28,6 +28,17 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig")
 set(ENV{PKG_CONFIG_PATH} "")
 
+# BUDDY_AARCH64_SYSROOT (./buddy build --arch aarch64 sets it): the project-local arm64 sysroot
+# of cmake/aarch64-sysroot.sh, Debian's arm64 Open MPI unpacked, for buddy-engine. The MPI C API
+# is taken from it (cmake/BuddyCrossMpi.cmake), never the host's mpicxx; -rpath-link lets the
+# linker resolve libmpi.so's own NEEDED libraries (open-pal, hwloc, libevent, ...) there.
+list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES BUDDY_AARCH64_SYSROOT)
+if(BUDDY_AARCH64_SYSROOT)
+  foreach(d usr/lib/aarch64-linux-gnu lib/aarch64-linux-gnu)
+    string(APPEND CMAKE_EXE_LINKER_FLAGS_INIT " -Wl,-rpath-link,${BUDDY_AARCH64_SYSROOT}/${d}")
+  endforeach()
+endif()
+
 find_program(BUDDY_QEMU_AARCH64 qemu-aarch64)
 if(BUDDY_QEMU_AARCH64)
   set(CMAKE_CROSSCOMPILING_EMULATOR ${BUDDY_QEMU_AARCH64} -L /)
