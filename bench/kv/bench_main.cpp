@@ -49,7 +49,7 @@ struct Options {
   bool quiet = false;
   std::size_t max_datagram = kv::wire::kDefaultDatagram;
   unsigned timeout_ms = 50;
-  unsigned min_timeout_us = 500;
+  unsigned min_timeout_us = 2000;
   unsigned max_timeout_ms = 1000;
   std::vector<int> cpus;
   std::uint64_t seed = 1;
