@@ -370,7 +370,9 @@ std::size_t Client::poll(std::span<Completion> out, std::chrono::microseconds wa
     for (std::size_t bursts = 1; got == rx_.size() && bursts < kMaxDrainBursts; ++bursts) {
       got = receive(std::chrono::microseconds(0));
     }
-    expire(now_ns());
+    // next_deadline_ns_ is the earliest deadline as of each request's (re)transmission: until
+    // then no timer can have run out, and the walk over the ports' queues is skipped.
+    if (const std::uint64_t t = now_ns(); t >= next_deadline_ns_) expire(t);
   }
   std::size_t n = 0;
   while (n < out.size() && ready_head_ < ready_.size()) {
