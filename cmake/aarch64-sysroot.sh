@@ -10,9 +10,10 @@ set -euo pipefail
 dir="${1:?usage: aarch64-sysroot.sh DIR}"
 
 # libmpi.so.40's NEEDED closure (open-pal, open-rte, hwloc -> udev, libevent, zlib), the MPI
-# headers, PMIx (every launched rank's pmix plugin), the arm64 libc and C++ runtime (qemu-aarch64
-# -L DIR takes the loader and every library from here), and what the plugins that MPI_Init opens
-# under mpirun and as a singleton NEED (libfabric, ucx, verbs), so that none fails to load.
+# headers, PMIx (every launched rank's pmix plugin), and the arm64 libc and C++ runtime
+# (qemu-aarch64 -L DIR takes the loader and every library from here). Not here: what the
+# fabric plugins NEED (libfabric, ucx, verbs); a singleton MPI_Init runs without them, an
+# x86 mpirun launching aarch64 engines under qemu has not been made to work (docs/dpu.md).
 packages=(
   libopenmpi-dev libopenmpi3 libpmix2 libhwloc15 libudev1 libevent-core-2.1-7
   libevent-pthreads-2.1-7 zlib1g libc6 libgcc-s1 libstdc++6
