@@ -399,6 +399,25 @@ Client::Reply Client::call(wire::Opcode op, std::string_view key, std::string_vi
   return r;
 }
 
+std::vector<Client::Abandoned> Client::abandon() {
+  std::vector<Abandoned> out;
+  for (std::uint32_t s = 0; s < slots_.size(); ++s) {
+    Slot& sl = slots_[s];
+    if (sl.id == 0) continue;
+    out.push_back({sl.op, sl.tag, sl.bytes.substr(0, sl.key_len), sl.bytes.substr(sl.key_len)});
+    if (sl.op != wire::Opcode::get) live_writes_[(sl.id >> kSlotBits) % wire::kWriteWindow] = 0;
+    sl.id = 0;
+    free_.push_back(s);
+    --live_;
+  }
+  for (PortTimers& pt : timers_) {
+    for (auto& q : pt.q) q.clear();
+    pt.busy = 0;
+  }
+  next_deadline_ns_ = UINT64_MAX;
+  return out;
+}
+
 Client::Reply Client::get(std::string_view key) {
   return call(wire::Opcode::get, key, {});
 }
