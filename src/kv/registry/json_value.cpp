@@ -32,11 +32,21 @@ struct Reader {
       if (i >= s.size()) return false;
       c = s[i++];
       switch (c) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
         case 'u': {
           unsigned cp = 0;
           if (i + 4 > s.size()) return false;
@@ -55,7 +65,8 @@ struct Reader {
           }
           break;
         }
-        default: out += c;  // " \ /
+        default:
+          out += c;  // " \ /
       }
     }
     if (i >= s.size()) return false;

@@ -31,12 +31,14 @@ std::optional<ServerRecord> parse_record(const std::string& json) {
   r.control = control->str;
   auto ints = [&](const char* name, std::vector<std::uint16_t>& out) {
     if (const JsonValue* a = v->get(name)) {
-      for (const JsonValue& x : a->items) out.push_back(static_cast<std::uint16_t>(x.integer().value_or(0)));
+      for (const JsonValue& x : a->items)
+        out.push_back(static_cast<std::uint16_t>(x.integer().value_or(0)));
     }
   };
   ints("ports", r.ports);
   ints("owner", r.owner);
-  if (const JsonValue* p = v->get("partitions")) r.partitions = static_cast<std::uint32_t>(p->integer().value_or(0));
+  if (const JsonValue* p = v->get("partitions"))
+    r.partitions = static_cast<std::uint32_t>(p->integer().value_or(0));
   if (const JsonValue* d = v->get("design")) r.design = d->str;
   if (const JsonValue* e = v->get("epoch")) r.epoch = e->integer().value_or(0);
   if (const JsonValue* p = v->get("pid")) r.pid = p->integer().value_or(0);

@@ -53,14 +53,16 @@ TEST(Json, ReadsEtcdAnswers) {
 }
 
 TEST(Json, RefusesMalformed) {
-  for (const char* bad : {"", "{", "{\"a\"}", "{\"a\":1,}", "[1 2]", "\"abc", "{} x", "tru",
-                          "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"}) {
+  for (const char* bad :
+       {"", "{", "{\"a\"}", "{\"a\":1,}", "[1 2]", "\"abc", "{} x", "tru",
+        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"}) {
     EXPECT_FALSE(parse_json(bad)) << bad;
   }
 }
 
 TEST(Base64, RoundTrips) {
-  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", "/buddykv/servers/12", std::string("\0\xff\x10", 3)}) {
+  for (const std::string& s : std::vector<std::string>{
+           "", "a", "ab", "abc", "abcd", "/buddykv/servers/12", std::string("\0\xff\x10", 3)}) {
     EXPECT_EQ(base64_decode(base64_encode(s)), s);
   }
   EXPECT_EQ(base64_encode("foo"), "Zm9v");
