@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "buddy/kv/client/cluster_client.hpp"
+#include "buddykv_target.hpp"
 #include "target.hpp"
 
 namespace buddy::bench {
@@ -27,19 +28,8 @@ class ClusterTarget final : public Target {
     buf_.resize(out.size());
     const std::size_t n = c_.poll(buf_, wait);
     for (std::size_t i = 0; i < n; ++i) {
-      const kv::RoutedCompletion& c = buf_[i];
-      Done& d = out[i];
-      d.tag = c.tag;
-      d.op = c.op == kv::wire::Opcode::get ? OpKind::get : OpKind::set;
-      d.retried = c.retries > 0;
-      d.latency_ns = c.latency_ns;
-      d.value = c.value;
-      d.server = c.server + 1;
-      d.detail = c.timed_out ? "timeout" : kv::wire::to_string(c.status);
-      d.outcome = c.timed_out                               ? Outcome::timeout
-                  : c.status == kv::wire::Status::ok        ? Outcome::ok
-                  : c.status == kv::wire::Status::not_found ? Outcome::not_found
-                                                            : Outcome::error;
+      out[i] = to_done(buf_[i]);
+      out[i].server = buf_[i].server + 1;
     }
     return n;
   }
