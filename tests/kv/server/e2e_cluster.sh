@@ -37,7 +37,7 @@ import json, sys
 r = json.loads(sys.argv[1])
 assert r["read_back"] > 1000, r            # the keys of the servers that stayed were checked
 assert r["moved_reads"] > 0, r             # keys changed owners while the clients ran
-assert 1.0 <= r["killed_vanished_s"] <= 6.0, r   # the lease (2 s) removed the killed server
+assert 1.0 <= r["killed_vanished_s"] <= 10.0, r  # the lease (2 s) removed the killed server
 ' "$out" || fail "kv_cluster.sh figures: $out"
 
 # one_line WHAT EXPECTED_RC WORDS -- CMD...: CMD exits EXPECTED_RC with one stderr line holding WORDS.
