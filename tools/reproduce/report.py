@@ -27,6 +27,12 @@ PAPER = {
 }
 
 
+# Every figure generate() can write.
+FIGURES = ["kv_throughput.png", "kv_p99.png", "kv_cpu_per_req.png", "kv_stages.png",
+           "kv_scaling.png", "kv_batch.png", "kv_spare.png", "msg_ratio.png", "msg_buffer.png",
+           "msg_sends.png", "msg_threads.png"]
+
+
 def read_csv(out, name):
     path = os.path.join(out, name + ".csv")
     if not os.path.exists(path):
@@ -195,7 +201,11 @@ def generate(out):
            f"- kv runs: {meta.get('kv', {}).get('keys', '?')} keys, "
            f"{meta.get('kv', {}).get('duration_s', '?')} s each, buddykv-bench --verify; msg runs: "
            f"{meta.get('msg', {}).get('ranks', '?')} ranks, routing none, each app verifies its "
-           "own result", ""]
+           "own result; app sizes: " + "; ".join(
+               f"{app} `{' '.join(a)}`" for app, a in meta.get("msg", {}).get("app_args",
+                                                                     {}).items()) +
+           (" (--quick: about 8x smaller problems than bench/msg_ratio.sh's, so the ratios "
+            "differ from docs/apps.md's)" if meta.get("quick") else ""), ""]
     verdict = ("every run verified" if not failed else
                f"**{len(failed)} run(s) FAILED verification** (marked FAILED below)")
     md += [f"**Verification: {verdict}.**", ""]

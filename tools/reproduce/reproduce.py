@@ -176,8 +176,11 @@ def cmd_run(args):
         return 2
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
-    for f in os.listdir(out):  # a new run replaces the last one's results
-        if f.endswith((".csv", ".png")) or f in ("report.md", "meta.json", "model.json"):
+    # A new run replaces the last one's results (only the files it writes).
+    mine = [e + ".csv" for e in ex.COLUMNS] + report.FIGURES + ["report.md", "meta.json",
+                                                                "model.json"]
+    for f in mine:
+        if os.path.exists(os.path.join(out, f)):
             os.remove(os.path.join(out, f))
     machine = machine_info()
     env = ex.Env(bindir, args.quick, machine["cores"])
@@ -208,7 +211,8 @@ def cmd_run(args):
         try:
             results = fn()
         except (subprocess.TimeoutExpired, OSError, KeyError, ValueError) as e:
-            results = {experiment: [{"verified": "false", "note": f"{type(e).__name__}: {e}"}]}
+            results = {experiment: [{"verified": "false",
+                                     "note": f"{label}: {type(e).__name__}: {e}"}]}
         for exp, rows in results.items():
             write_rows(out, exp, rows)
             bad = [r for r in rows if r.get("verified") != "true"]
