@@ -14,23 +14,14 @@ import time
 APPS = ["index-gather", "histogram", "transpose", "cc", "particles"]
 DESIGNS = ["cpu-only", "engine-only", "lat", "sav", "dual", "shrd"]
 
-# Problem sizes per app: quick ~0.05-0.3 s per run at 2 ranks here, full ~0.3-2 s
-# (bench/msg_ratio.sh's sizes).
+# Problem sizes per app: bench/msg_ratio.sh's full sizes (~0.1-0.6 s per run at 2 ranks here),
+# in --quick too: smaller problems last tens of ms, and mpirun's noise swamps the comparison.
 APP_ARGS = {
-    True: {
-        "histogram": ["--updates", "500000"],
-        "index-gather": ["--updates", "250000"],
-        "transpose": ["--rows", "32768", "--nnz-per-row", "16"],
-        "cc": ["--scale", "15", "--edge-factor", "16"],
-        "particles": ["--cells", "24", "--particles", "25000", "--cycles", "2", "--lookups", "16"],
-    },
-    False: {
-        "histogram": ["--updates", "4000000"],
-        "index-gather": ["--updates", "2000000"],
-        "transpose": ["--rows", "262144", "--nnz-per-row", "16"],
-        "cc": ["--scale", "18", "--edge-factor", "16"],
-        "particles": ["--cells", "32", "--particles", "200000", "--cycles", "3", "--lookups", "16"],
-    },
+    "histogram": ["--updates", "4000000"],
+    "index-gather": ["--updates", "2000000"],
+    "transpose": ["--rows", "262144", "--nnz-per-row", "16"],
+    "cc": ["--scale", "18", "--edge-factor", "16"],
+    "particles": ["--cells", "32", "--particles", "200000", "--cycles", "3", "--lookups", "16"],
 }
 
 KV_COLUMNS = ["design", "workload", "dist", "engine_threads", "spare_threads", "burst", "mops",
@@ -165,7 +156,7 @@ def msg_run(env, app, mode, buffer_kb=None, max_sends=None, threads=None):
             cmd += ["--engine-max-sends", str(max_sends)]
         if threads:
             cmd += ["--engine-threads", str(threads)]
-    cmd += ["--", os.path.join(env.bin, "buddy-" + app), "--json"] + APP_ARGS[env.quick][app]
+    cmd += ["--", os.path.join(env.bin, "buddy-" + app), "--json"] + APP_ARGS[app]
     row = {"app": app, "mode": mode, "ranks": env.ranks, "engine_buffer_kb": buffer_kb or "",
            "engine_max_sends": max_sends or "", "engine_threads": threads or "",
            "verified": "false", "note": ""}

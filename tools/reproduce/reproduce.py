@@ -77,8 +77,8 @@ def plan(env, which):
             steps.append(("kv_spare", f"dual {spare} spare thread(s)", kv_s,
                           _kv(env, "kv_spare", "dual", spare_threads=spare)))
     if which in ("msg", "all"):
-        msg_s = 1.5 if q else 4.0
-        repeat = 3  # the fastest of 3 per app and mode (bench/msg_ratio.sh's default)
+        msg_s = 2.0
+        repeat = 2 if q else 5  # the fastest of REPEAT per app and mode
         for app in ex.APPS:
             for mode in ("inline", "offload"):
                 for i in range(repeat):
@@ -117,7 +117,7 @@ def _advise(env, app):
         model = os.path.join(env.out, "model.json")
         cmd = [os.path.join(env.bin, "buddy-advise"), "--model", model, "--ranks",
                str(env.ranks), "--json", "--", os.path.join(env.bin, "buddy-" + app)]
-        cmd += ex.APP_ARGS[env.quick][app]
+        cmd += ex.APP_ARGS[app]
         p = subprocess.run(cmd, capture_output=True, text=True, env=env.mpi_env, timeout=600)
         row = {"app": app, "verified": "false", "note": ""}
         a = ex._last_json(p.stdout)
@@ -193,7 +193,7 @@ def cmd_run(args):
           f"load {machine['load_at_start']}); results in {out}", flush=True)
     meta = {"which": args.which, "quick": args.quick, "machine": machine,
             "kv": {"keys": env.keys, "duration_s": env.duration},
-            "msg": {"ranks": env.ranks, "app_args": ex.APP_ARGS[env.quick]},
+            "msg": {"ranks": env.ranks, "app_args": ex.APP_ARGS},
             "expected_s": round(total_est)}
     t0 = time.time()
     done_est = 0.0
