@@ -112,7 +112,7 @@ def main(argv):
         print(json.dumps(out))
         return 0
     print(f"program: {out['program']} (calibration: inline, {ranks} ranks, "
-          f"{out['elapsed_s']} s, verified {out['verified']})")
+          f"{out['elapsed_s']} s, verified {str(out['verified']).lower()})")
     print(f"memory-to-communication ratio: {ratio:.3f} (mem {r['mem_bytes']} B, msg "
           f"{r['msg_bytes']} B; handler {out['handler_s']} s, compute {out['compute_s']} s)")
     print(f"predicted offload speedup: {speedup:.2f}x ({lo:.2f}-{hi:.2f}x; fit R^2 "
