@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 import offload_model  # noqa: E402
 
@@ -130,6 +131,8 @@ def _lines(rows, xcol, series, ylabels, title, out, name, figs, group=None, logx
         ax.set_ylabel(yl)
         if logx:
             ax.set_xscale("log", base=2)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if group or any(r.get("verified") != "true" for r in rows):
             ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
@@ -159,17 +162,21 @@ def _ratio_scatter(rows, model, out, figs):
 
 
 def _stages(rows, out, figs):
-    labels = [f"{r['design']}\n{r['side']} {r['workload']}/{r['dist'][0]}" for r in rows]
-    fig, ax = plt.subplots(figsize=(max(8, 0.45 * len(rows)), 4.5))
+    # One workload (YCSB-B Zipf when there) per design and side; the table has them all.
+    cases = list(dict.fromkeys((r["workload"], r["dist"]) for r in rows))
+    case = ("b", "zipf") if ("b", "zipf") in cases else cases[0]
+    rows = [r for r in rows if (r["workload"], r["dist"]) == case]
+    labels = [f"{r['design']}\n{r['side']}" for r in rows]
+    fig, ax = plt.subplots(figsize=(max(7, 0.8 * len(rows)), 4.2))
     bottom = [0.0] * len(rows)
     for st in ("receive", "parse", "process", "respond", "other"):
         ys = [num(r.get(st + "_us_per_req")) for r in rows]
         ax.bar(range(len(rows)), ys, bottom=bottom, label=st)
         bottom = [b + y for b, y in zip(bottom, ys)]
     ax.set_xticks(range(len(rows)))
-    ax.set_xticklabels(labels, fontsize=5, rotation=90)
+    ax.set_xticklabels(labels, fontsize=7)
     ax.set_ylabel("CPU µs per request (idle polling left out)")
-    ax.set_title("buddykv per-stage CPU per request, by design, side and workload")
+    ax.set_title(f"buddykv per-stage CPU per request, YCSB-{case[0].upper()} {case[1]}")
     ax.legend(fontsize=7)
     _save(fig, out, "kv_stages.png", figs)
 
