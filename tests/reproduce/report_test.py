@@ -3,7 +3,8 @@
 with the machine, has a table per experiment and at least eight PNG figures, each a real PNG
 that the report links; a row that failed verification is marked FAILED and makes the exit
 status 1; with every row verified the exit status is 0 and nothing is marked. The offload
-model's fit recovers known coefficients. A missing directory: exit 2.
+model's fit recovers known coefficients. A missing directory, or a run without the
+binaries: exit 2.
 
 usage: report_test.py TOOLS_REPRODUCE_DIR
 """
@@ -125,6 +126,13 @@ check(offload_model.recommend(mm, 0.3)[0] == "inline" and
 p = subprocess.run([sys.executable, os.path.join(tools, "reproduce.py"), "report",
                     "/nonexistent/dir"], capture_output=True, text=True)
 check(p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, "missing dir: exit 2")
+with tempfile.TemporaryDirectory(prefix="report-test-") as d:
+    p = subprocess.run([sys.executable, os.path.join(tools, "reproduce.py"), "run", "--quick",
+                        "--bin", os.path.join(d, "no-bin"), "--out", d],
+                       capture_output=True, text=True)
+    check(p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+          and "missing in" in p.stderr and not os.listdir(d),
+          f"run without the binaries: exit 2, one line, nothing written ({p.stderr.strip()})")
 print(f"report_test: {len(failures)} check(s) failed" if failures else
       "report_test: all checks passed")
 sys.exit(1 if failures else 0)
