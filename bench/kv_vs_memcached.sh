@@ -82,13 +82,14 @@ tmp="$(mktemp -d /tmp/kv_vs_memcached.XXXXXX)"
 kv_pid=""
 mc_pid=""
 redis_pid=""
+started_pid=""  # a server start_on_free_port is starting
 bench_pid=""
 cleanup() {
   local p
-  for p in "$bench_pid" "$kv_pid" "$mc_pid" "$redis_pid"; do
+  for p in "$bench_pid" "$kv_pid" "$mc_pid" "$redis_pid" "$started_pid"; do
     [[ -n "$p" ]] && kill "$p" 2>/dev/null || true
   done
-  for p in "$bench_pid" "$kv_pid" "$mc_pid" "$redis_pid"; do
+  for p in "$bench_pid" "$kv_pid" "$mc_pid" "$redis_pid" "$started_pid"; do
     [[ -n "$p" ]] && wait "$p" 2>/dev/null || true
   done
   rm -rf "$tmp"
@@ -120,52 +121,48 @@ done
 kv_mc_port="$(sed -nE 's/.*memcached protocol on [0-9.]+:([0-9]+).*/\1/p' "$tmp/kv.log" | head -1)"
 [[ -n "$kv_mc_port" ]] || die "buddykv-server did not open its memcached port"
 
-# memcached on a free port; retried if another process takes the port first.
+# start_on_free_port NAME LOG ARGS...: runs ARGS (the word PORT replaced by a free port) pinned
+# to SERVER_CPU in the background until it accepts TCP connections on that port; retried with
+# another port if another process takes it first. Sets started_pid and started_port.
+start_on_free_port() {
+  local name="$1" log="$2" port a
+  shift 2
+  started_pid=""
+  started_port=""
+  for _ in 1 2 3 4 5; do
+    port="$(free_port)"
+    local cmd=()
+    for a in "$@"; do [[ "$a" == PORT ]] && cmd+=("$port") || cmd+=("$a"); done
+    taskset -c "$SERVER_CPU" "${cmd[@]}" >"$log" 2>&1 &
+    started_pid=$!
+    for _ in $(seq 200); do
+      kill -0 "$started_pid" 2>/dev/null || break
+      if accepts "$port"; then
+        started_port="$port"
+        return 0
+      fi
+      sleep 0.05
+    done
+    kill "$started_pid" 2>/dev/null || true
+    wait "$started_pid" 2>/dev/null || true
+    started_pid=""
+  done
+  cat "$log" >&2
+  die "$name did not start"
+}
+
+# memcached, then redis-server (its working directory the temporary one), on free ports.
 mc_user=()
 [[ "$(id -u)" == 0 ]] && mc_user=(-u root)
-mc_port=""
-for _ in 1 2 3 4 5; do
-  port="$(free_port)"
-  taskset -c "$SERVER_CPU" "$mc_bin" -p "$port" -U 0 -l 127.0.0.1 -t 1 -m "$MEMORY_MB" \
-    -I 2m -R 1000 "${mc_user[@]}" >"$tmp/mc.log" 2>&1 &
-  mc_pid=$!
-  for _ in $(seq 200); do
-    kill -0 "$mc_pid" 2>/dev/null || break
-    if accepts "$port"; then
-      mc_port="$port"
-      break
-    fi
-    sleep 0.05
-  done
-  [[ -n "$mc_port" ]] && break
-  kill "$mc_pid" 2>/dev/null || true
-  wait "$mc_pid" 2>/dev/null || true
-  mc_pid=""
-done
-[[ -n "$mc_port" ]] || { cat "$tmp/mc.log" >&2; die "memcached did not start"; }
-
-# redis-server on a free port, the same way; its working directory is the temporary one.
-redis_port=""
-for _ in 1 2 3 4 5; do
-  port="$(free_port)"
-  taskset -c "$SERVER_CPU" "$redis_bin" --port "$port" --bind 127.0.0.1 --save '' \
-    --appendonly no --dir "$tmp" --io-threads 1 --maxmemory "${MEMORY_MB}mb" \
-    --maxmemory-policy allkeys-lru --daemonize no >"$tmp/redis.log" 2>&1 &
-  redis_pid=$!
-  for _ in $(seq 200); do
-    kill -0 "$redis_pid" 2>/dev/null || break
-    if accepts "$port"; then
-      redis_port="$port"
-      break
-    fi
-    sleep 0.05
-  done
-  [[ -n "$redis_port" ]] && break
-  kill "$redis_pid" 2>/dev/null || true
-  wait "$redis_pid" 2>/dev/null || true
-  redis_pid=""
-done
-[[ -n "$redis_port" ]] || { cat "$tmp/redis.log" >&2; die "redis-server did not start"; }
+start_on_free_port memcached "$tmp/mc.log" "$mc_bin" -p PORT -U 0 -l 127.0.0.1 -t 1 \
+  -m "$MEMORY_MB" -I 2m -R 1000 "${mc_user[@]}"
+mc_pid="$started_pid"
+mc_port="$started_port"
+start_on_free_port redis-server "$tmp/redis.log" "$redis_bin" --port PORT --bind 127.0.0.1 \
+  --save '' --appendonly no --dir "$tmp" --io-threads 1 --maxmemory "${MEMORY_MB}mb" \
+  --maxmemory-policy allkeys-lru --daemonize no
+redis_pid="$started_pid"
+redis_port="$started_port"
 
 cpu_ticks() {  # utime + stime of process $1, in clock ticks
   awk '{ print $14 + $15 }' "/proc/$1/stat"
