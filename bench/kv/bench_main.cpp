@@ -82,21 +82,19 @@ std::optional<Endpoint> parse_target(const std::string& s) {
   return e;
 }
 
+// The TCP targets' options: the endpoint and the window, the rest their defaults.
+template <class T>
+T tcp_options(const Options& o, const Endpoint& e) {
+  T t;
+  t.host = e.host;
+  t.port = e.port;
+  t.window = o.window;
+  return t;
+}
+
 std::unique_ptr<Target> connect(const Options& o, const Endpoint& e) {
-  if (e.scheme == "memcached") {
-    MemcachedOptions m;
-    m.host = e.host;
-    m.port = e.port;
-    m.window = o.window;
-    return make_memcached_target(m);
-  }
-  if (e.scheme == "redis") {
-    RedisOptions r;
-    r.host = e.host;
-    r.port = e.port;
-    r.window = o.window;
-    return make_redis_target(r);
-  }
+  if (e.scheme == "memcached") return make_memcached_target(tcp_options<MemcachedOptions>(o, e));
+  if (e.scheme == "redis") return make_redis_target(tcp_options<RedisOptions>(o, e));
   kv::ClientConfig c;
   c.server = e.host + ":" + std::to_string(e.port);
   c.window = o.window;

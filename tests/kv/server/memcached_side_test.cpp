@@ -17,7 +17,7 @@
 #include "buddy/kv/client/client.hpp"
 #include "buddy/kv/server/server.hpp"
 #include "buddy/kv/wire/memcached_item.hpp"
-#include "buddy_test_util.hpp"
+#include "design_config.hpp"
 
 namespace buddy::kv {
 namespace {
@@ -27,18 +27,8 @@ using server::Server;
 using server::ServerConfig;
 
 ServerConfig config_for(const std::string& design) {
-  ServerConfig c;
-  c.placement.design = serving::parse_design(design).value();
-  c.port = 0;
-  c.placement.host_threads = 1;
-  c.placement.engine_threads = 2;
-  c.placement.spare_threads = 1;
-  c.placement.partitions_per_thread = 2;
-  c.store.memory_bytes = std::size_t{16} << 20;
-  c.engine = server::EngineMode::thread;
-  c.ring_bytes = std::uint64_t{1} << 18;
-  c.segment = buddy::testing::unique_name("kvmc");
-  c.memcached_port = 0;
+  ServerConfig c = design_config(design);
+  c.memcached_port = 0;  // any free port
   return c;
 }
 
