@@ -6,8 +6,9 @@
 #     acknowledged by a server still up reads back (lost_acked_writes 0).
 #  2. Bad registry URLs and an etcd that does not answer: one line, exit 2, for buddykv-server,
 #     buddykv-cli and buddykv-bench; an id already held is refused the same way.
-#  3. etcd lost while a server runs: it keeps serving, STATS says "unreachable since ...", and
-#     when etcd is back the server is registered again; SIGTERM deregisters it.
+#  3. etcd lost (SIGSTOP) while a server and a bench run: the server keeps serving, STATS says
+#     "unreachable since ...", the bench keeps its last map (verified, no timeout); when etcd
+#     is back the server is registered again; SIGTERM deregisters it.
 # usage: e2e_cluster.sh BIN_DIR
 set -euo pipefail
 bin="$1"
@@ -79,13 +80,21 @@ one_line "a second server with id 5" 2 "already registered" -- \
 "$bin/buddykv-cli" --registry "$reg" stats | grep -q '"server":5,"stats":{.*"registry":"ok"' \
   || fail "cli --registry stats: $("$bin/buddykv-cli" --registry "$reg" stats)"
 
-# 3. etcd lost, then back.
+# 3. etcd lost, then back: the server keeps serving, a client keeps its last map.
+"$bin/buddykv-bench" --registry "$reg" --workload a --keys 2000 --duration 4 --window 64 \
+  --verify --json --quiet >"$work/bench3.json" 2>"$work/bench3.err" &
+bench3=$!
+sleep 1
 kill -STOP "$etcd_pid"
 sleep 2.5
 st="$("$bin/buddykv-cli" --server "127.0.0.1:$port" stats)"
 grep -q '"registry":"unreachable since ' <<<"$st" || fail "STATS with etcd stopped: $st"
 [[ "$("$bin/buddykv-cli" --server "127.0.0.1:$port" get k)" == v ]] || fail "no service without etcd"
 kill -CONT "$etcd_pid"
+wait "$bench3" || fail "bench through a lost etcd: $(cat "$work/bench3.json" "$work/bench3.err")"
+for want in '"verified":true' '"errors":0' '"timeouts":0' '"servers":1'; do
+  grep -q "$want" "$work/bench3.json" || fail "bench through a lost etcd: no $want: $(cat "$work/bench3.json")"
+done
 for _ in $(seq 1 60); do
   st="$("$bin/buddykv-cli" --server "127.0.0.1:$port" stats)"
   grep -q '"registry":"ok"' <<<"$st" && [[ "$(registered_ids e2e)" == 5 ]] && break
