@@ -7,7 +7,8 @@
 # read back from the server that acknowledged it, when that server is still up. Prints a summary
 # or, with --json, one JSON line:
 #   {"servers":3,"mops":..,"p99_us":..,"errors":0,"verified":true,"lost_acked_writes":0,...}
-# The script fails when the run did not verify.
+# The competitor, in the same run: one server alone (cpu-only, same workload, a quarter of the
+# time), as single_server_mops and ratio_to_single. The script fails when a run did not verify.
 #
 #   bench/kv_cluster.sh            # 3 servers, 12 s, 100k keys
 #   bench/kv_cluster.sh --quick    # 3 servers, 9 s, 20k keys
@@ -91,6 +92,23 @@ wait_ids() {
   fail "the registry lists '$(registered_ids "$prefix")', not '$1'"
 }
 
+# The competitor in the same run: one server (cpu-only, not registered), the same workload.
+base_s="$(python3 -c "print(max(1.0, $duration / 4))")"
+"$bin/buddykv-server" --port 0 --memory 64M --design cpu-only --port-file "$work/port.base" \
+  >/dev/null 2>"$work/server.base.err" &
+spid[base]=$!
+for _ in $(seq 1 400); do
+  [[ -s "$work/port.base" ]] && break
+  sleep 0.05
+done
+[[ -s "$work/port.base" ]] || fail "the single server did not come up: $(tail -1 "$work/server.base.err")"
+base="$("$bin/buddykv-bench" --target "buddykv://127.0.0.1:$(cat "$work/port.base")" --workload a \
+  --dist zipf --keys "$keys" --duration "$base_s" --window 256 --verify --json --quiet)" \
+  || fail "single-server run: $base"
+kill -TERM "${spid[base]}"
+wait "${spid[base]}" || fail "the single server exited with $? on SIGTERM"
+unset 'spid[base]'
+
 start_etcd
 registry="etcd://127.0.0.1:$etcd_port/$prefix"
 ids=""
@@ -133,9 +151,10 @@ bench_pid=""
 out="$(cat "$work/bench.json")"
 [[ -n "$out" ]] || fail "buddykv-bench printed nothing: $(tail -2 "$work/bench.err")"
 
-line="$(python3 - "$out" "$n" "$vanish_s" "$ttl" "$churn" <<'PY'
+line="$(python3 - "$out" "$n" "$vanish_s" "$ttl" "$churn" "$base" <<'PY'
 import json, sys
 b = json.loads(sys.argv[1])
+single = json.loads(sys.argv[6])
 out = {"servers": int(sys.argv[2]), "servers_at_end": b["servers"], "mops": b["mops"],
        "p50_us": b["p50_us"], "p99_us": b["p99_us"], "errors": b["errors"],
        "timeouts": b["timeouts"], "verified": b["verified"],
@@ -143,19 +162,22 @@ out = {"servers": int(sys.argv[2]), "servers_at_end": b["servers"], "mops": b["m
        "read_back_skipped_gone": b["read_back_skipped_gone"], "moved_reads": b["moved_reads"],
        "joins": b["joins"], "leaves": b["leaves"], "rerouted": b["rerouted"],
        "churn": sys.argv[5] == "1", "lease_ttl_s": int(sys.argv[4]),
-       "killed_vanished_s": None if sys.argv[3] == "null" else float(sys.argv[3])}
+       "killed_vanished_s": None if sys.argv[3] == "null" else float(sys.argv[3]),
+       "single_server_mops": single["mops"], "single_server_verified": single["verified"],
+       "ratio_to_single": round(b["mops"] / single["mops"], 3) if single["mops"] else None}
 print(json.dumps(out, separators=(",", ":")))
 PY
 )"
 if [[ "$json" == 1 ]]; then
   echo "$line"
 else
-  python3 -c '
+  python3 - "$line" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
-print(f"kv_cluster: {r[\"servers\"]} servers (mixed designs), churn {r[\"churn\"]}: "
-      f"{r[\"mops\"]} Mops, p99 {r[\"p99_us\"]} us, errors {r[\"errors\"]}, "
-      f"lost acknowledged writes {r[\"lost_acked_writes\"]} of {r[\"read_back\"]} read back, "
-      f"killed server gone from the registry after {r[\"killed_vanished_s\"]} s")' "$line"
+print("kv_cluster: {servers} servers (mixed designs), churn {churn}: {mops} Mops, p99 {p99_us} us, "
+      "errors {errors}, lost acknowledged writes {lost_acked_writes} of {read_back} read back, "
+      "killed server gone from the registry after {killed_vanished_s} s; one server alone "
+      "{single_server_mops} Mops (ratio {ratio_to_single})".format(**r))
+PY
 fi
 [[ "$bench_rc" == 0 ]] || fail "buddykv-bench exited $bench_rc: $(tail -1 "$work/bench.err")"
