@@ -10,6 +10,14 @@
 
 namespace buddy::kv {
 
+namespace {
+std::uint64_t steady_ns() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+}  // namespace
+
 struct ClusterClient::Member {
   ServerAddress addr;
   std::unique_ptr<Client> c;
@@ -83,7 +91,8 @@ void ClusterClient::update(const std::vector<ServerAddress>& want, bool must_ans
   for (auto& m : members_) {
     if (!m) continue;
     ++cc_.leaves;
-    for (Client::Abandoned& a : m->c->abandon()) reroute_.push_back(std::move(a));
+    const std::uint64_t now = steady_ns();
+    for (Client::Abandoned& a : m->c->abandon()) reroute_.push_back({std::move(a), now});
     leaving_.push_back(std::move(m));
   }
   std::sort(next.begin(), next.end(),
@@ -111,25 +120,37 @@ ClientCounters ClusterClient::counters() const {
   return c;
 }
 
-bool ClusterClient::submit_member(Member* m, wire::Opcode op, std::string_view key,
-                                  std::string_view value, std::uint64_t tag) {
-  if (m == nullptr) {
+bool ClusterClient::submit(wire::Opcode op, std::string_view key, std::string_view value,
+                           std::uint64_t tag) {
+  if (reroute_.empty() && !set_.empty()) {
+    return member(set_.owner(wire::key_hash(key)))->c->submit(op, key, value, tag);
+  }
+  // Behind the requests of a server that left, or no server at all: wait here, in order.
+  if (reroute_.size() >= cfg_.client.window) return false;
+  reroute_.push_back({{op, tag, std::string(key), std::string(value)}, steady_ns()});
+  return true;
+}
+
+void ClusterClient::send_held() {
+  while (!reroute_.empty() && !set_.empty()) {
+    const Client::Abandoned& a = reroute_.front().r;
+    if (!member(set_.owner(wire::key_hash(a.key)))->c->submit(a.op, a.key, a.value, a.tag)) break;
+    ++cc_.rerouted;
+    reroute_.pop_front();
+  }
+  // With no server for so long, give up on them: they are reported timed out (never sent).
+  const std::uint64_t now = steady_ns();
+  const auto hold = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.hold_without_servers).count());
+  while (set_.empty() && !reroute_.empty() && now - reroute_.front().since_ns >= hold) {
     RoutedCompletion c;
-    c.tag = tag;
-    c.op = op;
+    c.tag = reroute_.front().r.tag;
+    c.op = reroute_.front().r.op;
     c.local = true;
     c.timed_out = true;
     local_.push_back(c);
-    return true;
+    reroute_.pop_front();
   }
-  return m->c->submit(op, key, value, tag);
-}
-
-bool ClusterClient::submit(wire::Opcode op, std::string_view key, std::string_view value,
-                           std::uint64_t tag) {
-  if (!reroute_.empty()) return false;  // the requests of a server that left go first
-  return submit_member(set_.empty() ? nullptr : member(set_.owner(wire::key_hash(key))), op, key,
-                       value, tag);
 }
 
 bool ClusterClient::submit_to(std::uint32_t id, wire::Opcode op, std::string_view key,
@@ -194,16 +215,25 @@ std::size_t ClusterClient::poll(std::span<RoutedCompletion> out, std::chrono::mi
       update(cfg_.membership->servers(), false);
     }
   }
-  while (!reroute_.empty()) {
-    const Client::Abandoned& a = reroute_.front();
-    Member* m = set_.empty() ? nullptr : member(set_.owner(wire::key_hash(a.key)));
-    if (!submit_member(m, a.op, a.key, a.value, a.tag)) break;
-    ++cc_.rerouted;
-    reroute_.pop_front();
+  send_held();
+  if (members_.size() == 1 && leaving_.empty() && local_.empty() && reroute_.empty()) {
+    // One server: its Client waits itself (one poll and receive, no ppoll over sockets).
+    Member& m = *members_[0];
+    buf_.resize(out.size());
+    const std::size_t got = m.c->poll(buf_, wait);
+    for (std::size_t i = 0; i < got; ++i) {
+      static_cast<Completion&>(out[i]) = buf_[i];
+      out[i].server = m.addr.id;
+    }
+    return got;
   }
   std::size_t n = collect(out);
   if (n == 0 && wait.count() > 0 && outstanding() > 0) {
-    wait_any(wait);
+    if (set_.empty() && leaving_.empty()) {
+      std::this_thread::sleep_for(std::min(wait, std::chrono::microseconds(1000)));
+    } else {
+      wait_any(wait);
+    }
     n = collect(out);
   }
   return n;

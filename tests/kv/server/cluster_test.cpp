@@ -211,5 +211,39 @@ TEST(Cluster, FollowsJoinAndLeaveUnderLoad) {
   }
 }
 
+TEST(Cluster, WithoutServersRequestsWaitThenGoOrTimeOut) {
+  auto s = start_server();
+  auto m = std::make_shared<ListMembership>();  // nobody registered yet
+  ClusterConfig cfg;
+  cfg.client = client_config();
+  cfg.membership = m;
+  cfg.hold_without_servers = 300ms;
+  ClusterClient c(cfg);
+  ASSERT_TRUE(c.servers().empty());
+  ASSERT_TRUE(c.submit(Opcode::set, "k", "v", 1));
+  std::array<RoutedCompletion, 4> done;
+  EXPECT_EQ(c.poll(done, 1ms), 0u);  // waits in the client
+  EXPECT_EQ(c.outstanding(), 1u);
+  m->set({{0, addr(*s)}});  // a server appears: the request goes, in order
+  std::size_t n = 0;
+  for (int i = 0; i < 1000 && n == 0; ++i) n = c.poll(done, 1ms);
+  ASSERT_EQ(n, 1u);
+  EXPECT_EQ(done[0].tag, 1u);
+  EXPECT_FALSE(done[0].timed_out);
+  EXPECT_EQ(done[0].status, Status::ok);
+  EXPECT_EQ(c.get("k").value, "v");
+
+  m->set({});  // gone again: a request waits hold_without_servers, then times out locally
+  ASSERT_EQ(c.poll(done, 0ms), 0u);
+  ASSERT_TRUE(c.submit(Opcode::get, "k", "", 2));
+  const auto t0 = std::chrono::steady_clock::now();
+  n = 0;
+  while (n == 0 && std::chrono::steady_clock::now() - t0 < 5s) n = c.poll(done, 1ms);
+  ASSERT_EQ(n, 1u);
+  EXPECT_TRUE(done[0].timed_out);
+  EXPECT_TRUE(done[0].local);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);
+}
+
 }  // namespace
 }  // namespace buddy::kv

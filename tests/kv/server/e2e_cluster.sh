@@ -71,7 +71,7 @@ one_line "cli --servers with a bad address" 2 "--servers" -- "$bin/buddykv-cli" 
 
 start_etcd
 reg="etcd://127.0.0.1:$etcd_port/e2e"
-start_server 0 --registry "$reg" --id 5 --registry-ttl 2
+start_server 0 --registry "$reg" --id 5 --registry-ttl 6
 [[ "$(registered_ids e2e)" == 5 ]] || fail "registry lists '$(registered_ids e2e)', not 5"
 one_line "a second server with id 5" 2 "already registered" -- \
   "$bin/buddykv-server" --port 0 --registry "$reg" --id 5
@@ -81,12 +81,13 @@ one_line "a second server with id 5" 2 "already registered" -- \
   || fail "cli --registry stats: $("$bin/buddykv-cli" --registry "$reg" stats)"
 
 # 3. etcd lost, then back: the server keeps serving, a client keeps its last map.
-"$bin/buddykv-bench" --registry "$reg" --workload a --keys 2000 --duration 4 --window 64 \
+"$bin/buddykv-bench" --registry "$reg" --workload a --keys 2000 --duration 6 --window 64 \
   --verify --json --quiet >"$work/bench3.json" 2>"$work/bench3.err" &
 bench3=$!
 sleep 1
+# Stopped for 3.5 s: the server's renewals (every 2 s, 1 s timeout) fail, its 6 s lease holds.
 kill -STOP "$etcd_pid"
-sleep 2.5
+sleep 3.5
 st="$("$bin/buddykv-cli" --server "127.0.0.1:$port" stats)"
 grep -q '"registry":"unreachable since ' <<<"$st" || fail "STATS with etcd stopped: $st"
 [[ "$("$bin/buddykv-cli" --server "127.0.0.1:$port" get k)" == v ]] || fail "no service without etcd"

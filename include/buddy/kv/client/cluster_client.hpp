@@ -52,6 +52,9 @@ struct ClusterConfig {
   std::shared_ptr<Membership> membership;  // one that changes (then `servers` is ignored)
   // Each server's Client sends from its own transport (default: a UDP socket, ephemeral port).
   std::function<std::unique_ptr<wire::BurstTransport>()> transport;
+  // While no server is known (a registry between a lease's expiry and the server's return),
+  // requests wait in the client this long, then are reported timed out.
+  std::chrono::milliseconds hold_without_servers{5000};
 };
 
 struct RoutedCompletion : Completion {
@@ -62,7 +65,7 @@ struct ClusterCounters {
   std::uint64_t joins = 0;          // servers that got a Client (the first ones included)
   std::uint64_t leaves = 0;         // servers that left the membership
   std::uint64_t join_failures = 0;  // servers listed whose HELLO got no answer
-  std::uint64_t rerouted = 0;       // requests in flight to a server that left, sent again
+  std::uint64_t rerouted = 0;       // sent after waiting in the client (their server left, or none)
 };
 
 class ClusterClient {
@@ -82,7 +85,8 @@ class ClusterClient {
   const ClusterCounters& cluster_counters() const noexcept { return cc_; }
 
   // As Client::submit, to the key's owner (false: that server's window is full, poll() first).
-  // With no server at all the request is answered locally, timed_out.
+  // With no server at all, or behind the requests of a server that left, the request waits in
+  // the client (false when a window of them waits already) and is sent by a later poll().
   bool submit(wire::Opcode op, std::string_view key, std::string_view value, std::uint64_t tag);
   // To server `id` whatever the route says (false also when there is no such server now).
   bool submit_to(std::uint32_t id, wire::Opcode op, std::string_view key, std::string_view value,
@@ -101,8 +105,7 @@ class ClusterClient {
   struct Member;
   void update(const std::vector<ServerAddress>& want, bool must_answer);
   Member* member(std::uint32_t id) const;
-  bool submit_member(Member* m, wire::Opcode op, std::string_view key, std::string_view value,
-                     std::uint64_t tag);
+  void send_held();  // the waiting requests, to their owners; gives up after hold_without_servers
   std::size_t collect(std::span<RoutedCompletion> out);
   void wait_any(std::chrono::microseconds wait);
   Client::Reply call(wire::Opcode op, std::string_view key, std::string_view value);
@@ -112,8 +115,12 @@ class ClusterClient {
   std::vector<std::unique_ptr<Member>> leaving_;  // left: polled until their answers are out
   ServerSet set_;
   std::uint64_t generation_ = 0;
-  std::deque<Client::Abandoned> reroute_;  // waiting for room at their new owner
-  std::vector<RoutedCompletion> local_;    // answered here (no server)
+  struct Held {
+    Client::Abandoned r;
+    std::uint64_t since_ns;
+  };
+  std::deque<Held> reroute_;             // waiting for an owner, or for room at it, in order
+  std::vector<RoutedCompletion> local_;  // answered here (no server)
   std::vector<Completion> buf_;
   std::size_t next_ = 0;  // the member polled first (round robin)
   ClientCounters gone_;   // counters of the Clients destroyed
