@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "bench_util.hpp"
@@ -18,12 +19,14 @@
 #include "buddy/kv/client/ycsb.hpp"
 #include "buddykv_target.hpp"
 #include "cli.hpp"
+#include "cluster_target.hpp"
 #include "cpu_list.hpp"
 #include "keyspace.hpp"
 #include "latency_histogram.hpp"
 #include "memcached_target.hpp"
 #include "memory_available.hpp"
 #include "redis_target.hpp"
+#include "registry_arg.hpp"
 #include "verifier.hpp"
 
 using namespace buddy;
@@ -55,6 +58,10 @@ struct Options {
   unsigned max_timeout_ms = 1000;
   std::vector<int> cpus;
   std::uint64_t seed = 1;
+  // Many servers (docs/kv-cluster.md): a static list, or the registry's servers, followed.
+  std::string servers, registry;
+  std::shared_ptr<kv::Membership> membership;
+  bool cluster() const { return !servers.empty() || membership != nullptr; }
 };
 
 struct Endpoint {
@@ -103,6 +110,13 @@ std::unique_ptr<Target> connect(const Options& o, const Endpoint& e) {
   c.timeout = std::chrono::milliseconds(o.timeout_ms);
   c.min_timeout = std::chrono::microseconds(o.min_timeout_us);
   c.max_timeout = std::chrono::milliseconds(o.max_timeout_ms);
+  if (o.cluster()) {
+    kv::ClusterConfig cc;
+    cc.client = c;
+    cc.membership = o.membership;
+    if (!o.membership) cc.servers = kv::parse_server_list(o.servers);
+    return std::make_unique<ClusterTarget>(cc);
+  }
   return std::make_unique<BuddykvTarget>(c);
 }
 
@@ -111,6 +125,7 @@ struct Tally {
   tools::LatencyHistogram lat;
   std::uint64_t ops = 0, gets = 0, sets = 0, hits = 0, misses = 0, errors = 0, timeouts = 0;
   std::uint64_t bad_values = 0, stale = 0, stale_after_retry = 0, missing = 0, set_failures = 0;
+  std::uint64_t moved_reads = 0;          // answered by another server than the acknowledging one
   std::vector<std::uint64_t> stale_keys;  // reclassified at the end (a SET may be retried late)
   std::string first_error;
   void note(const std::string& e) {
@@ -131,6 +146,7 @@ struct Tally {
     f("stale_after_retry", s.stale_after_retry...);
     f("missing", s.missing...);
     f("set_failures", s.set_failures...);
+    f("moved_reads", s.moved_reads...);
   }
 };
 
@@ -140,6 +156,7 @@ struct InFlight {
   std::uint64_t key = 0;
   std::uint64_t version = 0;  // SET: the version written; GET: acked version at start
   bool get = true;
+  std::uint32_t server = 0;  // GET: 1 + the server that acknowledged `version` (0: one server)
 };
 
 // Runs `total` SETs of version 1 over keys [first, last) to load the store.
@@ -163,7 +180,7 @@ void preload(Target& t, const Options& o, std::uint64_t first, std::uint64_t las
         tally.note("preload SET of key " + std::to_string(done[i].tag) + ": " +
                    std::string(done[i].detail));
       } else if (ver != nullptr) {
-        ver->set_acked(done[i].tag, 1, done[i].retried);
+        ver->set_acked(done[i].tag, 1, done[i].retried, done[i].server);
       }
     }
   }
@@ -209,7 +226,7 @@ void run_thread(Target& t, const Options& o, const std::vector<std::uint64_t>& t
         ++tally.errors;
         tally.note("SET answered " + std::string(r.detail));
       } else if (ver != nullptr) {
-        ver->set_acked(f.key, f.version, r.retried);
+        ver->set_acked(f.key, f.version, r.retried, r.server);
       }
       return;
     }
@@ -224,6 +241,14 @@ void run_thread(Target& t, const Options& o, const std::vector<std::uint64_t>& t
       return;
     }
     if (ver == nullptr) return;
+    if (f.server != 0 && r.server != f.server) {
+      ++tally.moved_reads;
+      if (ver->check_moved_get(f.key, r.outcome == Outcome::ok, r.value, scratch) != Check::ok) {
+        ++tally.bad_values;
+        tally.note("GET of key " + std::to_string(f.key) + " returned a value never written");
+      }
+      return;
+    }
     switch (ver->check_get(f.key, f.version, r.outcome == Outcome::ok, r.value, scratch)) {
       case Check::ok:
         break;
@@ -255,7 +280,11 @@ void run_thread(Target& t, const Options& o, const std::vector<std::uint64_t>& t
       f.get = next.read;
       make_key(next.key, o.key_size, key);
       if (f.get) {
-        f.version = ver != nullptr ? ver->begin_get(next.key) : 0;
+        if (ver != nullptr) {
+          std::tie(f.version, f.server) = ver->acked(next.key);
+        } else {
+          f.version = 0;
+        }
         if (!t.submit(OpKind::get, key, {}, s)) break;
       } else {
         f.version = ver != nullptr ? ver->begin_set(next.key) : 2;
@@ -282,6 +311,61 @@ void run_thread(Target& t, const Options& o, const std::vector<std::uint64_t>& t
   tally.ops = counted;
 }
 
+// --verify over many servers, at the end: every key's acknowledged version is read from the
+// server that acknowledged it, when that server is still a member; it must be there (or newer).
+struct ReadBack {
+  std::uint64_t keys = 0;     // read back
+  std::uint64_t lost = 0;     // missing, older than acknowledged, or no answer
+  std::uint64_t on_gone = 0;  // acknowledged by a server that left (not checked)
+  std::uint64_t stale_after_retry = 0;
+  std::string first;
+};
+
+ReadBack read_back(ClusterTarget& t, const Options& o, const Verifier& ver) {
+  ReadBack rb;
+  std::string key, scratch;
+  std::vector<Done> done(256);
+  auto take = [&](std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const Done& d = done[i];
+      const auto [v, srv] = ver.acked(d.tag);
+      Check c = Check::missing;
+      if (d.outcome == Outcome::ok || d.outcome == Outcome::not_found) {
+        c = ver.check_get(d.tag, v, d.outcome == Outcome::ok, d.value, scratch);
+      }
+      if (c == Check::stale_after_retry) {
+        ++rb.stale_after_retry;
+      } else if (c != Check::ok) {
+        ++rb.lost;
+        if (rb.first.empty()) {
+          rb.first = "key " + std::to_string(d.tag) + " acknowledged (version " +
+                     std::to_string(v) + ") by server " + std::to_string(srv - 1) + " read back " +
+                     std::string(d.detail);
+        }
+      }
+    }
+  };
+  for (std::uint64_t k = 0; k < o.keys; ++k) {
+    const auto [v, srv] = ver.acked(k);
+    if (v == 0 || srv == 0) continue;
+    if (!t.client().servers().contains(srv - 1)) {
+      ++rb.on_gone;
+      continue;
+    }
+    make_key(k, o.key_size, key);
+    while (!t.submit_to(srv - 1, key, k)) {
+      if (!t.client().servers().contains(srv - 1)) break;  // left meanwhile
+      take(t.poll(done, std::chrono::microseconds(1000)));
+    }
+    ++rb.keys;
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (t.outstanding() > 0 && Clock::now() < deadline) {
+    take(t.poll(done, std::chrono::microseconds(1000)));
+  }
+  return rb;
+}
+
 double us(std::uint64_t ns) {
   return static_cast<double>(ns) / 1000.0;
 }
@@ -295,9 +379,18 @@ int main(int argc, char** argv) {
   app.footer(
       "Exit status: 0 done, 1 could not connect or --verify found a wrong answer, 2 bad\n"
       "arguments (more --keys than --verify can hold in memory included; docs/tools.md).");
-  app.add_option("--target", o.target,
-                 "buddykv://HOST:PORT, memcached://HOST:PORT or redis://HOST:PORT")
-      ->capture_default_str();
+  auto* target = app.add_option("--target", o.target,
+                                "buddykv://HOST:PORT, memcached://HOST:PORT or redis://HOST:PORT")
+                     ->capture_default_str();
+  auto* servers = app.add_option("--servers", o.servers,
+                                 "buddykv on many servers A,B,C (ids 0, 1, 2, ...), each key "
+                                 "to its owner (docs/kv-cluster.md)")
+                      ->excludes(target);
+  app.add_option("--registry", o.registry,
+                 "buddykv on the servers registered at etcd://HOST:PORT/PREFIX, followed as "
+                 "they join and leave")
+      ->excludes(target)
+      ->excludes(servers);
   app.add_option("--workload", o.workload, "YCSB workload: a (50% GET), b (95%), c (100%)")
       ->check(CLI::IsMember({"a", "b", "c"}))
       ->capture_default_str();
@@ -358,6 +451,33 @@ int main(int argc, char** argv) {
   app.add_flag("--quiet", o.quiet, "no progress lines");
   if (auto rc = tools::parse_args(app, argc, argv)) return *rc;
 
+  if (!o.registry.empty()) {
+    std::string why;
+    const auto url = tools::parse_registry_arg(o.registry, &why);
+    if (!url) {
+      std::fprintf(stderr, "buddykv-bench: --registry: %s\n", why.c_str());
+      return 2;
+    }
+    try {
+      o.membership = tools::follow_registry(*url);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "buddykv-bench: --registry: %s\n", e.what());
+      return 2;
+    }
+    if (o.membership->servers().empty()) {
+      std::fprintf(stderr, "buddykv-bench: --registry: no server registered at %s\n",
+                   o.registry.c_str());
+      return 1;
+    }
+  } else if (!o.servers.empty()) {
+    try {
+      kv::parse_server_list(o.servers);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "buddykv-bench: --servers: %s\n", e.what());
+      return 2;
+    }
+  }
+  if (o.cluster()) o.target = "buddykv://cluster:1";
   const auto ep = parse_target(o.target);
   if (!ep) {
     std::fprintf(stderr,
@@ -499,8 +619,15 @@ int main(int argc, char** argv) {
     if (all.first_error.empty()) all.first_error = t.first_error;
     base::add_fields(tc, targets[i]->counters());
   }
+  ReadBack rb;
+  auto* cluster = o.cluster() ? dynamic_cast<ClusterTarget*>(targets[0].get()) : nullptr;
+  if (cluster != nullptr && ver) {
+    rb = read_back(*cluster, o, *ver);
+    all.stale_after_retry += rb.stale_after_retry;
+    if (all.first_error.empty() && !rb.first.empty()) all.first_error = rb.first;
+  }
   const std::uint64_t errors =
-      all.errors + all.bad_values + all.stale + all.missing + all.set_failures;
+      all.errors + all.bad_values + all.stale + all.missing + all.set_failures + rb.lost;
   const bool verified = o.verify && errors == 0 && all.timeouts == 0;
   const double mops = static_cast<double>(all.ops) / elapsed / 1e6;
   const double p50 = us(all.lat.quantile(0.50)), p99 = us(all.lat.quantile(0.99)),
@@ -520,6 +647,22 @@ int main(int argc, char** argv) {
     js.member("misses", all.misses).member("timeouts", all.timeouts);
     js.member("retries", tc.retries).member("spurious_retries", tc.spurious);
     js.member("stale_after_retry", all.stale_after_retry);
+    if (cluster != nullptr) {
+      kv::ClusterCounters cc;
+      for (auto& t : targets) {
+        const auto& x = static_cast<ClusterTarget&>(*t).client().cluster_counters();
+        cc.joins += x.joins;
+        cc.leaves += x.leaves;
+        cc.join_failures += x.join_failures;
+        cc.rerouted += x.rerouted;
+      }
+      js.member("servers", cluster->client().servers().ids().size());
+      js.member("joins", cc.joins).member("leaves", cc.leaves);
+      js.member("join_failures", cc.join_failures).member("rerouted", cc.rerouted);
+      js.member("moved_reads", all.moved_reads).member("read_back", rb.keys);
+      js.member("read_back_skipped_gone", rb.on_gone);
+      js.member("lost_acked_writes", rb.lost);
+    }
     js.member("errors", errors).member("preload", o.preload).member("verify", o.verify);
     js.member("verified", verified).end_object();
     std::printf("%s\n", js.str().c_str());
@@ -540,6 +683,15 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(tc.retries),
                 static_cast<unsigned long long>(tc.spurious),
                 static_cast<unsigned long long>(tc.stale), static_cast<unsigned long long>(errors));
+    if (cluster != nullptr) {
+      std::printf(
+          "servers    %zu  moved reads %llu  read back %llu (lost %llu, %llu on servers "
+          "that left)\n",
+          cluster->client().servers().ids().size(),
+          static_cast<unsigned long long>(all.moved_reads),
+          static_cast<unsigned long long>(rb.keys), static_cast<unsigned long long>(rb.lost),
+          static_cast<unsigned long long>(rb.on_gone));
+    }
     if (o.verify) {
       std::printf("verify     %s (stale after a retransmitted SET: %llu)\n",
                   verified ? "every GET answer matched the acknowledged SETs" : "FAILED",

@@ -9,6 +9,22 @@
 
 namespace buddy::bench {
 
+// A client library completion as the bench loop sees it.
+inline Done to_done(const kv::Completion& c) {
+  Done d;
+  d.tag = c.tag;
+  d.op = c.op == kv::wire::Opcode::get ? OpKind::get : OpKind::set;
+  d.retried = c.retries > 0;
+  d.latency_ns = c.latency_ns;
+  d.value = c.value;
+  d.detail = c.timed_out ? "timeout" : kv::wire::to_string(c.status);
+  d.outcome = c.timed_out                               ? Outcome::timeout
+              : c.status == kv::wire::Status::ok        ? Outcome::ok
+              : c.status == kv::wire::Status::not_found ? Outcome::not_found
+                                                        : Outcome::error;
+  return d;
+}
+
 class BuddykvTarget final : public Target {
  public:
   explicit BuddykvTarget(const kv::ClientConfig& cfg) : c_(cfg) {}
@@ -20,20 +36,7 @@ class BuddykvTarget final : public Target {
   std::size_t poll(std::span<Done> out, std::chrono::microseconds wait) override {
     buf_.resize(out.size());
     const std::size_t n = c_.poll(buf_, wait);
-    for (std::size_t i = 0; i < n; ++i) {
-      const kv::Completion& c = buf_[i];
-      Done& d = out[i];
-      d.tag = c.tag;
-      d.op = c.op == kv::wire::Opcode::get ? OpKind::get : OpKind::set;
-      d.retried = c.retries > 0;
-      d.latency_ns = c.latency_ns;
-      d.value = c.value;
-      d.detail = c.timed_out ? "timeout" : kv::wire::to_string(c.status);
-      d.outcome = c.timed_out                               ? Outcome::timeout
-                  : c.status == kv::wire::Status::ok        ? Outcome::ok
-                  : c.status == kv::wire::Status::not_found ? Outcome::not_found
-                                                            : Outcome::error;
-    }
+    for (std::size_t i = 0; i < n; ++i) out[i] = to_done(buf_[i]);
     return n;
   }
   std::size_t outstanding() const override { return c_.outstanding(); }

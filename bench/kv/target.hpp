@@ -30,6 +30,7 @@ struct Done {
   std::uint64_t latency_ns = 0;  // from submit (or the echoed timestamp) to the answer
   std::string_view value;        // GET ok: valid until the next poll()
   std::string_view detail;       // error: a short reason, e.g. "out_of_memory"
+  std::uint32_t server = 0;      // many servers: 1 + the id of the one that answered; else 0
 };
 
 struct TargetCounters {

@@ -4,6 +4,12 @@
 // lo <= v <= issued (at answer time): older means a lost or reordered write, newer or malformed
 // means corruption. Shared by every bench thread (atomics, one slot per key).
 //
+// Many servers (cluster_target.hpp): `acked` also records which server acknowledged that
+// version (low 16 bits: 1 + its id; 0 for a single server). A GET answered by another server
+// than the one holding the acknowledged version at the GET's start (the key changed owners:
+// servers joined or left, and data does not migrate) is only checked for corruption and counted
+// as a moved read; read_back() at the end asks each key's acknowledging server directly.
+//
 // UDP retransmission can legitimately re-apply an old SET after a newer one (at-least-once
 // delivery with no server-side deduplication); a stale answer on a key that had a retransmitted
 // SET is therefore counted apart (stale_after_retry), never hidden among the errors.
@@ -14,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "keyspace.hpp"
 
@@ -32,12 +39,14 @@ class Verifier {
   std::uint64_t begin_set(std::uint64_t k) {
     return keys_[k].issued.fetch_add(1, std::memory_order_relaxed) + 1;
   }
-  void set_acked(std::uint64_t k, std::uint64_t v, bool retried) {
+  void set_acked(std::uint64_t k, std::uint64_t v, bool retried, std::uint32_t server = 0) {
     KeyState& st = keys_[k];
     if (retried) st.retried.store(1, std::memory_order_relaxed);
+    const std::uint64_t want = v << kServerBits | (server & kServerMask);
     std::uint64_t cur = st.acked.load(std::memory_order_relaxed);
-    while (cur < v && !st.acked.compare_exchange_weak(cur, v, std::memory_order_release,
-                                                      std::memory_order_relaxed)) {
+    while ((cur >> kServerBits) < v &&
+           !st.acked.compare_exchange_weak(cur, want, std::memory_order_release,
+                                           std::memory_order_relaxed)) {
     }
   }
   void set_retried(std::uint64_t k) { keys_[k].retried.store(1, std::memory_order_relaxed); }
@@ -46,7 +55,21 @@ class Verifier {
   }
 
   std::uint64_t begin_get(std::uint64_t k) const {
-    return keys_[k].acked.load(std::memory_order_acquire);
+    return keys_[k].acked.load(std::memory_order_acquire) >> kServerBits;
+  }
+  // The acknowledged version and (1 + id of) the server that acknowledged it.
+  std::pair<std::uint64_t, std::uint32_t> acked(std::uint64_t k) const {
+    const std::uint64_t a = keys_[k].acked.load(std::memory_order_acquire);
+    return {a >> kServerBits, static_cast<std::uint32_t>(a & kServerMask)};
+  }
+  // A GET answered by another server than the one that held `lo`: only a corrupt value or a
+  // version never issued is an error (the key changed owners; no migration).
+  Check check_moved_get(std::uint64_t k, bool found, std::string_view value,
+                        std::string& scratch) const {
+    if (!found) return Check::ok;
+    const std::uint64_t v = value_version(k, value, sizes_, scratch);
+    return v == 0 || v > keys_[k].issued.load(std::memory_order_relaxed) ? Check::bad_value
+                                                                         : Check::ok;
   }
 
   // found: the GET answered ok with `value`; else it answered not_found.
@@ -67,6 +90,8 @@ class Verifier {
     std::atomic<std::uint8_t> retried{0};
   };
   static_assert(sizeof(KeyState) == kBytesPerKey);
+  static constexpr unsigned kServerBits = 16;
+  static constexpr std::uint64_t kServerMask = (std::uint64_t{1} << kServerBits) - 1;
   ValueSizes sizes_;
   std::unique_ptr<KeyState[]> keys_;
 };

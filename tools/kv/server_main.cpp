@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -13,6 +15,7 @@
 #include "buddy/kv/server/server.hpp"
 #include "cli.hpp"
 #include "cpu_list.hpp"
+#include "server_registration.hpp"
 #include "size_arg.hpp"
 
 using namespace buddy::kv;
@@ -113,7 +116,32 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "print the final statistics as one JSON object");
   app.add_option("--port-file", port_file,
                  "once serving, write the control port to this file (for scripts using --port 0)");
+  std::string registry;
+  int server_id = -1;
+  int registry_ttl = 3;
+  app.add_option("--registry", registry,
+                 "register in etcd as etcd://HOST:PORT/PREFIX (docs/kv-cluster.md), with a lease "
+                 "kept alive; deregisters on SIGINT/SIGTERM");
+  app.add_option("--id", server_id,
+                 "this server's id in the registry, 0..1023 (default: the smallest free one)")
+      ->check(CLI::Range(0, 1023));
+  app.add_option("--registry-ttl", registry_ttl,
+                 "seconds the registry keeps a server that stopped renewing (crashed)")
+      ->check(CLI::Range(2, 60))
+      ->capture_default_str();
   if (auto rc = buddy::tools::parse_args(app, argc, argv)) return *rc;
+  std::optional<buddy::tools::RegistryArg> reg;
+  if (!registry.empty()) {
+    std::string why;
+    reg = buddy::tools::parse_registry_arg(registry, &why);
+    if (!reg) {
+      std::fprintf(stderr, "buddykv-server: --registry: %s\n", why.c_str());
+      return 2;
+    }
+  } else if (server_id >= 0) {
+    std::fprintf(stderr, "buddykv-server: --id is the id in a --registry; give --registry too\n");
+    return 2;
+  }
 
   cfg.store.memory_bytes = *buddy::tools::parse_size(memory);
   cfg.store.mode = mode == "cache" ? Mode::cache : Mode::store;
@@ -173,6 +201,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   srv->start();
+  std::unique_ptr<buddy::tools::ServerRegistration> registration;
+  if (reg) {
+    std::string why;
+    registration = buddy::tools::register_server(*reg, *srv, server_id, registry_ttl, &why);
+    if (!registration) {
+      std::fprintf(stderr, "buddykv-server: --registry: %s\n", why.c_str());
+      srv->stop();
+      return 2;
+    }
+  }
+
   std::string engine;
   if (srv->engine_pid() > 0) {
     engine = " (engine process ";
@@ -193,6 +232,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "buddykv-server: memcached protocol on %s:%d (values up to %zu bytes)\n",
                  cfg.bind.c_str(), srv->memcached_port(), srv->memcached_max_value());
 
+  if (registration) {
+    std::fprintf(stderr, "buddykv-server: registered as %s\n", registration->key().c_str());
+  }
   if (!port_file.empty()) {
     const std::string tmp = port_file + ".tmp";
     FILE* f = std::fopen(tmp.c_str(), "w");
@@ -220,6 +262,7 @@ int main(int argc, char** argv) {
       last = t.requests;
     }
   }
+  registration.reset();  // deregisters first: clients stop sending here
   srv->stop();
   if (json) {
     std::printf("%s\n", srv->stats_json().c_str());

@@ -1,5 +1,6 @@
 #include "buddy/kv/client/client.hpp"
 
+#include <algorithm>
 #include <random>
 #include <stdexcept>
 
@@ -397,6 +398,32 @@ Client::Reply Client::call(wire::Opcode op, std::string_view key, std::string_vi
   r.timed_out = c.timed_out;
   r.value.assign(c.value);
   return r;
+}
+
+std::vector<Client::Abandoned> Client::abandon() {
+  // In the order submitted (the sequence number is the id's high bits): two writes of one key
+  // must reach the key's new owner in their order, or the older one would win there.
+  std::vector<std::uint32_t> live;
+  for (std::uint32_t s = 0; s < slots_.size(); ++s) {
+    if (slots_[s].id != 0) live.push_back(s);
+  }
+  std::sort(live.begin(), live.end(),
+            [this](std::uint32_t x, std::uint32_t y) { return slots_[x].id < slots_[y].id; });
+  std::vector<Abandoned> out;
+  for (std::uint32_t s : live) {
+    Slot& sl = slots_[s];
+    out.push_back({sl.op, sl.tag, sl.bytes.substr(0, sl.key_len), sl.bytes.substr(sl.key_len)});
+    if (sl.op != wire::Opcode::get) live_writes_[(sl.id >> kSlotBits) % wire::kWriteWindow] = 0;
+    sl.id = 0;
+    free_.push_back(s);
+    --live_;
+  }
+  for (PortTimers& pt : timers_) {
+    for (auto& q : pt.q) q.clear();
+    pt.busy = 0;
+  }
+  next_deadline_ns_ = UINT64_MAX;
+  return out;
 }
 
 Client::Reply Client::get(std::string_view key) {

@@ -40,6 +40,11 @@ const base::Field kControlDrops = base::Field("control_drop_reasons").each(kDrop
 
 }  // namespace
 
+void Server::set_registry_status(std::function<std::string()> status) {
+  std::lock_guard<std::mutex> l(registry_mu_);
+  registry_status_ = std::move(status);
+}
+
 std::string Server::stats_json(std::size_t max_bytes) const {
   const auto up = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time_);
   const Figures figs = figures();
@@ -72,6 +77,10 @@ std::string Server::stats_json(std::size_t max_bytes) const {
     w.member("pid", engine_attacher_pid_);
     w.member("state", lost.empty() ? "ok" : "lost");
     w.end_object();
+  }
+  {
+    std::lock_guard<std::mutex> l(registry_mu_);
+    if (registry_status_) w.member("registry", registry_status_());
   }
   w.key("store").begin_object();
   base::write_fields(w, store_stats());

@@ -137,6 +137,17 @@ class Client {
   // The server's statistics (STATS) as one JSON object.
   std::string stats();
 
+  // Takes back every request still in flight (submitted, not answered, not given up): its slot
+  // is freed, no completion for it will come, a late answer counts as stale. For a cluster
+  // client (cluster_client.hpp) whose server left: the requests go to the key's new owner.
+  // In the order they were submitted.
+  struct Abandoned {
+    wire::Opcode op = wire::Opcode::get;
+    std::uint64_t tag = 0;
+    std::string key, value;
+  };
+  std::vector<Abandoned> abandon();
+
  private:
   struct Slot;
   struct PortOut;

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -109,6 +110,9 @@ class Server {
   // list, then workers from the end, are left out when the whole would not fit.
   std::string stats_json(std::size_t max_bytes = SIZE_MAX) const;
   std::string stats_text() const;  // human-readable, several lines
+  // What STATS reports as "registry" (buddykv-server --registry: "ok" or "unreachable since
+  // ..."); called on every STATS, from the control thread. Unset: no such member.
+  void set_registry_status(std::function<std::string()> status);
 
  private:
   struct ThreadFigures {
@@ -155,6 +159,8 @@ class Server {
   std::atomic<bool> memcached_stop_{false};
   serving::SharedCounters control_counters_;  // control port: datagrams, answers, drops
   std::atomic<bool> stop_{false};
+  mutable std::mutex registry_mu_;
+  std::function<std::string()> registry_status_;
   bool started_ = false;
   bool stopped_ = false;
   std::chrono::steady_clock::time_point start_time_;
