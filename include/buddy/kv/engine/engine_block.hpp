@@ -31,8 +31,8 @@
 namespace buddy::kv::engine {
 
 inline constexpr std::uint64_t kEngineBlockMagic = 0x314B4C42454E4742ull;  // "BGNEBLK1" in LE
-inline constexpr std::uint32_t kEngineBlockVersion =
-    2;  // 2: liveness in the qp segment, oversize the last drop reason
+// 2: liveness in the qp segment, oversize the last drop reason; 3: the queue pairs' epoch
+inline constexpr std::uint32_t kEngineBlockVersion = 3;
 inline constexpr std::uint32_t kMaxEngineThreads = 256;
 inline constexpr std::uint32_t kMaxEngineCpus = 256;
 
@@ -98,6 +98,11 @@ struct EngineBlock {
   alignas(64) base::SharedWords<StatsSnapshot> store;  // StatsSnapshot's 9 words
   std::array<std::atomic<std::uint64_t>, wire::kMaxPartitions> partition_items{};
   std::array<EngineThreadSlot, kMaxEngineThreads> threads{};
+  // The queue pairs' epoch (version 3): written by the host before it starts an engine (1 for
+  // the first, one more for each restart, after the pairs were emptied), and echoed by the
+  // engine in engine_epoch when it is ready: an engine that echoes another epoch is not taken.
+  alignas(64) std::atomic<std::uint64_t> epoch{0};
+  std::atomic<std::uint64_t> engine_epoch{0};
 
   // Placement-constructs a block with `plan` in `area` (at least sizeof(EngineBlock) bytes).
   static EngineBlock* create(void* area, std::size_t bytes, const EnginePlan& plan);
@@ -106,6 +111,9 @@ struct EngineBlock {
   static EngineBlock* attach(void* area, std::size_t bytes);
 
   EngineState current() const { return static_cast<EngineState>(state.load()); }
+  // Host, while no engine runs: makes the block ready for the next engine of epoch `e` (state
+  // starting, no error, no stop, no echoed epoch).
+  void rearm(std::uint64_t e);
   void fail(std::string_view why);  // engine: records the reason, then state failed
   std::string failure() const;
   StatsSnapshot store_stats() const { return store.read(); }
@@ -123,6 +131,7 @@ static_assert(offsetof(EngineBlock, plan) == 16 && offsetof(EngineBlock, state) 
 static_assert(offsetof(EngineBlock, stop) == 1732);
 static_assert(offsetof(EngineBlock, error) == 1736 && offsetof(EngineBlock, store) == 2048);
 static_assert(offsetof(EngineBlock, partition_items) == 2120);
-static_assert(offsetof(EngineBlock, threads) == 133248 && sizeof(EngineBlock) == 215168);
+static_assert(offsetof(EngineBlock, threads) == 133248 && offsetof(EngineBlock, epoch) == 215168);
+static_assert(offsetof(EngineBlock, engine_epoch) == 215176 && sizeof(EngineBlock) == 215232);
 
 }  // namespace buddy::kv::engine
