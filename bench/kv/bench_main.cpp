@@ -105,6 +105,7 @@ struct Tally {
   std::uint64_t ops = 0, gets = 0, sets = 0, hits = 0, misses = 0, errors = 0, timeouts = 0;
   std::uint64_t bad_values = 0, stale = 0, stale_after_retry = 0, missing = 0, set_failures = 0;
   std::vector<std::uint64_t> stale_keys;  // reclassified at the end (a SET may be retried late)
+  std::uint64_t max_stall_ns = 0;         // longest wait for any answer with requests in flight
   std::string first_error;
   void note(const std::string& e) {
     if (first_error.empty()) first_error = e;
@@ -186,6 +187,7 @@ void run_thread(Target& t, const Options& o, const std::vector<std::uint64_t>& t
   std::vector<Done> done(512);
   std::string key, value, scratch;
   std::uint64_t published = 0;
+  auto last_answer = Clock::now();
   auto finish = [&](const Done& r) {
     InFlight& f = slots[r.tag];
     free_slots.push_back(static_cast<std::uint32_t>(r.tag));
@@ -258,6 +260,15 @@ void run_thread(Target& t, const Options& o, const std::vector<std::uint64_t>& t
       free_slots.pop_back();
     }
     const std::size_t n = t.poll(done, std::chrono::microseconds(200));
+    if (n != 0 || t.outstanding() == 0) {
+      const auto now = Clock::now();
+      if (n != 0) {
+        tally.max_stall_ns = std::max<std::uint64_t>(
+            tally.max_stall_ns,
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now - last_answer).count());
+      }
+      last_answer = now;
+    }
     for (std::size_t i = 0; i < n; ++i) finish(done[i]);
     if (tally.ops - published >= 1024) {
       progress.fetch_add(tally.ops - published, std::memory_order_relaxed);
@@ -273,6 +284,45 @@ void run_thread(Target& t, const Options& o, const std::vector<std::uint64_t>& t
   }
   progress.fetch_add(counted - published, std::memory_order_relaxed);
   tally.ops = counted;
+}
+
+// --verify, after the run: reads every key with an acknowledged SET once more and counts those
+// whose value is missing, older than acknowledged or never written (lost_acked_writes).
+struct Readback {
+  std::uint64_t keys = 0, lost = 0, timeouts = 0;
+  std::string first_lost;
+};
+Readback read_back(Target& t, const Options& o, const Verifier& ver) {
+  Readback rb;
+  std::string key, scratch;
+  std::vector<Done> done(512);
+  std::uint64_t next = 0;
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while ((next < o.keys || t.outstanding() > 0) && Clock::now() < deadline) {
+    for (; next < o.keys; ++next) {
+      if (ver.acked(next) == 0) continue;
+      make_key(next, o.key_size, key);
+      if (!t.submit(OpKind::get, key, {}, next)) break;
+      ++rb.keys;
+    }
+    const std::size_t n = t.poll(done, std::chrono::microseconds(1000));
+    for (std::size_t i = 0; i < n; ++i) {
+      const Done& d = done[i];
+      if (d.outcome == Outcome::timeout || d.outcome == Outcome::error) {
+        ++rb.timeouts;
+        continue;
+      }
+      if (ver.check_final(d.tag, d.outcome == Outcome::ok, d.value, scratch) != Check::ok) {
+        if (rb.lost++ == 0) {
+          rb.first_lost = "key " + std::to_string(d.tag) + " (acknowledged version " +
+                          std::to_string(ver.acked(d.tag)) + ") read back " +
+                          (d.outcome == Outcome::ok ? "an older or foreign value" : "not_found");
+        }
+      }
+    }
+  }
+  rb.timeouts += t.outstanding();
+  return rb;
 }
 
 double us(std::uint64_t ns) {
@@ -474,6 +524,8 @@ int main(int argc, char** argv) {
 
   Tally all;
   TargetCounters tc;
+  Readback rb;
+  if (ver) rb = read_back(*targets[0], o, *ver);
   for (unsigned i = 0; i < o.threads; ++i) {
     Tally& t = tallies[i];
     all.lat.merge(t.lat);
@@ -489,11 +541,14 @@ int main(int argc, char** argv) {
       }
     }
     if (all.first_error.empty()) all.first_error = t.first_error;
+    all.max_stall_ns = std::max(all.max_stall_ns, t.max_stall_ns);
     base::add_fields(tc, targets[i]->counters());
   }
   const std::uint64_t errors =
       all.errors + all.bad_values + all.stale + all.missing + all.set_failures;
-  const bool verified = o.verify && errors == 0 && all.timeouts == 0;
+  if (!rb.first_lost.empty()) all.note("read-back: " + rb.first_lost);
+  const bool verified =
+      o.verify && errors == 0 && all.timeouts == 0 && rb.lost == 0 && rb.timeouts == 0;
   const double mops = static_cast<double>(all.ops) / elapsed / 1e6;
   const double p50 = us(all.lat.quantile(0.50)), p99 = us(all.lat.quantile(0.99)),
                p999 = us(all.lat.quantile(0.999));
@@ -512,7 +567,12 @@ int main(int argc, char** argv) {
     js.member("misses", all.misses).member("timeouts", all.timeouts);
     js.member("retries", tc.retries).member("spurious_retries", tc.spurious);
     js.member("stale_after_retry", all.stale_after_retry);
+    js.member("max_stall_ms", Fixed{static_cast<double>(all.max_stall_ns) / 1e6, 1});
     js.member("errors", errors).member("preload", o.preload).member("verify", o.verify);
+    if (o.verify) {
+      js.member("readback_keys", rb.keys).member("readback_timeouts", rb.timeouts);
+      js.member("lost_acked_writes", rb.lost);
+    }
     js.member("verified", verified).end_object();
     std::printf("%s\n", js.str().c_str());
   } else {
@@ -536,6 +596,10 @@ int main(int argc, char** argv) {
       std::printf("verify     %s (stale after a retransmitted SET: %llu)\n",
                   verified ? "every GET answer matched the acknowledged SETs" : "FAILED",
                   static_cast<unsigned long long>(all.stale_after_retry));
+      std::printf("read-back  %llu acknowledged keys: %llu lost, %llu unanswered\n",
+                  static_cast<unsigned long long>(rb.keys),
+                  static_cast<unsigned long long>(rb.lost),
+                  static_cast<unsigned long long>(rb.timeouts));
     }
   }
   if (!all.first_error.empty()) {
