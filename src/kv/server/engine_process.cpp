@@ -132,6 +132,7 @@ std::string Server::wait_engine_ready(pid_t pid) {
       engine_pid_.store(-1);
       return "engine process " + describe_status(status) + " before it was ready";
     }
+    if (stop_.load()) return "the server is stopping";
     if (std::chrono::steady_clock::now() > deadline) {
       return "engine process did not become ready within " +
              std::to_string(cfg_.engine_start_timeout.count()) + " ms";
@@ -202,7 +203,7 @@ void Server::engine_gone(const std::string& why) {
     engine_died(why + "; not restarted: its store was in the engine process");
   } else if (!restartable || stop_.load()) {
     engine_died(why);
-  } else if (std::string failed = restart_engine(why); !failed.empty()) {
+  } else if (std::string failed = restart_engine(why); !failed.empty() && !stop_.load()) {
     engine_died(why + "; not restarted: " + failed);
   }
 }
@@ -217,7 +218,7 @@ std::string Server::restart_engine(const std::string& why) {
     ::waitpid(pid, &status, 0);
     engine_pid_.store(-1);
   }
-  const std::uint32_t epoch = queue_epoch_.load() + 1;
+  std::uint32_t epoch = queue_epoch_.load() + 1;
   std::fprintf(stderr, "buddykv-server: %s; restarting it (queue pairs' epoch %u -> %u)\n",
                why.c_str(), epoch - 1, epoch);
   {
@@ -230,18 +231,6 @@ std::string Server::restart_engine(const std::string& why) {
       block_->threads[k].cpu_ns.store(0);
     }
   }
-  // Every host PE empties its pairs (what the dead engine published or half wrote is never read)
-  // and drops what it owed it: those requests were never answered, their clients resend them.
-  queue_epoch_.store(epoch);
-  const auto reset_deadline = t0 + std::chrono::seconds(5);
-  while (!host_->queues_at(epoch)) {
-    if (stop_.load() || std::chrono::steady_clock::now() > reset_deadline) {
-      engine_down_.store(false);
-      return "the host's processing engines did not empty their queue pairs";
-    }
-    queue_->segment().beat();
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
   // The same ports again: the plan's ports become the ones the dead engine served.
   std::size_t k = 0;
   for (const ThreadPlan& tp : placement_.threads) {
@@ -250,6 +239,19 @@ std::string Server::restart_engine(const std::string& why) {
   std::string last;
   auto pause = std::chrono::milliseconds(100);
   for (unsigned attempt = 1; attempt <= cfg_.engine_restarts && !stop_.load(); ++attempt) {
+    // Every host PE empties its pairs (what the dead engine, or a failed attempt, published or
+    // half wrote is never read) and drops what it owed: never answered, so resent by clients.
+    if (attempt > 1) ++epoch;
+    queue_epoch_.store(epoch);
+    const auto reset_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!host_->queues_at(epoch)) {
+      if (stop_.load() || std::chrono::steady_clock::now() > reset_deadline) {
+        engine_down_.store(false);
+        return "the host's processing engines did not empty their queue pairs";
+      }
+      queue_->segment().beat();
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
     block_->rearm(epoch);
     try {
       last = wait_engine_ready(spawn_engine());

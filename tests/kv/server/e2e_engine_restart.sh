@@ -87,6 +87,27 @@ EOF
 done
 echo "recovery: worst of 9 kills $worst ms"
 
+# Bounded retries: an engine binary that now fails is tried --engine-restarts times (one line
+# each), then the engine is lost (HELLO and STATS say so, exit status 3).
+cp "$bin/buddykv-engine" "$work/engine"
+start_server 0 --design sav --engine-binary "$work/engine" --engine-restarts 2
+printf '#!/bin/sh\nexit 1\n' >"$work/engine.new" && chmod +x "$work/engine.new"
+mv -f "$work/engine.new" "$work/engine"
+kill -KILL "$engine_pid"
+for _ in $(seq 1 100); do
+  grep -q "not restarted" "$work/server.err" && break
+  sleep 0.05
+done
+for n in 1 2; do
+  grep -q "engine restart $n/2 failed: engine process exited with status 1 before it was ready" \
+    "$work/server.err" || fail "bounded retries: no line for attempt $n"
+done
+grep -q "not restarted: 2 attempts failed" "$work/server.err" || fail "bounded retries: not lost"
+"$bin/buddykv-cli" --server "127.0.0.1:$port" stats | grep -q '"state":"lost"' \
+  || fail "bounded retries: stats do not say lost"
+stop_server 3
+echo "bounded retries: 2 failed attempts logged, then lost"
+
 # The engine holds a store of its own: not restarted (its items went with it), reported lost.
 for design in shrd engine-only; do
   start_server 0 --design "$design"

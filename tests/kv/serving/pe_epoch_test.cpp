@@ -46,19 +46,37 @@ KvResponse one_response(KvCeEnd& ce, PeWorker* pe, std::string& value) {
   return got;
 }
 
-TEST(PeEpoch, ResetDropsWhatTheDeadEngineLeftAndANewEngineStartsAtZero) {
-  const std::string name = cat("test-pe-epoch-", ::getpid());
-  KvQueueLayout l;
-  l.request_ring_bytes = 64u << 10;
-  l.response_ring_bytes = 64u << 10;
-  KvQueue q = KvQueue::create(name, l);
-  StoreConfig sc;
-  sc.memory_bytes = 16u << 20;
-  Store store(sc);
+// One pair of 64-KiB rings (small: they wrap and fill all the time), a one-partition store and
+// a PE that follows `epoch`.
+struct OnePair {
+  explicit OnePair(const std::string& name)
+      : q(KvQueue::create(name, layout())), store(store_config()) {
+    pe.follow_epoch(&epoch, &q, {0});
+  }
+  static KvQueueLayout layout() {
+    KvQueueLayout l;
+    l.request_ring_bytes = 64u << 10;
+    l.response_ring_bytes = 64u << 10;
+    return l;
+  }
+  static StoreConfig store_config() {
+    StoreConfig sc;
+    sc.memory_bytes = 64u << 20;
+    return sc;
+  }
+  KvQueue q;
+  Store store;
   SharedCounters shared;
   std::atomic<std::uint32_t> epoch{1};
-  PeWorker pe(ProcessingEngine(store, {0}), {q.pe(0)}, shared);
-  pe.follow_epoch(&epoch, &q, {0});
+  PeWorker pe{ProcessingEngine(store, {0}), {q.pe(0)}, shared};
+};
+
+TEST(PeEpoch, ResetDropsWhatTheDeadEngineLeftAndANewEngineStartsAtZero) {
+  OnePair f(cat("test-pe-epoch-", ::getpid()));
+  KvQueue& q = f.q;
+  Store& store = f.store;
+  std::atomic<std::uint32_t>& epoch = f.epoch;
+  PeWorker& pe = f.pe;
   EXPECT_EQ(pe.epoch(), 1u);
 
   std::string value;
@@ -123,17 +141,11 @@ TEST(PeEpoch, ResetDropsWhatTheDeadEngineLeftAndANewEngineStartsAtZero) {
 
 TEST(PeEpoch, CeProcessKilledMidWriteFiveTimes) {
   const std::string name = cat("test-pe-epoch-kill-", ::getpid());
-  KvQueueLayout l;
-  l.request_ring_bytes = 64u << 10;  // small: wraps and fills all the time
-  l.response_ring_bytes = 64u << 10;
-  KvQueue q = KvQueue::create(name, l);
-  StoreConfig sc;
-  sc.memory_bytes = 64u << 20;
-  Store store(sc);
-  SharedCounters shared;
-  std::atomic<std::uint32_t> epoch{1};
-  PeWorker pe(ProcessingEngine(store, {0}), {q.pe(0)}, shared);
-  pe.follow_epoch(&epoch, &q, {0});
+  OnePair f(name);
+  KvQueue& q = f.q;
+  SharedCounters& shared = f.shared;
+  std::atomic<std::uint32_t>& epoch = f.epoch;
+  PeWorker& pe = f.pe;
   std::atomic<bool> stop{false};
   std::thread pe_thread([&] { pe.run(stop); });
 
