@@ -196,13 +196,10 @@ Server::EngineRestarts Server::engine_restarts() const {
 
 void Server::engine_gone(const std::string& why) {
   // Only an engine process restarts, and only where no partition lives in the engine's store.
-  const bool restartable = cfg_.engine == EngineMode::process && cfg_.engine_restarts > 0 &&
-                           placement_.partitions_on(Side::engine).empty();
-  if (!placement_.partitions_on(Side::engine).empty() && cfg_.engine_restarts > 0 &&
-      !stop_.load()) {
-    engine_died(why + "; not restarted: its store was in the engine process");
-  } else if (!restartable || stop_.load()) {
+  if (stop_.load() || cfg_.engine != EngineMode::process || cfg_.engine_restarts == 0) {
     engine_died(why);
+  } else if (!placement_.partitions_on(Side::engine).empty()) {
+    engine_died(why + "; not restarted: its store was in the engine process");
   } else if (std::string failed = restart_engine(why); !failed.empty() && !stop_.load()) {
     engine_died(why + "; not restarted: " + failed);
   }
