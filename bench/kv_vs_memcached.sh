@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# buddykv vs a stock memcached, side by side in one run: the same YCSB workload from
-# build/bin/buddykv-bench against buddykv-server (cpu-only, UDP, batched datagrams), against
+# buddykv vs a stock memcached and a stock Redis, side by side in one run: the same YCSB workload
+# from build/bin/buddykv-bench against buddykv-server (cpu-only, UDP, batched datagrams), against
 # buddykv-server over the memcached protocol (its --memcached-port, docs/memcached.md: the same
-# client code as for memcached) and against memcached (TCP, meta protocol, pipelined), both
-# servers with one worker thread on the same cpu and the same memory, the client on another cpu.
-# Prints the three results and the ratios to memcached.
+# client code as for memcached), against memcached (TCP, meta protocol, pipelined) and against
+# redis-server (TCP, RESP, pipelined with the same window), every server with one worker thread
+# on the same cpu and the same memory, the client on another cpu. Prints the four results and
+# the ratios to memcached.
 #
 #   bench/kv_vs_memcached.sh                                   # YCSB-B, Zipf 0.99, 5 s each
 #   bench/kv_vs_memcached.sh --workload a --dist uniform --duration 10 --verify
@@ -13,13 +14,17 @@
 # which this script sets. Settings from the environment:
 #   SERVER_CPU=0     cpu both servers are pinned to (taskset; buddykv-server also --cpus)
 #   CLIENT_CPUS=1    cpus the client may run on (taskset; --cpus unless you pass --cpus)
-#   MEMORY_MB=1024   item memory of each server (buddykv --memory, memcached -m)
+#   MEMORY_MB=1024   item memory of each server (buddykv --memory, memcached -m, redis maxmemory)
 #   MEMCACHED=memcached  the memcached binary
+#   REDIS=redis-server   the Redis binary (Debian package redis-server)
 #   MAX_DATAGRAM=1472    buddykv's datagram limit, server and client (up to 65507 on loopback)
 # memcached runs with -t 1 and -R 1000: its default of 20 requests per connection per event
 # makes it stop and answer every 20 pipelined requests (YCSB-B, window 512, this 2-core
 # machine: 1.0-1.4 Mops with -R 20, 1.1-2.5 Mops with -R 1000), and -I 2m so that
-# --value-size 1048576 fits. The script exits non-zero if either run reports errors, timeouts,
+# --value-size 1048576 fits. redis-server runs with --io-threads 1 (its default: one thread does
+# all the I/O and commands), no persistence (--save '' --appendonly no, in a temporary
+# directory) and --maxmemory-policy allkeys-lru, so that a full Redis evicts as memcached does
+# rather than refusing SETs. The script exits non-zero if any run reports errors, timeouts,
 # no operations or a failed --verify. Reading the --json results needs python3.
 set -euo pipefail
 
@@ -47,6 +52,9 @@ bench_bin="$root/build/bin/buddykv-bench"
 MEMCACHED="${MEMCACHED:-memcached}"
 mc_bin="$(command -v "$MEMCACHED" || true)"
 [[ -n "$mc_bin" ]] || die "memcached not found: run ./buddy setup (Debian package memcached)"
+REDIS="${REDIS:-redis-server}"
+redis_bin="$(command -v "$REDIS" || true)"
+[[ -n "$redis_bin" ]] || die "redis-server not found: run ./buddy setup (Debian package redis-server)"
 command -v python3 >/dev/null || die "python3 is needed to read buddykv-bench --json results"
 command -v taskset >/dev/null || die "taskset not found (Debian package util-linux)"
 
@@ -73,13 +81,15 @@ has --quiet || bench_args+=(--quiet)
 tmp="$(mktemp -d /tmp/kv_vs_memcached.XXXXXX)"
 kv_pid=""
 mc_pid=""
+redis_pid=""
+started_pid=""  # a server start_on_free_port is starting
 bench_pid=""
 cleanup() {
   local p
-  for p in "$bench_pid" "$kv_pid" "$mc_pid"; do
+  for p in "$bench_pid" "$kv_pid" "$mc_pid" "$redis_pid" "$started_pid"; do
     [[ -n "$p" ]] && kill "$p" 2>/dev/null || true
   done
-  for p in "$bench_pid" "$kv_pid" "$mc_pid"; do
+  for p in "$bench_pid" "$kv_pid" "$mc_pid" "$redis_pid" "$started_pid"; do
     [[ -n "$p" ]] && wait "$p" 2>/dev/null || true
   done
   rm -rf "$tmp"
@@ -111,29 +121,48 @@ done
 kv_mc_port="$(sed -nE 's/.*memcached protocol on [0-9.]+:([0-9]+).*/\1/p' "$tmp/kv.log" | head -1)"
 [[ -n "$kv_mc_port" ]] || die "buddykv-server did not open its memcached port"
 
-# memcached on a free port; retried if another process takes the port first.
+# start_on_free_port NAME LOG ARGS...: runs ARGS (the word PORT replaced by a free port) pinned
+# to SERVER_CPU in the background until it accepts TCP connections on that port; retried with
+# another port if another process takes it first. Sets started_pid and started_port.
+start_on_free_port() {
+  local name="$1" log="$2" port a
+  shift 2
+  started_pid=""
+  started_port=""
+  for _ in 1 2 3 4 5; do
+    port="$(free_port)"
+    local cmd=()
+    for a in "$@"; do [[ "$a" == PORT ]] && cmd+=("$port") || cmd+=("$a"); done
+    taskset -c "$SERVER_CPU" "${cmd[@]}" >"$log" 2>&1 &
+    started_pid=$!
+    for _ in $(seq 200); do
+      kill -0 "$started_pid" 2>/dev/null || break
+      if accepts "$port"; then
+        started_port="$port"
+        return 0
+      fi
+      sleep 0.05
+    done
+    kill "$started_pid" 2>/dev/null || true
+    wait "$started_pid" 2>/dev/null || true
+    started_pid=""
+  done
+  cat "$log" >&2
+  die "$name did not start"
+}
+
+# memcached, then redis-server (its working directory the temporary one), on free ports.
 mc_user=()
 [[ "$(id -u)" == 0 ]] && mc_user=(-u root)
-mc_port=""
-for _ in 1 2 3 4 5; do
-  port="$(free_port)"
-  taskset -c "$SERVER_CPU" "$mc_bin" -p "$port" -U 0 -l 127.0.0.1 -t 1 -m "$MEMORY_MB" \
-    -I 2m -R 1000 "${mc_user[@]}" >"$tmp/mc.log" 2>&1 &
-  mc_pid=$!
-  for _ in $(seq 200); do
-    kill -0 "$mc_pid" 2>/dev/null || break
-    if accepts "$port"; then
-      mc_port="$port"
-      break
-    fi
-    sleep 0.05
-  done
-  [[ -n "$mc_port" ]] && break
-  kill "$mc_pid" 2>/dev/null || true
-  wait "$mc_pid" 2>/dev/null || true
-  mc_pid=""
-done
-[[ -n "$mc_port" ]] || { cat "$tmp/mc.log" >&2; die "memcached did not start"; }
+start_on_free_port memcached "$tmp/mc.log" "$mc_bin" -p PORT -U 0 -l 127.0.0.1 -t 1 \
+  -m "$MEMORY_MB" -I 2m -R 1000 "${mc_user[@]}"
+mc_pid="$started_pid"
+mc_port="$started_port"
+start_on_free_port redis-server "$tmp/redis.log" "$redis_bin" --port PORT --bind 127.0.0.1 \
+  --save '' --appendonly no --dir "$tmp" --io-threads 1 --maxmemory "${MEMORY_MB}mb" \
+  --maxmemory-policy allkeys-lru --daemonize no
+redis_pid="$started_pid"
+redis_port="$started_port"
 
 cpu_ticks() {  # utime + stime of process $1, in clock ticks
   awk '{ print $14 + $15 }' "/proc/$1/stat"
@@ -165,17 +194,20 @@ run buddykv "buddykv://127.0.0.1:$kv_port" "$kv_pid"
 bench_args=("${bench_args_mc[@]}")
 run memcached "memcached://127.0.0.1:$mc_port" "$mc_pid"
 run buddykv-mc "memcached://127.0.0.1:$kv_mc_port" "$kv_pid"
+run redis "redis://127.0.0.1:$redis_port" "$redis_pid"
 
 python3 - "$tmp/buddykv.json" "$tmp/memcached.json" "$SERVER_CPU" "$CLIENT_CPUS" "$MEMORY_MB" \
   "$(cat "$tmp/buddykv.ticks")" "$(cat "$tmp/memcached.ticks")" "$(getconf CLK_TCK)" \
-  "$MAX_DATAGRAM" "$tmp/buddykv-mc.json" "$(cat "$tmp/buddykv-mc.ticks")" <<'EOF'
+  "$MAX_DATAGRAM" "$tmp/buddykv-mc.json" "$(cat "$tmp/buddykv-mc.ticks")" \
+  "$tmp/redis.json" "$(cat "$tmp/redis.ticks")" <<'EOF'
 import json, sys
 
 kv, mc = (json.load(open(p)) for p in sys.argv[1:3])
 kvmc = json.load(open(sys.argv[10]))
+rd = json.load(open(sys.argv[12]))
 server_cpu, client_cpus, memory_mb = sys.argv[3:6]
 ticks = {"buddykv": int(sys.argv[6]), "memcached": int(sys.argv[7]),
-         "buddykv-mc": int(sys.argv[11])}
+         "buddykv-mc": int(sys.argv[11]), "redis": int(sys.argv[13])}
 hz = int(sys.argv[8])
 
 
@@ -187,16 +219,17 @@ def cpu_us_per_req(name, r):
 dist = kv.get("dist", "?")
 if dist == "zipf":
     dist = "zipf %s" % kv.get("theta", "?")
-print("buddykv vs memcached: YCSB-%s, %s keys (%s), %s-B keys, %s-B values, %s client thread(s), "
+print("buddykv vs memcached and Redis: YCSB-%s, %s keys (%s), %s-B keys, %s-B values, %s client thread(s), "
       "window %s, %s s each" % (kv.get("workload", "?").upper(), kv.get("keys", "?"), dist,
                                 kv.get("key_size", "?"), kv.get("value_size", "?"),
                                 kv.get("threads", "?"), kv.get("window", "?"),
                                 kv.get("duration_s", "?")))
 print("servers: 1 worker thread on cpu %s, %s MB each; client on cpu %s; buddykv datagrams "
       "up to %s bytes" % (server_cpu, memory_mb, client_cpus, sys.argv[9]))
+rows = (("buddykv", kv), ("buddykv-mc", kvmc), ("memcached", mc), ("redis", rd))
 cols = ("Mops", "p50 us", "p99 us", "p999 us", "srv cpu us", "errors", "timeouts", "verified")
 print("%-10s" % "target" + "".join("%11s" % c for c in cols))
-for name, r in (("buddykv", kv), ("buddykv-mc", kvmc), ("memcached", mc)):
+for name, r in rows:
     ver = ("yes" if r.get("verified") else "NO") if r.get("verify") else "-"
     vals = ("%.3f" % r["mops"], "%.1f" % r["p50_us"], "%.1f" % r["p99_us"],
             "%.1f" % r["p999_us"], "%.3f" % cpu_us_per_req(name, r), r.get("errors", "?"),
@@ -211,10 +244,13 @@ tput = kvmc["mops"] / mc["mops"] if mc["mops"] > 0 else float("inf")
 eff = cpu_us_per_req("memcached", mc) / cpu_us_per_req("buddykv-mc", kvmc)
 print("buddykv over the memcached protocol (buddykv-mc)/memcached: throughput %.2fx, requests "
       "per server CPU-second %.2fx" % (tput, eff))
+tput = rd["mops"] / mc["mops"] if mc["mops"] > 0 else float("inf")
+eff = cpu_us_per_req("memcached", mc) / cpu_us_per_req("redis", rd)
+print("redis/memcached: throughput %.2fx, requests per server CPU-second %.2fx" % (tput, eff))
 print("(srv cpu us: the server process's CPU time during the run, preload included, per request)")
-for name, r in (("buddykv", kv), ("buddykv-mc", kvmc), ("memcached", mc)):
+for name, r in rows:
     print("json %s: %s" % (name, json.dumps(r, separators=(",", ":"))))
-bad = [n for n, r in (("buddykv", kv), ("buddykv-mc", kvmc), ("memcached", mc))
+bad = [n for n, r in rows
        if r.get("errors", 0) or r.get("timeouts", 0) or not r.get("ops", 0)
        or (r.get("verify") and not r.get("verified"))]
 if bad:

@@ -1,6 +1,7 @@
-// buddykv-bench: YCSB workloads A/B/C against buddykv (UDP, batched datagrams) or a stock
-// memcached (TCP, pipelined), with uniform or Zipf keys, optional preload and verification of
-// every GET, a progress line each second, and throughput and latency percentiles at the end.
+// buddykv-bench: YCSB workloads A/B/C against buddykv (UDP, batched datagrams), a stock
+// memcached or a stock Redis (TCP, pipelined), with uniform or Zipf keys, optional preload and
+// verification of every GET, a progress line each second, and throughput and latency percentiles at
+// the end.
 
 #include <atomic>
 #include <chrono>
@@ -22,6 +23,7 @@
 #include "latency_histogram.hpp"
 #include "memcached_target.hpp"
 #include "memory_available.hpp"
+#include "redis_target.hpp"
 #include "verifier.hpp"
 
 using namespace buddy;
@@ -76,18 +78,23 @@ std::optional<Endpoint> parse_target(const std::string& s) {
   } catch (...) {
     return std::nullopt;
   }
-  if (e.scheme != "buddykv" && e.scheme != "memcached") return std::nullopt;
+  if (e.scheme != "buddykv" && e.scheme != "memcached" && e.scheme != "redis") return std::nullopt;
   return e;
 }
 
+// The TCP targets' options: the endpoint and the window, the rest their defaults.
+template <class T>
+T tcp_options(const Options& o, const Endpoint& e) {
+  T t;
+  t.host = e.host;
+  t.port = e.port;
+  t.window = o.window;
+  return t;
+}
+
 std::unique_ptr<Target> connect(const Options& o, const Endpoint& e) {
-  if (e.scheme == "memcached") {
-    MemcachedOptions m;
-    m.host = e.host;
-    m.port = e.port;
-    m.window = o.window;
-    return make_memcached_target(m);
-  }
+  if (e.scheme == "memcached") return make_memcached_target(tcp_options<MemcachedOptions>(o, e));
+  if (e.scheme == "redis") return make_redis_target(tcp_options<RedisOptions>(o, e));
   kv::ClientConfig c;
   c.server = e.host + ":" + std::to_string(e.port);
   c.window = o.window;
@@ -334,11 +341,12 @@ double us(std::uint64_t ns) {
 int main(int argc, char** argv) {
   Options o;
   std::string cpus;
-  CLI::App app{"buddykv-bench: YCSB A/B/C against buddykv or memcached", "buddykv-bench"};
+  CLI::App app{"buddykv-bench: YCSB A/B/C against buddykv, memcached or Redis", "buddykv-bench"};
   app.footer(
       "Exit status: 0 done, 1 could not connect or --verify found a wrong answer, 2 bad\n"
       "arguments (more --keys than --verify can hold in memory included; docs/tools.md).");
-  app.add_option("--target", o.target, "buddykv://HOST:PORT or memcached://HOST:PORT")
+  app.add_option("--target", o.target,
+                 "buddykv://HOST:PORT, memcached://HOST:PORT or redis://HOST:PORT")
       ->capture_default_str();
   app.add_option("--workload", o.workload, "YCSB workload: a (50% GET), b (95%), c (100%)")
       ->check(CLI::IsMember({"a", "b", "c"}))
@@ -403,8 +411,8 @@ int main(int argc, char** argv) {
   const auto ep = parse_target(o.target);
   if (!ep) {
     std::fprintf(stderr,
-                 "buddykv-bench: --target '%s' is not buddykv://HOST:PORT or "
-                 "memcached://HOST:PORT\n",
+                 "buddykv-bench: --target '%s' is not buddykv://HOST:PORT, "
+                 "memcached://HOST:PORT or redis://HOST:PORT\n",
                  o.target.c_str());
     return 2;
   }

@@ -37,17 +37,7 @@ std::string shm_path(std::string_view name) {
 }
 
 void check_name(std::string_view name) {
-  if (name.empty() || name.size() > 200) {
-    throw Error("segment name must be 1 to 200 characters, got " + std::to_string(name.size()));
-  }
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) {
-      throw Error("segment name '" + std::string(name) +
-                  "' may only hold letters, digits, '.', '_' and '-'");
-    }
-  }
+  if (std::string why = segment_name_error(name); !why.empty()) throw Error(why);
 }
 
 void check_ring(const RingSpec& r, const char* which) {
@@ -470,6 +460,20 @@ void Segment::check_ring_type(const RingHeader* h, RingKind kind, std::size_t en
                 std::to_string(h->entry_bytes) + " B entries, used with " +
                 std::to_string(entry_bytes) + " B entries");
   }
+}
+
+std::string segment_name_error(std::string_view name) {
+  if (name.empty() || name.size() > 200) {
+    return "segment name must be 1 to 200 characters, got " + std::to_string(name.size());
+  }
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok)
+      return "segment name '" + std::string(name) +
+             "' may only hold letters, digits, '.', '_' and '-'";
+  }
+  return {};
 }
 
 }  // namespace buddy::qp

@@ -78,11 +78,12 @@ msg_mpi_test(msg_offload_app_index-gather_4r_rpn2_nlnr_ring16k_t3 4 2 nlnr 0
              $<TARGET_FILE:buddy-index-gather> ${MSG_APP_ARGS_index-gather})
 unset(MSG_RUN_EXTRA)
 
-# kill -9 of the engine, of an app rank or of buddy-run itself (runner) mid-run
+# kill -9 of the engine, of an app rank or of buddy-run itself (runner), or SIGTERM to buddy-run
+# (term: exit status 143) mid-run
 # (tests/msg/process_killed.sh): the job ends within seconds with a non-zero status, nothing hangs, and it leaves no process (engines
 # included), no buddy segment and no Open MPI shared-memory file of the job in /dev/shm; a dead
 # engine is reported on one line by the app ranks.
-foreach(who engine rank runner)
+foreach(who engine rank runner term)
   add_test(NAME msg_offload_${who}_killed
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/process_killed.sh ${who} $<TARGET_FILE:buddy-run>
                    $<TARGET_FILE:buddy-histogram>)
@@ -95,6 +96,7 @@ add_test(NAME msg_offload_stale_segment_replaced
                  ${check} $<TARGET_FILE:buddy-run> $<TARGET_FILE:buddy-histogram>
                  ${MSG_APP_ARGS_histogram})
 set_tests_properties(msg_offload_engine_killed msg_offload_rank_killed msg_offload_runner_killed
+                     msg_offload_term_killed
                      msg_offload_stale_segment_replaced PROPERTIES
                      LABELS "msg;mpi" TIMEOUT 120 PROCESSORS 2 ENVIRONMENT "${MSG_TEST_ENV}")
 

@@ -1,11 +1,12 @@
 #!/bin/sh
-# process_killed.sh engine|rank|runner BUDDY_RUN APP: kill -9 of the buddy-engine, of an app rank
-# or of buddy-run itself (runner) of a running 2-rank offload job. The job must end within seconds with a non-zero status and leave
+# process_killed.sh engine|rank|runner|term BUDDY_RUN APP: kill -9 of the buddy-engine, of an app
+# rank or of buddy-run itself (runner), or SIGTERM to buddy-run (term: it must exit 143, as a
+# process killed by SIGTERM does), of a running 2-rank offload job. The job must end within seconds with a non-zero status and leave
 # nothing behind: no process of the job (app ranks, buddy-engines, mpirun), no buddy segment of
 # the run and no Open MPI shared-memory file of the job in /dev/shm (buddy-run gives mpirun a
 # directory of the job for those, and removes it). A killed engine is named by an app rank.
 who="$1"; run="$2"; app="$3"
-case "$who" in engine | rank | runner) ;; *) echo "process_killed: engine, rank or runner, not '$who'"; exit 2 ;; esac
+case "$who" in engine | rank | runner | term) ;; *) echo "process_killed: engine, rank, runner or term, not '$who'"; exit 2 ;; esac
 me="${who}_killed"
 out="$(mktemp)"
 prefix="buddy-msg-${who}kill-$$"
@@ -29,10 +30,11 @@ if [ -z "$rank" ] || [ -z "$engine" ]; then
 fi
 job="$(pgrep -P "$pid" | tr '\n' ' ')$mpirun_pid $(pgrep -P "$mpirun_pid" | tr '\n' ' ')"
 [ -d "/dev/shm/$prefix.ompi" ] || { echo "$me: no /dev/shm/$prefix.ompi while running"; kill "$pid"; exit 1; }
-case "$who" in engine) victim="$engine" ;; rank) victim="$rank" ;; runner) victim="$pid" ;; esac
+case "$who" in engine) victim="$engine" ;; rank) victim="$rank" ;; runner | term) victim="$pid" ;; esac
+sig=-9; [ "$who" = term ] && sig=-TERM
 sleep 1
 start=$(date +%s)
-kill -9 "$victim"
+kill "$sig" "$victim"
 i=0
 while kill -0 "$pid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 if kill -0 "$pid" 2>/dev/null; then
@@ -62,6 +64,9 @@ echo "$me: exit status $rc after ${took} s ($who $victim killed; job: $job)"
 # mpirun passes on a killed rank's status (137 for SIGKILL); buddy-run exits with it (and a
 # killed buddy-run is 137 itself).
 [ "$rc" -ne 0 ] || { echo "$me: exit status 0"; exit 1; }
+if [ "$who" = term ]; then
+  [ "$rc" -eq 143 ] || { echo "$me: exit status $rc after SIGTERM, not 143"; exit 1; }
+fi
 if [ "$who" = engine ]; then
   grep -Eq "buddy-engine serving it \(pid $engine\) stopped" "$out" ||
     { echo "$me: no app rank reported the dead engine"; exit 1; }

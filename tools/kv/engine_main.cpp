@@ -10,6 +10,7 @@
 
 #include "buddy/kv/engine/engine_runtime.hpp"
 #include "buddy/qp/error.hpp"
+#include "buddy/qp/segment.hpp"
 #include "cli.hpp"
 
 namespace {
@@ -33,7 +34,8 @@ int main(int argc, char** argv) {
       "Exit status: 0 stopped by the server, 1 error (no such segment, not a server's, ...),\n"
       "2 bad arguments, 3 the server is gone, 4 another engine (pid named) holds the segment.");
   app.add_option("--attach", name, "the server's segment name (buddykv-server starts this)")
-      ->required();
+      ->required()
+      ->check([](const std::string& s) { return buddy::qp::segment_name_error(s); });
   app.add_option("--host-timeout", host_timeout,
                  "stop when the server's heartbeat is older than this (seconds)")
       ->check(CLI::Range(0.1, 3600.0))

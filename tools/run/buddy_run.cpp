@@ -80,8 +80,10 @@ std::optional<std::string> find_engine() {
 }
 
 pid_t child = 0;
-volatile sig_atomic_t pending_signal = 0;  // a signal that came before there was a child
+volatile sig_atomic_t pending_signal = 0;   // a signal that came before there was a child
+volatile sig_atomic_t received_signal = 0;  // the last signal forwarded (or pending)
 void forward_signal(int sig) {
+  received_signal = sig;
   if (child > 0) {
     ::kill(child, sig);
   } else {
@@ -111,7 +113,11 @@ pid_t fork_bound_child() {
   return pid;
 }
 
+// A job ended by a signal sent to buddy-run (SIGTERM, SIGINT, SIGHUP, forwarded to mpirun) exits
+// 128 + that signal, as a killed process would, whatever status mpirun chose on the way out.
 int exit_status(int status) {
+  const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (received_signal != 0 && !ok) return 128 + received_signal;
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return 1;

@@ -57,6 +57,10 @@ struct AttachOptions {
   std::chrono::milliseconds wait{0};
 };
 
+// Why `name` cannot name a segment (1 to 200 letters, digits, '.', '_' or '-'), or "" if it can:
+// what create and attach throw, for tools to check their arguments with.
+std::string segment_name_error(std::string_view name);
+
 class Segment {
  public:
   static Segment create(std::string_view name, const SegmentLayout& layout,

@@ -18,7 +18,43 @@ EngineRuntime::EngineRuntime(KvQueue& q, TransportFactory factory)
 }
 
 EngineRuntime::~EngineRuntime() {
+  stop_threads();
+}
+
+// The front end first (it is a client of the serving threads), then the serving threads.
+void EngineRuntime::stop_threads() {
+  memcached_stop_.store(true);
+  if (memcached_thread_.joinable()) memcached_thread_.join();
   if (side_) side_->stop();
+}
+
+// The memcached front end, when the host asked for one: the partition map from the placement,
+// the host's ports from the block and the engine threads' own.
+void EngineRuntime::start_memcached() {
+  EngineMemcached& m = block_->memcached;
+  if (m.port < 0) return;
+  if (m.port > 65535 || m.map_ports != placement_.port_thread.size() ||
+      m.map_ports > kMaxMapPorts) {
+    throw std::runtime_error("memcached: the block's port or partition map does not fit");
+  }
+  MemcachedConfig mc;
+  mc.bind = block_->plan.bind_address();
+  mc.port = static_cast<std::uint16_t>(m.port);
+  mc.max_connections = m.max_connections;
+  mc.map.partitions = placement_.partitions;
+  mc.map.max_datagram = block_->plan.max_datagram;
+  mc.map.owner = placement_.partition_port;
+  mc.map.ports.assign(m.host_ports.begin(), m.host_ports.begin() + m.map_ports);
+  for (std::size_t k = 0; k < side_->size(); ++k) {
+    const ThreadPlan& t = side_->thread(k).plan();
+    if (t.port >= 0) mc.map.ports[t.port] = side_->thread(k).port();
+  }
+  if (std::string why = mc.map.validate(); !why.empty()) {
+    throw std::runtime_error("memcached: " + why);
+  }
+  memcached_ = std::make_unique<MemcachedFrontEnd>(mc);
+  m.bound_port.store(memcached_->port());
+  memcached_thread_ = std::thread([this] { memcached_->run(memcached_stop_); });
 }
 
 void EngineRuntime::start() {
@@ -43,7 +79,9 @@ void EngineRuntime::start() {
       block_->threads[k].port.store(side_->thread(k).port());
     }
     side_->start();
+    start_memcached();
   } catch (const std::exception& e) {
+    stop_threads();
     side_.reset();
     block_->fail(e.what());
     throw std::runtime_error(e.what());
@@ -59,6 +97,7 @@ void EngineRuntime::publish() {
     block_->threads[k].cpu_ns.store(static_cast<std::uint64_t>(side_->thread(k).cpu_s() * 1e9),
                                     std::memory_order_relaxed);
   }
+  if (memcached_) block_->memcached.counters.publish(memcached_->counters());
   if (store_) {
     block_->publish_store(store_->stats());
     for (std::uint32_t p : held_) {
@@ -82,7 +121,7 @@ bool EngineRuntime::serve(const std::atomic<bool>& stop, double host_timeout_s) 
       break;
     }
   }
-  if (side_) side_->stop();
+  stop_threads();
   publish();
   block_->state.store(static_cast<std::uint32_t>(EngineState::exited));
   return host_alive;

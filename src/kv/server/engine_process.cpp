@@ -233,6 +233,9 @@ std::string Server::restart_engine(const std::string& why) {
   for (const ThreadPlan& tp : placement_.threads) {
     if (tp.side == Side::engine) block_->plan.ports[k++] = map_.ports[tp.port];
   }
+  // The memcached front end the engine runs: its TCP port again too (its connections died with
+  // the engine; memcached clients reconnect). Its counters start again from 0.
+  if (engine_memcached_port_ > 0) block_->memcached.port = engine_memcached_port_;
   std::string last;
   auto pause = std::chrono::milliseconds(100);
   for (unsigned attempt = 1; attempt <= cfg_.engine_restarts && !stop_.load(); ++attempt) {

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <random>
 #include <stdexcept>
 
@@ -98,6 +99,17 @@ Server::Server(ServerConfig cfg, TransportFactory factory) : cfg_(std::move(cfg)
     block_->epoch.store(1);
     engine_carry_.assign(placement_.count(Side::engine), Counters{});
     engine_carry_cpu_.assign(placement_.count(Side::engine), 0.0);
+    if (cfg_.memcached_port >= 0) {  // the engine runs the front end
+      EngineMemcached& m = block_->memcached;
+      if (map_.ports.size() > kMaxMapPorts) {
+        throw std::runtime_error("memcached: more than " + std::to_string(kMaxMapPorts) +
+                                 " serving ports");
+      }
+      m.port = cfg_.memcached_port;
+      m.max_connections = static_cast<std::uint32_t>(cfg_.memcached_max_connections);
+      m.map_ports = static_cast<std::uint32_t>(map_.ports.size());
+      std::copy(map_.ports.begin(), map_.ports.end(), m.host_ports.begin());
+    }
     queue_->segment().beat();
     start_engine(factory);
     engine_attacher_pid_ = queue_->segment().holder(qp::Side::attacher).pid;
@@ -112,7 +124,9 @@ Server::Server(ServerConfig cfg, TransportFactory factory) : cfg_(std::move(cfg)
     stop_engine();
     throw std::runtime_error(why);
   }
-  if (cfg_.memcached_port >= 0) {
+  if (block_ != nullptr && cfg_.memcached_port >= 0) {
+    engine_memcached_port_ = static_cast<int>(block_->memcached.bound_port.load());
+  } else if (cfg_.memcached_port >= 0) {
     MemcachedConfig mc;
     mc.bind = cfg_.bind;
     mc.port = static_cast<std::uint16_t>(cfg_.memcached_port);
@@ -128,7 +142,9 @@ Server::Server(ServerConfig cfg, TransportFactory factory) : cfg_(std::move(cfg)
 }
 
 MemcachedCounters Server::memcached_counters() const {
-  return memcached_ ? memcached_->counters() : MemcachedCounters{};
+  if (memcached_) return memcached_->counters();
+  if (engine_memcached_port_ >= 0) return block_->memcached.counters.read();
+  return MemcachedCounters{};
 }
 
 Server::~Server() {

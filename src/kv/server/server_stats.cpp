@@ -80,10 +80,11 @@ std::string Server::stats_json(std::size_t max_bytes) const {
   w.key("store").begin_object();
   base::write_fields(w, store_stats());
   w.end_object();
-  if (memcached_) {
+  if (memcached_port() >= 0) {
     w.key("memcached").begin_object();
-    w.member("port", memcached_->port());
-    base::write_fields(w, memcached_->counters());
+    w.member("port", memcached_port());
+    w.member("side", to_string(memcached_side()));
+    base::write_fields(w, memcached_counters());
     w.end_object();
   }
 
@@ -152,7 +153,10 @@ std::string Server::stats_text() const {
        " dropped=" + std::to_string(control.dropped()) + "\n";
   s += base::text_field(kControlDrops, control.drops) + "\n";
   s += "store: " + base::text_fields(store_stats());
-  if (memcached_) s += "memcached: " + base::text_fields(memcached_->counters());
+  if (memcached_port() >= 0) {
+    s += std::string("memcached: side=") + to_string(memcached_side()) + " " +
+         base::text_fields(memcached_counters());
+  }
   char line[512];
   const double mreq = static_cast<double>(t.requests) / 1e6;
   std::snprintf(line, sizeof(line),

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "buddy/base/clock.hpp"
 #include "buddy/kv/wire/memcached_item.hpp"
 #include "buddy/kv/wire/parse.hpp"
 #include "buddy/kv/wire/udp.hpp"
@@ -178,11 +179,7 @@ struct MemcachedFrontEnd::Impl {
     if (listen_fd >= 0) ::close(listen_fd);
   }
 
-  std::size_t max_value() const {
-    const std::size_t req = wire::max_request_value(cfg.map.max_datagram, mc::kMaxKey);
-    const std::size_t lim_store = (std::size_t{1} << 20) - mc::kItemHeader;
-    return std::min(req - mc::kItemHeader, lim_store);
-  }
+  std::size_t max_value() const { return memcached_max_value(cfg.map.max_datagram); }
 
   // ---- connections ----
 
@@ -899,14 +896,23 @@ std::size_t MemcachedFrontEnd::max_value() const noexcept {
   return impl_->lim.max_value;
 }
 
+std::size_t memcached_max_value(std::uint32_t max_datagram) noexcept {
+  const std::size_t req = wire::max_request_value(max_datagram, mc::kMaxKey);
+  const std::size_t lim_store = (std::size_t{1} << 20) - mc::kItemHeader;
+  return std::min(req - mc::kItemHeader, lim_store);
+}
+
 void MemcachedFrontEnd::run(const std::atomic<bool>& stop) {
+  const std::uint64_t cpu0 = base::thread_cpu_ns() - counters_.cpu_ns;
   while (!stop.load(std::memory_order_relaxed)) {
     impl_->step(stop);
+    counters_.cpu_ns = base::thread_cpu_ns() - cpu0;
     shared_.publish(counters_);
   }
   for (auto& [fd, conn] : impl_->conns) impl_->close_conn(*conn);
   impl_->conns.clear();
   counters_.open_connections = 0;
+  counters_.cpu_ns = base::thread_cpu_ns() - cpu0;
   shared_.publish(counters_);
 }
 

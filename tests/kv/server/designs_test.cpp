@@ -17,6 +17,7 @@
 #include "buddy/kv/wire/udp.hpp"
 #include "buddy/kv/wire/writer.hpp"
 #include "buddy_test_util.hpp"
+#include "design_config.hpp"
 
 namespace buddy::kv {
 namespace {
@@ -28,18 +29,7 @@ using wire::Opcode;
 using wire::Status;
 
 ServerConfig config_for(const std::string& design) {
-  ServerConfig c;
-  c.placement.design = serving::parse_design(design).value();
-  c.port = 0;
-  c.placement.host_threads = 2;
-  c.placement.engine_threads = 2;
-  c.placement.spare_threads = 1;
-  c.placement.partitions_per_thread = 2;
-  c.store.memory_bytes = std::size_t{32} << 20;
-  c.engine = server::EngineMode::thread;
-  c.ring_bytes = std::uint64_t{1} << 18;  // small rings: back-pressure happens
-  c.segment = buddy::testing::unique_name("kvd");
-  return c;
+  return design_config(design);
 }
 
 // "prefix" + i, built without the operator+ that trips GCC 12's -Wrestrict.

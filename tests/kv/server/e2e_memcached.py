@@ -13,6 +13,10 @@
                                        libmemcached tools (memccp, memccat, memcrm, memcexist,
                                        memctouch, memcflush, memcstat) against buddykv
 
+In every mode the memcached port must be where docs/memcached.md ("Where it runs") puts it: the
+listening socket belongs to buddykv-server in cpu-only and to its buddykv-engine process in the
+offloaded designs, and the final STATS name that side and count the front end's CPU time.
+
 Every server runs on loopback with temporary state and is stopped at the end; any difference or
 failure prints one line per problem and exits 1.
 """
@@ -72,6 +76,39 @@ def wait_port(port, proc, what):
     fail(f"{what} did not listen on {port}")
 
 
+def listener_pid(port):
+    """The pid of the process holding the TCP listener on 127.0.0.1:port (/proc), or None."""
+    inode = None
+    for line in open("/proc/net/tcp").readlines()[1:]:
+        f = line.split()
+        if f[1].endswith(":%04X" % port) and f[3] == "0A":
+            inode = f[9]
+    if inode is None:
+        return None
+    want = f"socket:[{inode}]"
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == want:
+                    return int(pid)
+        except OSError:
+            continue
+    return None
+
+
+def check_side(p, port):
+    """The memcached port is the server's own in cpu-only, its engine process's otherwise."""
+    pid = listener_pid(port)
+    if pid is None:
+        fail(f"no process listens on memcached port {port}")
+    comm = open(f"/proc/{pid}/comm").read().strip()
+    if DESIGN == "cpu-only":
+        if pid != p.pid:
+            fail(f"cpu-only: memcached port held by {comm} (pid {pid}), not buddykv-server")
+    elif pid == p.pid or comm != "buddykv-engine":
+        fail(f"{DESIGN}: memcached port held by {comm} (pid {pid}), not the engine process")
+
+
 def start_buddykv(*extra):
     args = [os.path.join(BIN, "buddykv-server"), "--design", DESIGN, "--port", "0",
             "--memory", "64M", "--memcached-port", "0", "--json"]
@@ -92,6 +129,7 @@ def start_buddykv(*extra):
         if m:
             port = int(m.group(1))
             wait_port(port, p, "buddykv-server")
+            check_side(p, port)
             return p, port
         time.sleep(0.05)
     fail("buddykv-server did not announce its memcached port")
@@ -106,7 +144,13 @@ def stop_buddykv(p):
     stats = [json.loads(l) for l in open(os.path.join(work, "stats.json")) if l.strip()]
     if not stats or "memcached" not in stats[-1]:
         fail("no memcached counters in the final statistics")
-    return stats[-1]["memcached"]
+    mc = stats[-1]["memcached"]
+    side = "host" if DESIGN == "cpu-only" else "engine"
+    if mc.get("side") != side:
+        fail(f"final statistics put the memcached front end on {mc.get('side')}, not {side}")
+    if not mc.get("cpu_ns", 0) > 0:
+        fail("final statistics count no CPU time for the memcached front end")
+    return mc
 
 
 def start_memcached():

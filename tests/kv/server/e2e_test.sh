@@ -77,6 +77,13 @@ bad_args "--memory: '-5' is not a size (e.g. 4096, 64K, 256M, 2G)" --memory -5
 bad_args "--memory: ' 5M' is not a size" --memory ' 5M'
 bad_args "--segment: an empty name" --segment ''
 bad_args "--port-file $work/no-such-dir/port: cannot write" --port 0 --port-file "$work/no-such-dir/port"
+# buddykv-engine's --attach is checked as an argument: status 2 and one line.
+for name in '' 'a/b'; do
+  rc=0
+  "$bin/buddykv-engine" --attach "$name" 2>"$work/bad.err" || rc=$?
+  [[ "$rc" == 2 && "$(wc -l <"$work/bad.err")" == 1 ]] && grep -q "^buddykv-engine: --attach: segment name" "$work/bad.err" \
+    || fail "buddykv-engine --attach '$name': rc $rc, $(cat "$work/bad.err")"
+done
 # A serving port already taken (held by a UDP socket here): by the server itself (cpu-only) or by
 # its engine process (engine-only, sav), one line and status 1 either way.
 python3 - "$work/held" <<'PY' &

@@ -6,7 +6,10 @@
 //    serving knobs, the address and ports to bind;
 //  - engine -> host: its state (starting, ready, failed with a one-line reason, exited), the ports
 //    it bound, each engine thread's counters and CPU time, and the engine store's statistics;
-//  - host -> engine at the end: the stop flag.
+//  - host -> engine at the end: the stop flag;
+//  - the memcached front end of the offloaded designs (EngineMemcached, at the end): the TCP port
+//    the engine serves memcached on and the host's serving ports (host -> engine, before the
+//    engine starts); the port it bound and its counters (engine -> host).
 // Who the engine is and whether it still runs is not here: the engine holds the segment's
 // attacher side (qp liveness: pid, start time, heartbeat), the host its creator side.
 // All shared fields are lock-free atomics (address-free, so valid across processes).
@@ -21,6 +24,7 @@
 #include <string_view>
 
 #include "buddy/base/shared_words.hpp"
+#include "buddy/kv/serving/memcached_front_end.hpp"
 #include "buddy/kv/serving/placement.hpp"
 #include "buddy/kv/serving/stats.hpp"
 #include "buddy/kv/serving/store_settings.hpp"
@@ -31,10 +35,12 @@
 namespace buddy::kv::engine {
 
 inline constexpr std::uint64_t kEngineBlockMagic = 0x314B4C42454E4742ull;  // "BGNEBLK1" in LE
-// 2: liveness in the qp segment, oversize the last drop reason; 3: the queue pairs' epoch
-inline constexpr std::uint32_t kEngineBlockVersion = 3;
+// 2: liveness in the qp segment, oversize the last drop reason; 3: the memcached front end;
+// 4: the queue pairs' epoch
+inline constexpr std::uint32_t kEngineBlockVersion = 4;
 inline constexpr std::uint32_t kMaxEngineThreads = 256;
 inline constexpr std::uint32_t kMaxEngineCpus = 256;
+inline constexpr std::uint32_t kMaxMapPorts = 512;  // serving ports of both sides together
 
 enum class EngineState : std::uint32_t { starting = 0, ready = 1, failed = 2, exited = 3 };
 
@@ -86,6 +92,20 @@ struct alignas(64) EngineThreadSlot {
   std::atomic<std::uint32_t> port{0};  // the UDP port it serves (once ready)
 };
 
+// The memcached front end in the offloaded designs runs in the engine (docs/memcached.md, "Where
+// it runs"). The host fills the first part before the engine starts; the engine the rest.
+struct EngineMemcached {
+  std::int32_t port = -1;  // TCP port of plan.bind to serve memcached on; -1: off, 0: any free
+  std::uint32_t max_connections = 0;
+  std::uint32_t map_ports = 0;  // the partition map's port count
+  std::uint32_t reserved = 0;
+  // Port index i of the partition map is served by the host on host_ports[i]; 0: an engine
+  // thread's port (the engine knows those).
+  std::array<std::uint16_t, kMaxMapPorts> host_ports{};
+  alignas(64) std::atomic<std::uint32_t> bound_port{0};  // engine: the TCP port, once ready
+  alignas(64) base::SharedWords<serving::MemcachedCounters> counters;  // engine: published
+};
+
 struct EngineBlock {
   std::uint64_t magic = 0;
   std::uint32_t version = 0;
@@ -98,7 +118,8 @@ struct EngineBlock {
   alignas(64) base::SharedWords<StatsSnapshot> store;  // StatsSnapshot's 9 words
   std::array<std::atomic<std::uint64_t>, wire::kMaxPartitions> partition_items{};
   std::array<EngineThreadSlot, kMaxEngineThreads> threads{};
-  // The queue pairs' epoch (version 3): written by the host before it starts an engine (1 for
+  EngineMemcached memcached;
+  // The queue pairs' epoch (version 4): written by the host before it starts an engine (1 for
   // the first, one more for each restart, after the pairs were emptied), and echoed by the
   // engine in engine_epoch when it is ready: an engine that echoes another epoch is not taken.
   alignas(64) std::atomic<std::uint64_t> epoch{0};
@@ -131,7 +152,12 @@ static_assert(offsetof(EngineBlock, plan) == 16 && offsetof(EngineBlock, state) 
 static_assert(offsetof(EngineBlock, stop) == 1732);
 static_assert(offsetof(EngineBlock, error) == 1736 && offsetof(EngineBlock, store) == 2048);
 static_assert(offsetof(EngineBlock, partition_items) == 2120);
-static_assert(offsetof(EngineBlock, threads) == 133248 && offsetof(EngineBlock, epoch) == 215168);
-static_assert(offsetof(EngineBlock, engine_epoch) == 215176 && sizeof(EngineBlock) == 215232);
+static_assert(sizeof(serving::MemcachedCounters) == 352);
+static_assert(offsetof(EngineMemcached, host_ports) == 16 &&
+              offsetof(EngineMemcached, bound_port) == 1088 &&
+              offsetof(EngineMemcached, counters) == 1152 && sizeof(EngineMemcached) == 1536);
+static_assert(offsetof(EngineBlock, threads) == 133248);
+static_assert(offsetof(EngineBlock, memcached) == 215168 && offsetof(EngineBlock, epoch) == 216704);
+static_assert(offsetof(EngineBlock, engine_epoch) == 216712 && sizeof(EngineBlock) == 216768);
 
 }  // namespace buddy::kv::engine

@@ -3,13 +3,16 @@
 // and tests). It attaches only through the server's segment: it reads the plan from the engine
 // control block, recomputes the placement, builds its store (engine-only, shrd), binds its ports,
 // runs its threads (serving::ServingSide: CE workers feeding host PEs over KV queue pairs, or full
-// workers), and publishes its state, counters and CPU time back into the block. It holds the
+// workers) and, when the block asks for it, the memcached front end (serving::MemcachedFrontEnd
+// on a thread of its own, a client of the serving ports like on the host in cpu-only), and
+// publishes its state, counters and CPU time back into the block. It holds the
 // segment's attacher side (qp liveness) for as long as it lives, beating it; one engine per
 // segment.
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "buddy/kv/engine/engine_block.hpp"
@@ -45,6 +48,8 @@ class EngineRuntime {
 
  private:
   void publish();
+  void start_memcached();
+  void stop_threads();
 
   queue::KvQueue& q_;
   qp::AttachClaim claim_;
@@ -54,6 +59,9 @@ class EngineRuntime {
   std::unique_ptr<Store> store_;
   std::vector<std::uint32_t> held_;
   std::unique_ptr<serving::ServingSide> side_;
+  std::unique_ptr<serving::MemcachedFrontEnd> memcached_;
+  std::thread memcached_thread_;
+  std::atomic<bool> memcached_stop_{false};
 };
 
 }  // namespace buddy::kv::engine

@@ -84,11 +84,17 @@ class Server {
   void stop();  // idempotent; joins every thread and stops the engine
 
   std::uint16_t control_port() const { return control_->local().port; }
-  // The memcached front end's TCP port (-1: off) and counters.
-  int memcached_port() const noexcept { return memcached_ ? memcached_->port() : -1; }
+  // The memcached front end's TCP port (-1: off), the side it runs on (the host in cpu-only, the
+  // engine in the offloaded designs: docs/memcached.md, "Where it runs") and its counters.
+  int memcached_port() const noexcept {
+    return memcached_ ? memcached_->port() : engine_memcached_port_;
+  }
+  serving::Side memcached_side() const noexcept {
+    return memcached_ ? serving::Side::host : serving::Side::engine;
+  }
   serving::MemcachedCounters memcached_counters() const;
   std::size_t memcached_max_value() const noexcept {
-    return memcached_ ? memcached_->max_value() : 0;
+    return memcached_port() >= 0 ? serving::memcached_max_value(map_.max_datagram) : 0;
   }
   const wire::PartitionMap& map() const noexcept { return map_; }
   const ServerConfig& config() const noexcept { return cfg_; }
@@ -170,7 +176,8 @@ class Server {
   mutable std::mutex engine_mu_;
   std::string engine_lost_;
   std::thread control_thread_;
-  std::unique_ptr<serving::MemcachedFrontEnd> memcached_;
+  std::unique_ptr<serving::MemcachedFrontEnd> memcached_;  // on the host (cpu-only)
+  int engine_memcached_port_ = -1;                         // the engine's (offloaded designs)
   std::thread memcached_thread_;
   std::atomic<bool> memcached_stop_{false};
   serving::SharedCounters control_counters_;  // control port: datagrams, answers, drops

@@ -3,7 +3,9 @@
 // (kv/wire/memcached.hpp) into the native protocol's requests and sends them, batched into one
 // datagram per serving port, to the server's serving ports over UDP, exactly as a native client
 // does: multi-key gets are split per partition, and every connection is answered in its command
-// order. It therefore runs in every design, whatever thread owns a partition.
+// order. It therefore runs in every design, whatever thread owns a partition: the server runs it
+// on the host in cpu-only, the engine runtime (kv/engine) on the engine side in the offloaded
+// designs, so that memcached parsing leaves the host's CPU there (docs/memcached.md).
 //
 // Commands that read and then write an item (add, cas, incr, append, touch, ms with a mode, ...)
 // take an exclusive lock on their key inside the front end, reads a shared one, so that commands
@@ -50,6 +52,7 @@ struct MemcachedCounters {
   std::uint64_t retransmits = 0;
   std::uint64_t timeouts = 0;       // commands answered SERVER_ERROR after the last retry
   std::uint64_t server_errors = 0;  // SERVER_ERROR answers from the store (out of memory, ...)
+  std::uint64_t cpu_ns = 0;         // CPU time of the thread that runs the front end
   std::array<std::uint64_t, wire::mc::kOps> commands{};
   std::array<std::uint64_t, wire::mc::kErrors> errors{};
 
@@ -65,12 +68,17 @@ struct MemcachedCounters {
     f("retransmits", s.retransmits...);
     f("timeouts", s.timeouts...);
     f("server_errors", s.server_errors...);
+    f("cpu_ns", s.cpu_ns...);
     f(base::Field("commands").each(wire::mc::kOpNames), s.commands...);
     f(base::Field("errors").each(wire::mc::kErrorNames), s.errors...);
   }
 };
 static_assert(base::field_words<MemcachedCounters>() * 8 == sizeof(MemcachedCounters),
               "every MemcachedCounters field is in its table");
+
+// The largest data block a command may carry with native datagrams of max_datagram bytes (the
+// native request's value limit, or the store's 1 MiB, less the item header).
+std::size_t memcached_max_value(std::uint32_t max_datagram) noexcept;
 
 class MemcachedFrontEnd {
  public:
@@ -81,7 +89,8 @@ class MemcachedFrontEnd {
   MemcachedFrontEnd& operator=(const MemcachedFrontEnd&) = delete;
 
   std::uint16_t port() const noexcept;  // the TCP port it listens on
-  // Serves until stop is set; open connections are closed then.
+  // Serves until stop is set; open connections are closed then. The calling thread's CPU time
+  // from here on is counted in cpu_ns.
   void run(const std::atomic<bool>& stop);
   MemcachedCounters counters() const noexcept { return shared_.read(); }  // any thread
   // The largest data block a command may carry (the native datagram limit less the item header).
