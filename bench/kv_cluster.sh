@@ -158,7 +158,7 @@ single = json.loads(sys.argv[6])
 out = {"servers": int(sys.argv[2]), "servers_at_end": b["servers"], "mops": b["mops"],
        "p50_us": b["p50_us"], "p99_us": b["p99_us"], "errors": b["errors"],
        "timeouts": b["timeouts"], "verified": b["verified"],
-       "lost_acked_writes": b["lost_acked_writes"], "read_back": b["read_back"],
+       "lost_acked_writes": b["lost_acked_writes"], "read_back": b["readback_keys"],
        "read_back_skipped_gone": b["read_back_skipped_gone"], "moved_reads": b["moved_reads"],
        "joins": b["joins"], "leaves": b["leaves"], "rerouted": b["rerouted"],
        "churn": sys.argv[5] == "1", "lease_ttl_s": int(sys.argv[4]),

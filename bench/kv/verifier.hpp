@@ -72,6 +72,18 @@ class Verifier {
                                                                          : Check::ok;
   }
 
+  // The final read-back (every acknowledged key read once more after the run): the key's last
+  // answer must hold its highest acknowledged version or a newer one that was issued. Unlike
+  // check_get it makes no allowance for retransmitted SETs: an older value is a lost write.
+  Check check_final(std::uint64_t k, bool found, std::string_view value,
+                    std::string& scratch) const {
+    const std::uint64_t lo = acked(k).first;
+    if (!found) return lo == 0 ? Check::ok : Check::missing;
+    const std::uint64_t v = value_version(k, value, sizes_, scratch);
+    if (v == 0 || v > keys_[k].issued.load(std::memory_order_relaxed)) return Check::bad_value;
+    return v < lo ? Check::stale : Check::ok;
+  }
+
   // found: the GET answered ok with `value`; else it answered not_found.
   Check check_get(std::uint64_t k, std::uint64_t lo, bool found, std::string_view value,
                   std::string& scratch) const {

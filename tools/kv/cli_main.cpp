@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   cfg.timeout = std::chrono::milliseconds(timeout_ms);
   cfg.window = 1;
   cfg.max_retries = 5;
+  cfg.give_up = std::chrono::milliseconds(0);  // one request: 5 retransmissions, then say so
   try {
     std::unique_ptr<Client> one;
     std::unique_ptr<ClusterClient> cluster;

@@ -132,7 +132,8 @@ class Relay {
         ++c_.hellos;
         for (auto& p : r.map.ports) p = listener_for(p)->local().port;
         std::vector<std::byte> out(wire::kMaxDatagram);
-        out.resize(wire::encode_hello(out, r.header.client_id, r.map, r.assigned_client_id));
+        out.resize(
+            wire::encode_hello(out, r.header.client_id, r.map, r.assigned_client_id, r.flags));
         if (!out.empty()) bytes = std::move(out);
       }
     }

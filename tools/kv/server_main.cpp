@@ -96,6 +96,11 @@ int main(int argc, char** argv) {
                  "run the engine binary under this command, e.g. \"qemu-aarch64 -L /\" for an "
                  "aarch64 buddykv-engine on an x86 host (docs/dpu.md)");
   app.add_option("--segment", cfg.segment, "name of the shared segment (default: buddykv-PID-N)");
+  app.add_option("--engine-restarts", cfg.engine_restarts,
+                 "attempts to start a new engine process when one dies (lat, sav, dual: their "
+                 "store is the host's), 100 ms apart and doubling; 0: a dead engine stays lost")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
   app.add_option("--pipeline", cfg.worker.pipeline, "CE: bursts in flight to the PE at once")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

@@ -70,6 +70,7 @@ Client::Client(ClientConfig cfg, std::unique_ptr<wire::BurstTransport> transport
     throw std::runtime_error(err);
   }
   map_ = std::move(hello.map);
+  engine_down_ = (hello.flags & wire::kHelloEngineDown) != 0;
   // The server's id for this client: its data requests are then sequenced (exactly-once writes).
   if (hello.assigned_client_id != 0) cfg_.client_id = hello.assigned_client_id;
   live_writes_.assign(wire::kWriteWindow, 0);
@@ -286,9 +287,37 @@ void Client::expire(std::uint64_t now) {
   next_deadline_ns_ = next;
 }
 
+void Client::ask_hello(std::uint64_t now) {
+  if (now - last_hello_ns_ < 100'000'000) return;
+  last_hello_ns_ = now;
+  std::array<std::byte, 64> req;
+  const std::size_t n = wire::encode_control_request(req, wire::Command::hello, cfg_.client_id);
+  wire::Datagram d{req.data(), static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(n),
+                   server_};
+  if (t_->send_burst({&d, 1}) == 1) ++ctr_.hellos;
+}
+
+// A HELLO answer that arrives among the data answers: whether the engine is down, and the ports
+// (a map of the same shape only: requests in flight keep their port index).
+void Client::take_hello(const wire::Datagram& d) {
+  const auto r = wire::parse_control_response({d.data, std::min(d.size, d.capacity)});
+  if (r.drop != wire::Drop::none || r.cmd != wire::Command::hello ||
+      r.header.client_id != cfg_.client_id) {
+    ++ctr_.dropped;
+    return;
+  }
+  engine_down_ = (r.flags & wire::kHelloEngineDown) != 0;
+  if (r.map.partitions == map_.partitions && r.map.ports.size() == map_.ports.size() &&
+      r.map.owner == map_.owner) {
+    map_.ports = r.map.ports;
+  }
+}
+
 void Client::retry(std::uint32_t s, std::uint64_t now) {
   Slot& sl = slots_[s];
-  if (sl.retries >= cfg_.max_retries) {
+  const auto give_up_ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.give_up).count());
+  if (sl.retries >= cfg_.max_retries && now - sl.ts >= give_up_ns) {
     Completion c;
     c.timed_out = true;
     c.latency_ns = now - sl.ts;
@@ -298,6 +327,7 @@ void Client::retry(std::uint32_t s, std::uint64_t now) {
   }
   ++sl.retries;
   ++ctr_.retries;
+  if (cfg_.rehello_after != 0 && sl.retries >= cfg_.rehello_after) ask_hello(now);
   enqueue(s);  // into this port's open datagram, with the new requests; sent by the next flush
 }
 
@@ -307,6 +337,10 @@ std::size_t Client::receive(std::chrono::microseconds wait) {
   for (std::size_t i = 0; i < n; ++i) {
     const wire::Datagram& d = rx_[i];
     ++ctr_.datagrams_in;
+    if (d.peer == server_) {  // the control port: a HELLO asked again
+      take_hello(d);
+      continue;
+    }
     const auto p = d.size > d.capacity ? wire::Parsed<wire::ResponseView>{wire::Drop::truncated}
                                        : wire::parse_responses({d.data, d.size}, views_);
     if (p.drop != wire::Drop::none || p.header.client_id != cfg_.client_id) {

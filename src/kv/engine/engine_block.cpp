@@ -105,6 +105,14 @@ EngineBlock* EngineBlock::attach(void* area, std::size_t bytes) {
   return b;
 }
 
+void EngineBlock::rearm(std::uint64_t e) {
+  engine_epoch.store(0);
+  error.fill('\0');
+  stop.store(0);
+  epoch.store(e);
+  state.store(static_cast<std::uint32_t>(EngineState::starting));
+}
+
 void EngineBlock::fail(std::string_view why) {
   const std::size_t n = std::min(why.size(), error.size() - 1);
   std::memcpy(error.data(), why.data(), n);

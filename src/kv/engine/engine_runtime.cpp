@@ -87,6 +87,7 @@ void EngineRuntime::start() {
     throw std::runtime_error(e.what());
   }
   publish();
+  block_->engine_epoch.store(block_->epoch.load());
   block_->state.store(static_cast<std::uint32_t>(EngineState::ready));
 }
 

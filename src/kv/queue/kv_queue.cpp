@@ -180,4 +180,12 @@ KvPeEnd KvQueue::pe(std::uint32_t pair) const {
   return KvPeEnd(rq, qp::Segment::ring_data(rq), rs, qp::Segment::ring_data(rs));
 }
 
+void KvQueue::reset_pair(std::uint32_t pair) {
+  check_pair(pair);
+  for (qp::RingHeader* r : {seg_.request_ring(pair), seg_.response_ring(pair)}) {
+    r->tail.store(0, std::memory_order_relaxed);
+    r->head.store(0, std::memory_order_release);
+  }
+}
+
 }  // namespace buddy::kv::queue

@@ -71,6 +71,20 @@ void Server::start_engine(const TransportFactory& factory) {
 }
 
 void Server::start_engine_process() {
+  const pid_t pid = spawn_engine();
+  if (std::string why = wait_engine_ready(pid); !why.empty()) {
+    // Not a lost engine (the server never served): the reason is this server's one line,
+    // thrown; stopping the engine that failed to start reports nothing more.
+    {
+      std::lock_guard lock(engine_mu_);
+      engine_lost_ = why;
+    }
+    stop_engine();
+    throw std::runtime_error(why);
+  }
+}
+
+pid_t Server::spawn_engine() {
   const std::string bin = cfg_.engine_binary.empty() ? default_engine_binary() : cfg_.engine_binary;
   if (::access(bin.c_str(), X_OK) != 0) {
     throw std::runtime_error("engine binary " + bin +
@@ -96,32 +110,34 @@ void Server::start_engine_process() {
     ::execvp(argv[0], const_cast<char* const*>(argv.data()));
     ::_exit(127);
   }
-  engine_pid_ = pid;
+  engine_pid_.store(pid);
+  return pid;
+}
+
+std::string Server::wait_engine_ready(pid_t pid) {
   const auto deadline = std::chrono::steady_clock::now() + cfg_.engine_start_timeout;
   for (;;) {
     const EngineState s = block_->current();
-    if (s == EngineState::ready) return;
-    int status = 0;
-    std::string why;
-    if (s == EngineState::failed) {
-      why = "engine failed: " + block_->failure();
-    } else if (::waitpid(pid, &status, WNOHANG) == pid) {
-      engine_pid_ = -1;
-      why = "engine process " + describe_status(status) + " before it was ready";
-    } else if (std::chrono::steady_clock::now() > deadline) {
-      why = "engine process did not become ready within " +
-            std::to_string(cfg_.engine_start_timeout.count()) + " ms";
-    }
-    if (!why.empty()) {
-      // Not a lost engine (the server never served): the reason is this server's one line,
-      // thrown; stopping the engine that failed to start reports nothing more.
-      {
-        std::lock_guard lock(engine_mu_);
-        engine_lost_ = why;
+    if (s == EngineState::ready) {
+      if (block_->engine_epoch.load() != block_->epoch.load()) {
+        return "engine answered epoch " + std::to_string(block_->engine_epoch.load()) +
+               ", expected " + std::to_string(block_->epoch.load());
       }
-      stop_engine();
-      throw std::runtime_error(why);
+      engine_attacher_pid_.store(queue_->segment().holder(qp::Side::attacher).pid);
+      return {};
     }
+    int status = 0;
+    if (s == EngineState::failed) return "engine failed: " + block_->failure();
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      engine_pid_.store(-1);
+      return "engine process " + describe_status(status) + " before it was ready";
+    }
+    if (stop_.load()) return "the server is stopping";
+    if (std::chrono::steady_clock::now() > deadline) {
+      return "engine process did not become ready within " +
+             std::to_string(cfg_.engine_start_timeout.count()) + " ms";
+    }
+    queue_->segment().beat();
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }
@@ -133,21 +149,21 @@ void Server::stop_engine() {
     engine_thread_.join();
   }
   engine_rt_.reset();
-  if (engine_pid_ > 0) {
+  if (const pid_t pid = engine_pid_.load(); pid > 0) {
     int status = 0;
     pid_t r = 0;
-    for (int i = 0; i < 500 && (r = ::waitpid(engine_pid_, &status, WNOHANG)) == 0; ++i) {
+    for (int i = 0; i < 500 && (r = ::waitpid(pid, &status, WNOHANG)) == 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (r == 0) {
-      ::kill(engine_pid_, SIGKILL);
-      ::waitpid(engine_pid_, &status, 0);
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
       engine_died("engine process did not stop within 5 s and was killed");
-    } else if (r == engine_pid_ && !(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
+    } else if (r == pid && !(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
                engine_lost().empty()) {
       engine_died("engine process " + describe_status(status) + " while stopping");
     }
-    engine_pid_ = -1;
+    engine_pid_.store(-1);
   }
 }
 
@@ -169,9 +185,121 @@ void Server::engine_died(const std::string& why) {
                why.c_str(), ports.c_str(), static_cast<unsigned long long>(st.items));
 }
 
+Server::EngineRestarts Server::engine_restarts() const {
+  EngineRestarts r;
+  r.restarts = restarts_.load();
+  r.epoch = block_ != nullptr ? block_->epoch.load() : 0;
+  r.last_downtime_ms = static_cast<double>(last_downtime_us_.load()) / 1e3;
+  r.down = engine_down_.load();
+  return r;
+}
+
+void Server::engine_gone(const std::string& why) {
+  // Only an engine process restarts, and only where no partition lives in the engine's store.
+  if (stop_.load() || cfg_.engine != EngineMode::process || cfg_.engine_restarts == 0) {
+    engine_died(why);
+  } else if (!placement_.partitions_on(Side::engine).empty()) {
+    engine_died(why + "; not restarted: its store was in the engine process");
+  } else if (std::string failed = restart_engine(why); !failed.empty() && !stop_.load()) {
+    engine_died(why + "; not restarted: " + failed);
+  }
+}
+
+std::string Server::restart_engine(const std::string& why) {
+  const auto t0 = std::chrono::steady_clock::now();
+  engine_down_.store(true);
+  // The dead engine must be gone for good before its pairs are emptied: a hung one is killed.
+  if (const pid_t pid = engine_pid_.load(); pid > 0) {
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    engine_pid_.store(-1);
+  }
+  std::uint32_t epoch = queue_epoch_.load() + 1;
+  std::fprintf(stderr, "buddykv-server: %s; restarting it (queue pairs' epoch %u -> %u)\n",
+               why.c_str(), epoch - 1, epoch);
+  {
+    // Its figures are carried over; its slots start again from 0 for the next engine.
+    std::lock_guard lock(engine_mu_);
+    for (std::size_t k = 0; k < engine_carry_.size(); ++k) {
+      engine_carry_[k] += block_->threads[k].counters.read();
+      engine_carry_cpu_[k] += static_cast<double>(block_->threads[k].cpu_ns.load()) / 1e9;
+      block_->threads[k].counters.publish(Counters{});
+      block_->threads[k].cpu_ns.store(0);
+    }
+  }
+  // The same ports again: the plan's ports become the ones the dead engine served.
+  std::size_t k = 0;
+  for (const ThreadPlan& tp : placement_.threads) {
+    if (tp.side == Side::engine) block_->plan.ports[k++] = map_.ports[tp.port];
+  }
+  // The memcached front end the engine runs: its TCP port again too (its connections died with
+  // the engine; memcached clients reconnect). Its counters start again from 0.
+  if (engine_memcached_port_ > 0) block_->memcached.port = engine_memcached_port_;
+  std::string last;
+  auto pause = std::chrono::milliseconds(100);
+  for (unsigned attempt = 1; attempt <= cfg_.engine_restarts && !stop_.load(); ++attempt) {
+    // Every host PE empties its pairs (what the dead engine, or a failed attempt, published or
+    // half wrote is never read) and drops what it owed: never answered, so resent by clients.
+    if (attempt > 1) ++epoch;
+    queue_epoch_.store(epoch);
+    const auto reset_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!host_->queues_at(epoch)) {
+      if (stop_.load() || std::chrono::steady_clock::now() > reset_deadline) {
+        engine_down_.store(false);
+        return "the host's processing engines did not empty their queue pairs";
+      }
+      queue_->segment().beat();
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    block_->rearm(epoch);
+    try {
+      last = wait_engine_ready(spawn_engine());
+    } catch (const std::exception& e) {
+      last = e.what();
+    }
+    if (last.empty()) {
+      const auto down = std::chrono::steady_clock::now() - t0;
+      last_downtime_us_.store(static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(down).count()));
+      restarts_.fetch_add(1);
+      engine_down_.store(false);
+      std::fprintf(stderr,
+                   "buddykv-server: engine restart %u/%u: process %d ready, epoch %u, down %.1f "
+                   "ms\n",
+                   attempt, cfg_.engine_restarts, static_cast<int>(engine_pid_.load()), epoch,
+                   std::chrono::duration<double, std::milli>(down).count());
+      return {};
+    }
+    std::fprintf(stderr, "buddykv-server: engine restart %u/%u failed: %s\n", attempt,
+                 cfg_.engine_restarts, last.c_str());
+    if (const pid_t pid = engine_pid_.load(); pid > 0) {
+      ::kill(pid, SIGKILL);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      engine_pid_.store(-1);
+    }
+    for (auto until = std::chrono::steady_clock::now() + pause;
+         std::chrono::steady_clock::now() < until && !stop_.load();) {
+      queue_->segment().beat();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    pause = std::min(pause * 2, std::chrono::milliseconds(2000));
+  }
+  engine_down_.store(false);
+  return std::to_string(cfg_.engine_restarts) + " attempts failed, the last: " + last;
+}
+
 std::string Server::engine_lost() const {
   std::lock_guard lock(engine_mu_);
   return engine_lost_;
+}
+
+void Server::watch_loop() {
+  while (!stop_.load()) {
+    watch_engine();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 void Server::watch_engine() {
@@ -181,24 +309,24 @@ void Server::watch_engine() {
   // Looked at before waitpid: an engine process that dies after this look is reaped below (or in
   // the next round) and described by its exit status, never as merely gone.
   const bool attached = seg.peer_alive();
-  if (engine_pid_ > 0) {
+  if (const pid_t pid = engine_pid_.load(); pid > 0) {
     int status = 0;
-    if (::waitpid(engine_pid_, &status, WNOHANG) == engine_pid_) {
-      engine_pid_ = -1;
-      engine_died("engine process " + describe_status(status));
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      engine_pid_.store(-1);
+      engine_gone("engine process " + describe_status(status));
       return;
     }
   }
   const EngineState s = block_->current();
   if (s == EngineState::failed) {
-    engine_died("engine failed: " + block_->failure());
+    engine_gone("engine failed: " + block_->failure());
   } else if (s == EngineState::exited) {
-    engine_died("engine exited (it saw the host as dead)");
+    engine_gone("engine exited (it saw the host as dead)");
   } else if (!attached) {
-    engine_died("engine process " + std::to_string(engine_attacher_pid_) + " is gone");
+    engine_gone("engine process " + std::to_string(engine_attacher_pid_.load()) + " is gone");
   } else if (std::chrono::duration<double>(seg.peer_heartbeat_age()).count() >
              kEngineHeartbeatTimeoutS) {
-    engine_died("engine stopped beating for " + std::to_string(kEngineHeartbeatTimeoutS) + " s");
+    engine_gone("engine stopped beating for " + std::to_string(kEngineHeartbeatTimeoutS) + " s");
   }
 }
 

@@ -80,6 +80,10 @@ Server::Server(ServerConfig cfg, TransportFactory factory) : cfg_(std::move(cfg)
   host.ports = host_ports;
   host.worker = cfg_.worker;
   host.max_datagram = cfg_.max_datagram;
+  if (queue_) {
+    queue_epoch_.store(1);
+    host.queue_epoch = &queue_epoch_;
+  }
   host_ = std::make_unique<ServingSide>(placement_, Side::host, host);
   for (std::size_t k = 0; k < host_->size(); ++k) {
     const ThreadPlan& t = host_->thread(k).plan();
@@ -92,6 +96,9 @@ Server::Server(ServerConfig cfg, TransportFactory factory) : cfg_(std::move(cfg)
                          serving_ports(placement_, Side::engine, first));
     block_ = EngineBlock::create(queue_->segment().extra().data(), queue_->segment().extra().size(),
                                  plan);
+    block_->epoch.store(1);
+    engine_carry_.assign(placement_.count(Side::engine), Counters{});
+    engine_carry_cpu_.assign(placement_.count(Side::engine), 0.0);
     if (cfg_.memcached_port >= 0) {  // the engine runs the front end
       EngineMemcached& m = block_->memcached;
       if (map_.ports.size() > kMaxMapPorts) {
@@ -154,6 +161,7 @@ void Server::start() {
   start_time_ = std::chrono::steady_clock::now();
   host_->start();
   control_thread_ = std::thread([this] { control_loop(); });
+  if (block_ != nullptr) watch_thread_ = std::thread([this] { watch_loop(); });
   if (memcached_) memcached_thread_ = std::thread([this] { memcached_->run(memcached_stop_); });
 }
 
@@ -166,6 +174,7 @@ void Server::stop() {
   // The control thread first (it also watches the engine), then the engine (its CEs wait on host
   // PEs, never the other way round), then the host threads.
   if (control_thread_.joinable()) control_thread_.join();
+  if (watch_thread_.joinable()) watch_thread_.join();
   stop_engine();
   host_->stop();
 }
@@ -179,7 +188,6 @@ void Server::control_loop() {
   // same port is unlikely to share one with a client of this one.
   std::uint32_t next_client = std::random_device{}() & wire::kAssignedNumberMask;
   while (!stop_.load(std::memory_order_relaxed)) {
-    watch_engine();
     if (control_->recv_burst({&d, 1}, std::chrono::milliseconds(50)) == 0) continue;
     ++c.datagrams_in;
     const auto req = wire::parse_control_request({d.data, std::min(d.size, d.capacity)});
@@ -193,8 +201,11 @@ void Server::control_loop() {
     if (req.cmd == wire::Command::hello) {
       next_client = (next_client + 1) & wire::kAssignedNumberMask;
       if (next_client == 0) next_client = 1;
+      // While the engine is down (restarting, or lost) its ports do not answer: HELLO says so.
+      const bool down = block_ != nullptr && (engine_down_.load() || !engine_lost().empty());
       n = wire::encode_hello(out, req.header.client_id, map_,
-                             wire::kAssignedClientBit | next_client);
+                             wire::kAssignedClientBit | next_client,
+                             down ? wire::kHelloEngineDown : std::uint16_t{0});
     } else {  // cut to fit one control datagram (docs/protocol.md, "STATS")
       n = wire::encode_stats(out, req.header.client_id, stats_json(wire::kMaxStatsBytes));
     }
@@ -217,11 +228,18 @@ Server::Figures Server::figures() const {
                          h.plan().cpu, h.cpu_s(), h.counters()});
   }
   std::size_t k = 0;
-  for (const ThreadPlan& tp : placement_.threads) {
-    if (tp.side != Side::engine) continue;
-    const EngineThreadSlot& s = block_->threads[k++];
-    f.threads.push_back({Side::engine, tp.role, map_.ports[tp.port], tp.cpu,
-                         static_cast<double>(s.cpu_ns.load()) / 1e9, s.counters.read()});
+  {
+    // A restarted engine's figures start from 0: the dead engines' are carried on top.
+    std::lock_guard lock(engine_mu_);
+    for (const ThreadPlan& tp : placement_.threads) {
+      if (tp.side != Side::engine) continue;
+      const EngineThreadSlot& s = block_->threads[k];
+      Counters c = s.counters.read();
+      c += engine_carry_[k];
+      f.threads.push_back({Side::engine, tp.role, map_.ports[tp.port], tp.cpu,
+                           static_cast<double>(s.cpu_ns.load()) / 1e9 + engine_carry_cpu_[k], c});
+      ++k;
+    }
   }
   for (const ThreadFigures& t : f.threads) {
     f.total += t.c;

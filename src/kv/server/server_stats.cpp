@@ -74,8 +74,12 @@ std::string Server::stats_json(std::size_t max_bytes) const {
     w.key("engine").begin_object();
     w.member("mode", cfg_.engine == EngineMode::process ? "process" : "thread");
     w.member("segment", segment_name());
-    w.member("pid", engine_attacher_pid_);
-    w.member("state", lost.empty() ? "ok" : "lost");
+    w.member("pid", engine_attacher_pid_.load());
+    const EngineRestarts r = engine_restarts();
+    w.member("state", !lost.empty() ? "lost" : (r.down ? "restarting" : "ok"));
+    w.member("restarts", r.restarts);
+    w.member("epoch", r.epoch);
+    w.member("last_downtime_ms", Fixed{r.last_downtime_ms, 3});
     w.end_object();
   }
   {

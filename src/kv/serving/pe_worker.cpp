@@ -10,7 +10,27 @@ PeWorker::PeWorker(ProcessingEngine pe, std::vector<KvPeEnd> queues, SharedCount
                    WorkerConfig cfg)
     : pe_(std::move(pe)), queues_(std::move(queues)), shared_(shared), cfg_(cfg) {}
 
+void PeWorker::follow_epoch(const std::atomic<std::uint32_t>* wanted, KvQueue* q,
+                            std::vector<std::uint32_t> pairs) {
+  wanted_ = wanted;
+  q_ = q;
+  pairs_ = std::move(pairs);
+  epoch_.store(wanted_ != nullptr ? wanted_->load(std::memory_order_acquire) : 0);
+}
+
+void PeWorker::reset_pairs(std::uint32_t to) {
+  for (std::size_t i = 0; i < pairs_.size() && i < queues_.size(); ++i) {
+    q_->reset_pair(pairs_[i]);
+    queues_[i] = q_->pe(pairs_[i]);
+  }
+  epoch_.store(to, std::memory_order_release);
+}
+
 std::size_t PeWorker::step() {
+  if (wanted_ != nullptr) {
+    const std::uint32_t want = wanted_->load(std::memory_order_acquire);
+    if (want != epoch_.load(std::memory_order_relaxed)) reset_pairs(want);
+  }
   std::size_t served = 0;
   for (KvPeEnd& q : queues_) {
     // An empty batch still publishes: answers spilled earlier move into the ring once the CE

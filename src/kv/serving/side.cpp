@@ -78,6 +78,7 @@ ServingThread::ServingThread(const Placement& p, const ThreadPlan& plan, std::si
       for (std::uint32_t q : plan_.pairs) ends.push_back(queue_of(r, plan_).pe(q));
       pe_ = std::make_unique<PeWorker>(ProcessingEngine(store_of(r, plan_), plan_.partitions),
                                        std::move(ends), *shared_, r.worker);
+      if (r.queue_epoch != nullptr) pe_->follow_epoch(r.queue_epoch, r.queue, plan_.pairs);
       break;
     }
   }
@@ -113,6 +114,13 @@ void ServingSide::start() {
 void ServingSide::stop() {
   stop_.store(true);
   for (auto& t : threads_) t->join();
+}
+
+bool ServingSide::queues_at(std::uint32_t e) const noexcept {
+  for (const auto& t : threads_) {
+    if (t->queue_epoch(e) != e) return false;
+  }
+  return true;
 }
 
 double ServingSide::cpu_s() const noexcept {

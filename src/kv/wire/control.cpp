@@ -16,7 +16,7 @@ struct HelloBody {
   std::uint32_t partitions = 0;
   std::uint32_t max_datagram = 0;
   std::uint16_t ports = 0;
-  std::uint16_t reserved = 0;
+  std::uint16_t flags = 0;  // kHelloEngineDown
 };
 static_assert(sizeof(HelloBody) == 12);
 
@@ -93,13 +93,14 @@ std::size_t encode_control_request(std::span<std::byte> buf, Command cmd, std::u
 }
 
 std::size_t encode_hello(std::span<std::byte> buf, std::uint32_t client_id, const PartitionMap& m,
-                         std::uint32_t assigned) {
+                         std::uint32_t assigned, std::uint16_t flags) {
   const std::size_t body = hello_bytes(m.ports.size(), m.owner.size()) - kBodyOffset;
   if (buf.size() < kBodyOffset + body || m.ports.size() > 0xffff) return 0;
   HelloBody b;
   b.partitions = m.partitions;
   b.max_datagram = m.max_datagram;
   b.ports = static_cast<std::uint16_t>(m.ports.size());
+  b.flags = flags;
   std::byte* p = buf.data() + kBodyOffset;
   store(p, b);
   p += sizeof(b);
@@ -145,6 +146,7 @@ ControlResponse parse_control_response(std::span<const std::byte> dgram) {
   const std::byte* p = body.data() + sizeof(HelloBody);
   r.map.partitions = b.partitions;
   r.map.max_datagram = b.max_datagram;
+  r.flags = b.flags;
   r.map.ports.resize(b.ports);
   r.map.owner.resize(b.partitions);
   for (auto& port : r.map.ports) port = (p += 2, load<std::uint16_t>(p - 2));

@@ -35,7 +35,7 @@ for design in cpu-only engine-only lat sav dual shrd; do
 done
 
 # A killed engine. dual: spare host threads keep their own ports and partitions.
-start_server 0 --design dual --spare-threads 1 --engine-threads 1
+start_server 0 --design dual --spare-threads 1 --engine-threads 1 --engine-restarts 0
 cli=("$bin/buddykv-cli" --server "127.0.0.1:$port" --timeout-ms 5)
 for i in $(seq 0 39); do
   [[ "$("${cli[@]}" set "kill-$i" "value-$i")" == ok ]] || fail "set kill-$i"

@@ -76,6 +76,20 @@ TEST(ControlResponse, HelloAssignsAClientId) {
   EXPECT_EQ(parse_control_response(st).assigned_client_id, 0u);
 }
 
+// The HELLO body's flags word (offset 10 of the body, after partitions, max_datagram, ports):
+// engine_down travels there; 0 from a server that says nothing (or an older one).
+TEST(ControlResponse, HelloCarriesEngineDown) {
+  const PartitionMap m = make_map(4, {7001, 7002});
+  Bytes buf(kMaxDatagram);
+  buf.resize(encode_hello(buf, 11, m, 0, kHelloEngineDown));
+  EXPECT_EQ(buf[kControlHeaderBytes + 10], std::byte{1});
+  const auto r = parse_control_response(buf);
+  ASSERT_EQ(r.drop, Drop::none);
+  EXPECT_EQ(r.flags, kHelloEngineDown);
+  EXPECT_EQ(r.map.ports, m.ports);
+  EXPECT_EQ(parse_control_response(hello(m)).flags, 0u);
+}
+
 TEST(ControlRequest, RoundTrip) {
   for (Command c : {Command::hello, Command::stats}) {
     const Bytes d = control_request(c, 0xDEADBEEF);

@@ -45,7 +45,15 @@ struct ClientConfig {
   // spurious: stalls of the server); with 2 ms, 0 in most runs (docs/kv-service.md).
   std::chrono::microseconds min_timeout{2'000};
   std::chrono::microseconds max_timeout{1'000'000};
-  unsigned max_retries = 12;  // then report the request timed out
+  unsigned max_retries = 12;  // then report the request timed out, once `give_up` has passed too
+  // A request is given up only after max_retries retransmissions and this long since it was
+  // submitted (0: after max_retries alone): an engine restart (docs/kv-designs.md) stops its
+  // ports for a few hundred ms, and the client rides it out.
+  std::chrono::milliseconds give_up{10'000};
+  // A request retransmitted this often makes the client ask HELLO again (at most every 100 ms,
+  // without waiting for it): the answer tells whether the engine is down and where the ports
+  // are (they may come back elsewhere). 0: never.
+  unsigned rehello_after = 3;
   std::chrono::milliseconds hello_timeout{3'000};
   // Sent with HELLO (0: pick one at random, bit 31 clear). A server that assigns ids at HELLO
   // (buddykv-server does) replaces it: data requests then carry the assigned id and exactly-once
@@ -74,6 +82,7 @@ struct ClientCounters {
   std::uint64_t stale = 0;    // answers to requests already answered or given up (duplicates)
   std::uint64_t dropped = 0;  // response datagrams that did not parse or were not ours
   std::uint64_t send_failures = 0;
+  std::uint64_t hellos = 0;  // HELLOs asked again after retransmissions (rehello_after)
 
   // The field table (base/fields.hpp).
   template <class F, class... S>
@@ -87,6 +96,7 @@ struct ClientCounters {
     f("stale", s.stale...);
     f("dropped", s.dropped...);
     f("send_failures", s.send_failures...);
+    f("hellos", s.hellos...);
   }
   ClientCounters& operator+=(const ClientCounters& o) {
     base::add_fields(*this, o);
@@ -110,6 +120,8 @@ class Client {
   std::size_t outstanding() const noexcept { return live_ + (ready_.size() - ready_head_); }
   bool window_full() const noexcept { return free_.empty(); }
   const ClientCounters& counters() const noexcept { return ctr_; }
+  // Whether the server's last HELLO said its engine is down (wire::kHelloEngineDown).
+  bool engine_down() const noexcept { return engine_down_; }
   // The retransmission timer of serving port `port` (index into map().ports).
   const RtoEstimator& rto(std::size_t port) const { return timers_.at(port).rto; }
 
@@ -179,6 +191,8 @@ class Client {
   void retry(std::uint32_t slot, std::uint64_t now);
   Reply call(wire::Opcode op, std::string_view key, std::string_view value);
   std::uint64_t clock_ns();
+  void ask_hello(std::uint64_t now);
+  void take_hello(const wire::Datagram& d);
 
   ClientConfig cfg_;
   std::unique_ptr<wire::BurstTransport> t_;
@@ -217,6 +231,8 @@ class Client {
   static constexpr std::uint32_t kClockReuse = 16;
   std::uint64_t now_cache_ = 0;
   std::uint32_t now_uses_ = 0;
+  std::uint64_t last_hello_ns_ = 0;
+  bool engine_down_ = false;
 };
 
 }  // namespace buddy::kv

@@ -35,8 +35,9 @@
 namespace buddy::kv::engine {
 
 inline constexpr std::uint64_t kEngineBlockMagic = 0x314B4C42454E4742ull;  // "BGNEBLK1" in LE
-// 2: liveness in the qp segment, oversize the last drop reason; 3: the memcached front end
-inline constexpr std::uint32_t kEngineBlockVersion = 3;
+// 2: liveness in the qp segment, oversize the last drop reason; 3: the memcached front end;
+// 4: the queue pairs' epoch
+inline constexpr std::uint32_t kEngineBlockVersion = 4;
 inline constexpr std::uint32_t kMaxEngineThreads = 256;
 inline constexpr std::uint32_t kMaxEngineCpus = 256;
 inline constexpr std::uint32_t kMaxMapPorts = 512;  // serving ports of both sides together
@@ -118,6 +119,11 @@ struct EngineBlock {
   std::array<std::atomic<std::uint64_t>, wire::kMaxPartitions> partition_items{};
   std::array<EngineThreadSlot, kMaxEngineThreads> threads{};
   EngineMemcached memcached;
+  // The queue pairs' epoch (version 4): written by the host before it starts an engine (1 for
+  // the first, one more for each restart, after the pairs were emptied), and echoed by the
+  // engine in engine_epoch when it is ready: an engine that echoes another epoch is not taken.
+  alignas(64) std::atomic<std::uint64_t> epoch{0};
+  std::atomic<std::uint64_t> engine_epoch{0};
 
   // Placement-constructs a block with `plan` in `area` (at least sizeof(EngineBlock) bytes).
   static EngineBlock* create(void* area, std::size_t bytes, const EnginePlan& plan);
@@ -126,6 +132,9 @@ struct EngineBlock {
   static EngineBlock* attach(void* area, std::size_t bytes);
 
   EngineState current() const { return static_cast<EngineState>(state.load()); }
+  // Host, while no engine runs: makes the block ready for the next engine of epoch `e` (state
+  // starting, no error, no stop, no echoed epoch).
+  void rearm(std::uint64_t e);
   void fail(std::string_view why);  // engine: records the reason, then state failed
   std::string failure() const;
   StatsSnapshot store_stats() const { return store.read(); }
@@ -148,6 +157,7 @@ static_assert(offsetof(EngineMemcached, host_ports) == 16 &&
               offsetof(EngineMemcached, bound_port) == 1088 &&
               offsetof(EngineMemcached, counters) == 1152 && sizeof(EngineMemcached) == 1536);
 static_assert(offsetof(EngineBlock, threads) == 133248);
-static_assert(offsetof(EngineBlock, memcached) == 215168 && sizeof(EngineBlock) == 216704);
+static_assert(offsetof(EngineBlock, memcached) == 215168 && offsetof(EngineBlock, epoch) == 216704);
+static_assert(offsetof(EngineBlock, engine_epoch) == 216712 && sizeof(EngineBlock) == 216768);
 
 }  // namespace buddy::kv::engine

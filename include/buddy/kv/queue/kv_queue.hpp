@@ -285,6 +285,11 @@ class KvQueue {
   // The two ends of pair i. Exactly one CE end and one PE end may be in use per pair.
   KvCeEnd ce(std::uint32_t pair) const;
   KvPeEnd pe(std::uint32_t pair) const;
+  // Empties pair i: both rings' indices back to 0, so the next CE and PE ends start at sequence
+  // 0 and nothing written before (published or half-written) is ever read. Only while no end of
+  // the pair is in use: the host's PE calls it after the engine process that held the CE end
+  // died (docs/kv-designs.md, "Engine restart"), before a new engine attaches.
+  void reset_pair(std::uint32_t pair);
 
  private:
   KvQueue(qp::Segment seg, const KvQueueLayout& l) : seg_(std::move(seg)), layout_(l) {}

@@ -60,6 +60,10 @@ struct ServerConfig {
   std::string segment;                                // empty: buddykv-<pid>-<n>
   std::uint64_t ring_bytes = std::uint64_t{4} << 20;  // each KV queue pair ring
   std::chrono::milliseconds engine_start_timeout{20000};
+  // An engine process that dies is started again (docs/kv-designs.md, "Engine restart"): up to
+  // this many attempts per death, 100 ms apart and doubling; 0: never (the engine stays lost).
+  // Only the designs whose store is all on the host restart (lat, sav, dual).
+  unsigned engine_restarts = 5;
   // The memcached front end (docs/memcached.md) on this TCP port of bind; -1: off, 0: any free.
   int memcached_port = -1;
   std::size_t memcached_max_connections = 4096;
@@ -98,9 +102,19 @@ class Server {
   const serving::Placement& placement() const noexcept { return placement_; }
   serving::Design design() const noexcept { return placement_.design; }
 
-  // The engine: its process id (-1 without one) and, once it died or failed, why (else empty).
-  pid_t engine_pid() const noexcept { return engine_pid_; }
+  // The engine: its process id (-1 without one) and, once it died or failed for good (no restart
+  // left), why (else empty).
+  pid_t engine_pid() const noexcept { return engine_pid_.load(); }
   std::string engine_lost() const;
+  // Restarts so far, the queue pairs' epoch (1: the first engine), the last downtime (from the
+  // death seen to the new engine ready) and whether the engine is down right now.
+  struct EngineRestarts {
+    std::uint32_t restarts = 0;
+    std::uint64_t epoch = 0;
+    double last_downtime_ms = 0;
+    bool down = false;
+  };
+  EngineRestarts engine_restarts() const;
   std::string segment_name() const;
 
   serving::Counters totals() const;
@@ -132,7 +146,12 @@ class Server {
   Figures figures() const;
   void start_engine(const serving::TransportFactory& factory);
   void start_engine_process();
+  pid_t spawn_engine();
+  std::string wait_engine_ready(pid_t pid);  // empty once ready, else why not
   void watch_engine();
+  void watch_loop();
+  void engine_gone(const std::string& why);            // restarts it, or reports it lost
+  std::string restart_engine(const std::string& why);  // empty once restarted, else why not
   void stop_engine();
   void engine_died(const std::string& why);
   void control_loop();
@@ -145,8 +164,16 @@ class Server {
   std::unique_ptr<serving::ServingSide> host_;  // the host's serving threads
   std::optional<queue::KvQueue> queue_;
   engine::EngineBlock* block_ = nullptr;
-  pid_t engine_pid_ = -1;
-  std::int64_t engine_attacher_pid_ = 0;  // the ready engine's pid, as its segment claim says
+  std::atomic<pid_t> engine_pid_{-1};
+  std::atomic<std::int64_t> engine_attacher_pid_{0};  // the ready engine's pid, as its claim says
+  std::thread watch_thread_;                          // watches the engine process and restarts it
+  std::atomic<std::uint32_t> queue_epoch_{0};  // the host PEs follow it (PeWorker::follow_epoch)
+  std::atomic<bool> engine_down_{false};
+  std::atomic<std::uint32_t> restarts_{0};
+  std::atomic<std::uint64_t> last_downtime_us_{0};
+  // The figures of the engines that died (per engine thread), added to the running engine's.
+  std::vector<serving::Counters> engine_carry_;
+  std::vector<double> engine_carry_cpu_;
   std::unique_ptr<engine::EngineRuntime> engine_rt_;
   std::thread engine_thread_;
   std::atomic<bool> engine_thread_stop_{false};

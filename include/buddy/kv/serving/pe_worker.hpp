@@ -25,7 +25,19 @@ class PeWorker {
 
   const Counters& counters() const noexcept { return c_; }
 
+  // Follows the queue pairs' epoch (an engine restart, docs/kv-designs.md): once *wanted differs
+  // from epoch(), the next step() empties the pairs it serves (`pairs` of `q`, in the order of
+  // its ends; KvQueue::reset_pair), drops what it owed the dead engine, reopens its ends and then
+  // publishes epoch() = *wanted. Its partitions and their write windows are kept. The caller
+  // moves *wanted on only once no engine uses the pairs, and starts the next engine only once
+  // every PE's epoch() caught up.
+  void follow_epoch(const std::atomic<std::uint32_t>* wanted, queue::KvQueue* q,
+                    std::vector<std::uint32_t> pairs);
+  std::uint32_t epoch() const noexcept { return epoch_.load(std::memory_order_acquire); }
+
  private:
+  void reset_pairs(std::uint32_t to);
+
   ProcessingEngine pe_;
   std::vector<queue::KvPeEnd> queues_;
   SharedCounters& shared_;
@@ -34,6 +46,10 @@ class PeWorker {
   StageClock clock_;
   std::vector<PeResult> results_;
   ValueArena arena_;
+  const std::atomic<std::uint32_t>* wanted_ = nullptr;
+  queue::KvQueue* q_ = nullptr;
+  std::vector<std::uint32_t> pairs_;
+  std::atomic<std::uint32_t> epoch_{0};
 };
 
 }  // namespace buddy::kv::serving

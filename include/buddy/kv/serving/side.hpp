@@ -48,6 +48,8 @@ struct SideResources {
   std::function<SharedCounters&(std::size_t k)> counters;
   WorkerConfig worker;
   std::size_t max_datagram = wire::kDefaultDatagram;
+  // The queue pairs' epoch PE threads follow (PeWorker::follow_epoch); null: they never reset.
+  const std::atomic<std::uint32_t>* queue_epoch = nullptr;
 };
 
 // One serving thread: its plan, transport, worker and counters.
@@ -66,6 +68,8 @@ class ServingThread {
   std::uint16_t port() const noexcept;  // the UDP port it serves (0: a PE, no port)
   Counters counters() const noexcept { return shared_->read(); }
   double cpu_s() const noexcept { return thread_.cpu_s(); }
+  // A PE's queue-pair epoch (PeWorker::epoch); other threads have no pairs of their own: `e`.
+  std::uint32_t queue_epoch(std::uint32_t e) const noexcept { return pe_ ? pe_->epoch() : e; }
 
  private:
   ThreadPlan plan_;
@@ -95,6 +99,8 @@ class ServingSide {
   std::size_t size() const noexcept { return threads_.size(); }
   const ServingThread& thread(std::size_t k) const { return *threads_[k]; }
   double cpu_s() const noexcept;  // the side's threads, summed
+  // Whether every PE thread has emptied its queue pairs for epoch `e` (PeWorker::follow_epoch).
+  bool queues_at(std::uint32_t e) const noexcept;
 
  private:
   Side side_;

@@ -51,8 +51,12 @@ constexpr std::size_t hello_bytes(std::size_t ports, std::size_t partitions) {
 std::size_t encode_control_request(std::span<std::byte> buf, Command cmd, std::uint32_t client_id);
 // assigned: the client id the server gives this client for its data requests (bit 31 set,
 // wire::sequenced_client), carried in the HELLO response's prefix; 0: none.
+// flags: the HELLO body's flags word (kHelloEngineDown).
 std::size_t encode_hello(std::span<std::byte> buf, std::uint32_t client_id, const PartitionMap& m,
-                         std::uint32_t assigned = 0);
+                         std::uint32_t assigned = 0, std::uint16_t flags = 0);
+// HELLO flag: the engine is down (restarting, or lost): the ports its threads serve do not answer
+// now; a client keeps its requests for them and asks HELLO again (docs/protocol.md section 2).
+inline constexpr std::uint16_t kHelloEngineDown = 1;
 std::size_t encode_stats(std::span<std::byte> buf, std::uint32_t client_id, std::string_view json);
 
 struct ControlRequest {
@@ -68,6 +72,7 @@ struct ControlResponse {
   Command cmd = Command::hello;
   PartitionMap map;                      // HELLO
   std::uint32_t assigned_client_id = 0;  // HELLO: the id to send data requests with; 0: none
+  std::uint16_t flags = 0;               // HELLO: kHelloEngineDown
   std::string text;                      // STATS
 };
 ControlResponse parse_control_response(std::span<const std::byte> dgram);
