@@ -167,32 +167,59 @@ void Partition::grow_index() {
     give_up();
   };
   constexpr std::uint32_t kBucketUnits = sizeof(Bucket) / item::kUnitBytes;
+  const auto place = [&](std::uint32_t off, std::uint16_t tag, Bucket* t) {
+    std::uint32_t e;
+    while ((e = t->match(0)) == 0) {
+      if (t->next == 0) {
+        const std::uint32_t o = slab_.alloc(kBucketUnits);
+        if (o == SlabAllocator::kNone) return false;
+        added.push_back(o);
+        std::memset(static_cast<void*>(slab_.at(o)), 0, sizeof(Bucket));
+        t->next = o + 1;
+      }
+      t = overflow_at(t->next);
+    }
+    const int slot = Bucket::first_slot(e);
+    t->tag[slot] = tag;
+    t->off[slot] = off;
+    return true;
+  };
+  // In chunks of kChunk slots, so the cache misses overlap: gather the slots (prefetching each
+  // item), then hash the keys (prefetching each new bucket), then place them.
+  constexpr std::size_t kChunk = 64;
+  std::uint32_t offs[kChunk];
+  std::uint16_t tags[kChunk];
+  Bucket* to[kChunk];
+  std::size_t got = 0;
+  const auto flush = [&] {
+    for (std::size_t j = 0; j < got; ++j) {
+      const std::byte* p = slab_.at(offs[j]);
+      const std::string_view key(reinterpret_cast<const char*>(p + item::kHeaderBytes),
+                                 item::key_len(item::header(p)));
+      to[j] = nb + hashbits::bucket(key_hash(key), n);
+      detail::prefetch(to[j]);
+    }
+    for (std::size_t j = 0; j < got; ++j) {
+      if (!place(offs[j], tags[j], to[j])) return false;
+    }
+    got = 0;
+    return true;
+  };
   for (std::uint32_t i = 0; i < nbuckets_; ++i) {
+    if (i + 8 < nbuckets_) detail::prefetch(buckets_ + i + 8);
     for (const Bucket* b = buckets_ + i;; b = overflow_at(b->next)) {
       for (int s = 0; s < Bucket::kSlots; ++s) {
         if (b->tag[s] == 0) continue;
-        const std::byte* p = slab_.at(b->off[s]);
-        const std::string_view key(reinterpret_cast<const char*>(p + item::kHeaderBytes),
-                                   item::key_len(item::header(p)));
-        Bucket* t = nb + hashbits::bucket(key_hash(key), n);
-        std::uint32_t e;
-        while ((e = t->match(0)) == 0) {
-          if (t->next == 0) {
-            const std::uint32_t o = slab_.alloc(kBucketUnits);
-            if (o == SlabAllocator::kNone) return drop_new();
-            added.push_back(o);
-            std::memset(static_cast<void*>(slab_.at(o)), 0, sizeof(Bucket));
-            t->next = o + 1;
-          }
-          t = overflow_at(t->next);
-        }
-        const int slot = Bucket::first_slot(e);
-        t->tag[slot] = b->tag[s];
-        t->off[slot] = b->off[s];
+        if (got == kChunk && !flush()) return drop_new();
+        offs[got] = b->off[s];
+        tags[got] = b->tag[s];
+        detail::prefetch(slab_.at(offs[got]));
+        ++got;
       }
       if (b->next == 0) break;
     }
   }
+  if (!flush()) return drop_new();
   for (std::uint32_t i = 0; i < nbuckets_; ++i) {  // the old overflow buckets, then the old run
     for (std::uint32_t next = buckets_[i].next; next != 0;) {
       const std::uint32_t after = overflow_at(next)->next;
