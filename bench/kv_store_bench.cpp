@@ -5,8 +5,10 @@
 // xxh3 hash of each key inside the timed loop (the client's job, counted here anyway unless
 // --prehashed). Both use transparent huge pages unless --no-huge-pages. Reports the median of
 // --repeat runs and the memory per item (buddy: index + item pages + allocator metadata; absl: ctrl
-// bytes + slots).
+// bytes + slots), and, for a mixed-size distribution (SizeMix), the bytes in use per key + value
+// byte stored (--mixed-keys; buddy: stats().memory, absl<string, string>: malloc heap bytes).
 #include <absl/container/flat_hash_map.h>
+#include <malloc.h>
 #include <sys/mman.h>
 
 #include <CLI/CLI.hpp>
@@ -23,9 +25,11 @@
 #include "bench_util.hpp"
 #include "buddy/base/json.hpp"
 #include "buddy/kv/client/zipf.hpp"
+#include "buddy/kv/store/size_mix.hpp"
 #include "buddy/kv/store/store.hpp"
 #include "cli.hpp"
 #include "cpu_list.hpp"
+#include "size_arg.hpp"
 
 namespace {
 
@@ -43,7 +47,10 @@ struct Options {
   bool huge_pages = true;
   int cpu = -1;
   bool json = false;
-  bool prehashed = false;  // hashes computed before the timed loop (by "the client")
+  bool prehashed = false;             // hashes computed before the timed loop (by "the client")
+  std::uint64_t mixed_keys = 10'000;  // mixed-size memory run (0: skip)
+  std::uint32_t mixed_partitions = 4;
+  std::size_t mixed_memory = 256u << 20;  // buddykv-server's default budget
 };
 
 bool g_huge_pages = true;
@@ -256,6 +263,74 @@ void run_keys(const Options& o, std::uint64_t n) {
   }
 }
 
+// --- memory per byte stored, mixed sizes ---------------------------------------------------------
+
+std::size_t heap_in_use() {
+  const struct mallinfo2 mi = ::mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+}
+
+// The same keys and values (SizeMix) into a store sized by its budget alone, as buddykv-server's
+// is, and into absl::flat_hash_map<std::string, std::string> on glibc malloc: memory in use per
+// key + value byte stored, each side's own measure (buddy: stats().memory; absl: the heap bytes
+// the map's table and strings hold).
+void run_mixed(const Options& o) {
+  const buddy::kv::SizeMix mix;
+  std::mt19937_64 rng(17);
+  std::vector<std::pair<std::string, std::size_t>> kvs;
+  kvs.reserve(o.mixed_keys);
+  std::uint64_t kv_bytes = 0;
+  for (std::uint64_t i = 0; i < o.mixed_keys; ++i) {
+    std::string k = mix.key(rng, i);
+    const std::size_t vlen = mix.value_len(rng);
+    kv_bytes += k.size() + vlen;
+    kvs.emplace_back(std::move(k), vlen);
+  }
+  const std::string filler(mix.max_value, 'v');
+
+  buddy::kv::StoreConfig cfg;
+  cfg.partitions = o.mixed_partitions;
+  cfg.memory_bytes = o.mixed_memory;
+  cfg.huge_pages = o.huge_pages;
+  buddy::kv::Store store(cfg);
+  for (const auto& [k, vlen] : kvs) {
+    const std::uint64_t h = buddy::kv::key_hash(k);
+    if (store.partition_for(h).set(h, k, std::string_view(filler).substr(0, vlen)) != Status::ok)
+      throw Failure("mixed: a SET failed in a " + std::to_string(o.mixed_memory >> 20) +
+                    " MiB store");
+  }
+  const buddy::kv::StatsSnapshot st = store.stats();
+  if (st.bytes != kv_bytes) throw Failure("mixed: the store holds other bytes than were SET");
+  const double buddy_bpb = static_cast<double>(st.memory) / static_cast<double>(kv_bytes);
+
+  const std::size_t heap0 = heap_in_use();
+  double absl_bpb = 0;
+  {
+    absl::flat_hash_map<std::string, std::string> m;
+    for (const auto& [k, vlen] : kvs) m[k] = filler.substr(0, vlen);
+    absl_bpb = static_cast<double>(heap_in_use() - heap0) / static_cast<double>(kv_bytes);
+    if (m.size() != kvs.size()) throw Failure("mixed: absl lost keys");
+  }
+  if (o.json) {
+    using buddy::base::json::Fixed;
+    for (const auto& [impl, bpb] : {std::pair{"buddy", buddy_bpb}, std::pair{"absl", absl_bpb}}) {
+      buddy::base::json::Writer w;
+      w.begin_object().member("impl", impl).member("mode", "mixed").member("keys", o.mixed_keys);
+      w.member("kv_bytes", kv_bytes).member("bytes_per_byte", Fixed{bpb, 3});
+      std::printf("%s\n", w.end_object().str().c_str());
+    }
+  } else {
+    std::printf(
+        "mixed sizes: %llu keys of 1-%zu B, values 0-%zu B (log-uniform), %.1f MB stored; "
+        "bytes in use per byte stored: buddy %.3f (%u partitions, %zu MiB budget), absl + malloc "
+        "%.3f, ratio %.2fx\n",
+        static_cast<unsigned long long>(o.mixed_keys), mix.max_key, mix.max_value,
+        static_cast<double>(kv_bytes) / 1e6, buddy_bpb, o.mixed_partitions, o.mixed_memory >> 20,
+        absl_bpb, buddy_bpb / absl_bpb);
+  }
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -282,10 +357,27 @@ int main(int argc, char** argv) {
   app.add_flag("--no-huge-pages", no_huge, "no transparent huge pages for either side");
   app.add_flag("--prehashed", o.prehashed,
                "hash the keys before the timed loop, as the client does (default: in the loop)");
+  app.add_option("--mixed-keys", o.mixed_keys,
+                 "keys of the mixed-size memory run (bytes in use per byte stored; 0: skip)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{10'000'000}));
+  app.add_option("--mixed-partitions", o.mixed_partitions, "partitions of the mixed-size store")
+      ->check(CLI::Range(1u, 1024u));
+  std::string mixed_memory = "256M";
+  app.add_option("--mixed-memory", mixed_memory, "budget of the mixed-size store (e.g. 256M, 1G)")
+      ->check([](const std::string& v) { return buddy::tools::check_size(v); });
   app.add_flag("--json", o.json, "one JSON object per result line");
   app.name("buddykv-store-bench");
   if (auto rc = buddy::tools::parse_args(app, argc, argv)) return *rc;
   o.huge_pages = g_huge_pages = !no_huge;
+  o.mixed_memory = *buddy::tools::parse_size(mixed_memory);
+  buddy::kv::StoreConfig mixed_cfg;
+  mixed_cfg.partitions = o.mixed_partitions;
+  mixed_cfg.memory_bytes = o.mixed_memory;
+  if (const std::string why = buddy::kv::validate(mixed_cfg); o.mixed_keys > 0 && !why.empty()) {
+    std::fprintf(stderr, "buddykv-store-bench: --mixed-memory/--mixed-partitions: %s\n",
+                 why.c_str());
+    return 2;
+  }
 
   try {
     pin(o.cpu);
@@ -299,6 +391,7 @@ int main(int argc, char** argv) {
                   "buddy Mops", "absl Mops", "ratio", "buddy B/item", "absl B/item");
     }
     for (const std::uint64_t n : o.keys) run_keys(o, n);
+    if (o.mixed_keys > 0) run_mixed(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "buddykv-store-bench: %s\n", e.what());
     return 1;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace buddy::kv {
 
@@ -31,38 +32,43 @@ Partition::Partition(const PartitionConfig& cfg) : mode_(cfg.mode) {
                 " bytes)");
   }
   std::size_t items = cfg.expected_items;
-  if (items == 0) {
+  if (items == 0 && mode_ == Mode::cache) {  // the log fills the budget: size for it
     const std::size_t item_bytes = std::size_t{item::units(1, cfg.expected_kv_bytes)} * 8;
     items = budget / (item_bytes + static_cast<std::size_t>(sizeof(Bucket) / kItemsPerBucket));
   }
   // Index: enough buckets for `items` at kItemsPerBucket each, in whole pages, at most half the
-  // budget; the rest is item storage.
+  // budget. Cache mode: the rest of the budget is the log. Store mode: the index is a page run
+  // of the arena (the whole budget) and grows with the items, so a store sized by its budget
+  // alone starts with one page of index instead of one for budget / 40 B items.
   std::size_t index = static_cast<std::size_t>(std::ceil(items / kItemsPerBucket)) * sizeof(Bucket);
   index = std::max(kPage, (index + kPage - 1) / kPage * kPage);
   index = std::min(index, round_down(budget / 2, kPage));
-  const std::size_t arena = round_down(budget - index, kPage);
   nbuckets_ = static_cast<std::uint32_t>(index / sizeof(Bucket));
-
-  region_ = Region(index + arena, cfg.huge_pages, cfg.prefault);
-  buckets_ = reinterpret_cast<Bucket*>(region_.data());
-  std::byte* arena_base = region_.data() + index;
   if (mode_ == Mode::store) {
-    slab_.reset(arena_base, arena);
+    const std::size_t arena = round_down(budget, kPage);
+    region_ = Region(arena, cfg.huge_pages, cfg.prefault);
+    slab_.reset(region_.data(), arena);
+    index_off_ = slab_.alloc_run(static_cast<std::uint32_t>(index / kPage));
+    buckets_ = reinterpret_cast<Bucket*>(slab_.at(index_off_));
+    grow_at_ = cfg.grow_index ? static_cast<std::uint64_t>(nbuckets_ * kGrowAt) : UINT64_MAX;
   } else {
-    log_.reset(arena_base, arena);
+    const std::size_t arena = round_down(budget - index, kPage);
+    region_ = Region(index + arena, cfg.huge_pages, cfg.prefault);
+    buckets_ = reinterpret_cast<Bucket*>(region_.data());
+    log_.reset(region_.data() + index, arena);
   }
   publish();
 }
 
 std::size_t Partition::storage_bytes() const noexcept {
-  if (mode_ == Mode::store) return slab_.bytes_in_use();
+  if (mode_ == Mode::store) return slab_.bytes_in_use() - index_bytes();
   const std::uint64_t units = std::min<std::uint64_t>(log_.appended_units(), log_.capacity_units());
   return static_cast<std::size_t>(units) * item::kUnitBytes;
 }
 
 std::size_t Partition::memory_used() const noexcept {
-  const std::size_t meta = mode_ == Mode::store ? slab_.metadata_bytes() : 0;
-  return index_bytes() + storage_bytes() + meta;
+  if (mode_ == Mode::store) return slab_.bytes_in_use() + slab_.metadata_bytes();  // index too
+  return index_bytes() + storage_bytes();
 }
 
 Status Partition::set_slow(const Lookup& r, std::string_view key, std::string_view value,
@@ -134,7 +140,98 @@ Status Partition::store_insert(const Lookup& r, std::string_view key, std::strin
   ++c_.items;
   c_.bytes += key.size() + value.size();
   ++c_.sets;
+  if (c_.items > grow_at_) grow_index();
   return Status::ok;
+}
+
+// Store mode: moves every slot to a kGrowth times larger index, rehashing each item's key (the
+// store's hash is key_hash(key), checked by the wire parser). The old index stays intact until
+// the new one is complete: if the arena has no room for the new run or an overflow bucket, the
+// new one is dropped and the store goes on with longer overflow chains (nothing is lost); it
+// tries again after a quarter more items.
+void Partition::grow_index() {
+  constexpr std::size_t kPerPage = kPage / sizeof(Bucket);
+  const auto want = static_cast<std::size_t>(std::ceil(nbuckets_ * kGrowth / kPerPage)) * kPerPage;
+  const std::uint32_t run = want <= UINT32_MAX
+                                ? slab_.alloc_run(static_cast<std::uint32_t>(want / kPerPage))
+                                : SlabAllocator::kNone;
+  const auto give_up = [this] { grow_at_ = c_.items + c_.items / 4 + 1; };
+  if (run == SlabAllocator::kNone) return give_up();
+  auto* nb = reinterpret_cast<Bucket*>(slab_.at(run));
+  std::memset(static_cast<void*>(nb), 0, want * sizeof(Bucket));
+  const auto n = static_cast<std::uint32_t>(want);
+  std::vector<std::uint32_t> added;  // overflow buckets of the new index
+  const auto drop_new = [&] {
+    for (const std::uint32_t o : added) slab_.free(o);
+    slab_.free(run);
+    give_up();
+  };
+  constexpr std::uint32_t kBucketUnits = sizeof(Bucket) / item::kUnitBytes;
+  const auto place = [&](std::uint32_t off, std::uint16_t tag, Bucket* t) {
+    std::uint32_t e;
+    while ((e = t->match(0)) == 0) {
+      if (t->next == 0) {
+        const std::uint32_t o = slab_.alloc(kBucketUnits);
+        if (o == SlabAllocator::kNone) return false;
+        added.push_back(o);
+        std::memset(static_cast<void*>(slab_.at(o)), 0, sizeof(Bucket));
+        t->next = o + 1;
+      }
+      t = overflow_at(t->next);
+    }
+    const int slot = Bucket::first_slot(e);
+    t->tag[slot] = tag;
+    t->off[slot] = off;
+    return true;
+  };
+  // In chunks of kChunk slots, so the cache misses overlap: gather the slots (prefetching each
+  // item), then hash the keys (prefetching each new bucket), then place them.
+  constexpr std::size_t kChunk = 64;
+  std::uint32_t offs[kChunk];
+  std::uint16_t tags[kChunk];
+  Bucket* to[kChunk];
+  std::size_t got = 0;
+  const auto flush = [&] {
+    for (std::size_t j = 0; j < got; ++j) {
+      const std::byte* p = slab_.at(offs[j]);
+      const std::string_view key(reinterpret_cast<const char*>(p + item::kHeaderBytes),
+                                 item::key_len(item::header(p)));
+      to[j] = nb + hashbits::bucket(key_hash(key), n);
+      detail::prefetch(to[j]);
+    }
+    for (std::size_t j = 0; j < got; ++j) {
+      if (!place(offs[j], tags[j], to[j])) return false;
+    }
+    got = 0;
+    return true;
+  };
+  for (std::uint32_t i = 0; i < nbuckets_; ++i) {
+    if (i + 8 < nbuckets_) detail::prefetch(buckets_ + i + 8);
+    for (const Bucket* b = buckets_ + i;; b = overflow_at(b->next)) {
+      for (int s = 0; s < Bucket::kSlots; ++s) {
+        if (b->tag[s] == 0) continue;
+        if (got == kChunk && !flush()) return drop_new();
+        offs[got] = b->off[s];
+        tags[got] = b->tag[s];
+        detail::prefetch(slab_.at(offs[got]));
+        ++got;
+      }
+      if (b->next == 0) break;
+    }
+  }
+  if (!flush()) return drop_new();
+  for (std::uint32_t i = 0; i < nbuckets_; ++i) {  // the old overflow buckets, then the old run
+    for (std::uint32_t next = buckets_[i].next; next != 0;) {
+      const std::uint32_t after = overflow_at(next)->next;
+      slab_.free(next - 1);
+      next = after;
+    }
+  }
+  slab_.free(index_off_);
+  index_off_ = run;
+  buckets_ = nb;
+  nbuckets_ = n;
+  grow_at_ = static_cast<std::uint64_t>(nbuckets_ * kGrowAt);
 }
 
 // Frees the slot holding the oldest item of a full cache-mode bucket (the one the log will drop

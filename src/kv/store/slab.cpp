@@ -14,11 +14,27 @@ constexpr std::uint32_t kLarge = 0x80000000u;
 }  // namespace
 
 SlabAllocator::SlabAllocator() {
-  // 8-byte steps up to 64 bytes, then four classes per doubling up to kMaxSlabItemUnits.
+  // 8-byte steps up to 64 bytes, then eight classes per doubling up to kMaxSlabItemUnits.
   for (std::uint32_t u = 1; u <= 8; ++u) class_units_.push_back(u);
   for (std::uint32_t u = 8; u < kMaxSlabItemUnits;) {
-    u += u / 4;
+    u += u / 8;
     class_units_.push_back(std::min(u, kMaxSlabItemUnits));
+  }
+  // Each class's slab: the fewest pages holding kMinSlabItems blocks, or a few more pages when
+  // they leave a smaller unused tail (as a fraction of the slab).
+  for (const std::uint32_t u : class_units_) {
+    const std::uint32_t least =
+        std::min(kMaxSlabPages, (u * kMinSlabItems + kPageUnits - 1) / kPageUnits);
+    std::uint32_t best = least;
+    double best_waste = 1.0;
+    for (std::uint32_t p = least; p <= std::min(kMaxSlabPages, 2 * least); ++p) {
+      const double waste = static_cast<double>(p * kPageUnits % u) / (p * kPageUnits);
+      if (waste < best_waste - 1e-9) {
+        best = p;
+        best_waste = waste;
+      }
+    }
+    class_pages_.push_back(best);
   }
   class_of_.assign(kMaxSlabItemUnits + 1, 0);
   std::uint8_t c = 0;
@@ -85,7 +101,8 @@ void SlabAllocator::free_pages(std::uint32_t start, std::uint32_t n) {
 }
 
 std::uint32_t SlabAllocator::new_slab(std::uint16_t cls) {
-  const std::uint32_t first = alloc_pages(kSlabPages);
+  const std::uint32_t pages = class_pages_[cls];
+  const std::uint32_t first = alloc_pages(pages);
   if (first == kNone) return kNone;
   std::uint32_t sid;
   if (!free_slab_ids_.empty()) {
@@ -99,7 +116,7 @@ std::uint32_t SlabAllocator::new_slab(std::uint16_t cls) {
   s = Slab{};
   s.first_page = first;
   s.cls = cls;
-  for (std::uint32_t p = 0; p < kSlabPages; ++p) page_meta_[first + p] = sid + 1;
+  for (std::uint32_t p = 0; p < pages; ++p) page_meta_[first + p] = sid + 1;
   link_partial(sid);
   return sid;
 }
@@ -125,15 +142,17 @@ void SlabAllocator::unlink_partial(std::uint32_t sid) {
   s.prev = s.next = kNone;
 }
 
+std::uint32_t SlabAllocator::alloc_run(std::uint32_t pages) {
+  if (pages == 0 || pages >= kLarge) return kNone;
+  const std::uint32_t start = alloc_pages(pages);
+  if (start == kNone) return kNone;
+  page_meta_[start] = kLarge | pages;
+  return start * kPageUnits;
+}
+
 std::uint32_t SlabAllocator::alloc(std::uint32_t units) {
   if (units == 0) units = 1;
-  if (units > kMaxSlabItemUnits) {
-    const std::uint32_t n = (units + kPageUnits - 1) / kPageUnits;
-    const std::uint32_t start = alloc_pages(n);
-    if (start == kNone) return kNone;
-    page_meta_[start] = kLarge | n;
-    return start * kPageUnits;
-  }
+  if (units > kMaxSlabItemUnits) return alloc_run((units + kPageUnits - 1) / kPageUnits);
   const std::uint8_t cls = class_of_[units];
   std::uint32_t sid = partial_[cls];
   if (sid == kNone) {
@@ -169,8 +188,9 @@ void SlabAllocator::free(std::uint32_t off) {
   --s.live;
   if (s.live == 0) {  // empty: the pages go back to the arena for any size class
     if (s.partial) unlink_partial(sid);
-    for (std::uint32_t p = 0; p < kSlabPages; ++p) page_meta_[s.first_page + p] = 0;
-    free_pages(s.first_page, kSlabPages);
+    const std::uint32_t pages = class_pages_[s.cls];
+    for (std::uint32_t p = 0; p < pages; ++p) page_meta_[s.first_page + p] = 0;
+    free_pages(s.first_page, pages);
     free_slab_ids_.push_back(sid);
     return;
   }

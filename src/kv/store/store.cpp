@@ -63,6 +63,7 @@ Store::Store(const StoreConfig& cfg) : cfg_(cfg) {
   pc.expected_kv_bytes = cfg.expected_kv_bytes;
   pc.huge_pages = cfg.huge_pages;
   pc.prefault = cfg.prefault;
+  pc.grow_index = cfg.grow_index;
   parts_.resize(cfg.partitions);
   if (cfg.only.empty()) {
     for (auto& p : parts_) p = std::make_unique<Partition>(pc);

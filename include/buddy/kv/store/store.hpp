@@ -19,7 +19,8 @@ struct StoreConfig {
   std::size_t expected_items = 0;         // total; sizes the index (0: from memory and kv size)
   std::size_t expected_kv_bytes = 32;     // average key + value bytes when expected_items = 0
   bool huge_pages = true;
-  bool prefault = false;  // each partition faults its memory in at construction
+  bool prefault = false;   // each partition faults its memory in at construction
+  bool grow_index = true;  // store mode: the index grows with the items (false: chains only)
   // The partitions this store holds (ascending, each < partitions); empty: all of them. A store
   // holding a share of the key space (buddykv's shrd design: host and engine each hold theirs)
   // splits memory_bytes and expected_items over its own partitions only.

@@ -2,10 +2,13 @@
 // reuse and a full arena is an explicit failure (kNone), never an eviction.
 //
 // The arena is cut into 4 KiB pages handed out by a best-fit run allocator with coalescing.
-// Items up to 16 KiB live in 64 KiB slabs of one size class (8-byte steps up to 64 B, then four
-// classes per doubling), each slab with its own intrusive free list; a slab whose last item is
-// freed goes back to the page allocator, so memory moves between size classes. Larger items take
-// a run of whole pages. Offsets and sizes are in 8-byte units (32-bit offsets: arena <= 32 GiB).
+// Items up to 16 KiB live in slabs of one size class (8-byte steps up to 64 B, then eight classes
+// per doubling), each slab with its own intrusive free list; a slab whose last item is freed goes
+// back to the page allocator, so memory moves between size classes. A class's slab is the run of
+// 1..16 pages that holds at least kMinSlabItems blocks with the least unused tail, so a class
+// that is in use holds at most one partly filled slab of a few items, not 64 KiB. Larger items
+// take a run of whole pages. Offsets and sizes are in 8-byte units (32-bit offsets: arena <= 32
+// GiB).
 #pragma once
 
 #include <cstddef>
@@ -23,8 +26,8 @@ class SlabAllocator {
   static constexpr std::uint32_t kUnitBytes = 8;
   static constexpr std::uint32_t kPageBytes = 4096;
   static constexpr std::uint32_t kPageUnits = kPageBytes / kUnitBytes;
-  static constexpr std::uint32_t kSlabPages = 16;  // 64 KiB
-  static constexpr std::uint32_t kSlabUnits = kSlabPages * kPageUnits;
+  static constexpr std::uint32_t kMaxSlabPages = 16;  // 64 KiB
+  static constexpr std::uint32_t kMinSlabItems = 8;
   static constexpr std::uint32_t kMaxSlabItemUnits = 2048;  // 16 KiB
 
   SlabAllocator();
@@ -32,7 +35,9 @@ class SlabAllocator {
 
   // Offset (units) of a fresh block of at least `units` units, or kNone when the arena is full.
   std::uint32_t alloc(std::uint32_t units);
-  void free(std::uint32_t off);
+  // Offset (units) of `pages` whole, page-aligned pages (the store-mode index), or kNone.
+  std::uint32_t alloc_run(std::uint32_t pages);
+  void free(std::uint32_t off);  // a block from alloc() or alloc_run()
 
   // Units a block of `units` really occupies (its size class or whole pages): two sizes with
   // the same footprint can be rewritten in place.
@@ -67,12 +72,13 @@ class SlabAllocator {
   void link_partial(std::uint32_t sid);
   void unlink_partial(std::uint32_t sid);
   bool full(const Slab& s) const noexcept {
-    return s.free_head == kNone && s.bump + class_units_[s.cls] > kSlabUnits;
+    return s.free_head == kNone && s.bump + class_units_[s.cls] > class_pages_[s.cls] * kPageUnits;
   }
 
   std::byte* base_ = nullptr;
   std::size_t used_pages_ = 0;
   std::vector<std::uint32_t> class_units_;  // units of each class
+  std::vector<std::uint32_t> class_pages_;  // pages of each class's slabs
   std::vector<std::uint8_t> class_of_;      // units -> class, for units <= kMaxSlabItemUnits
   std::vector<std::uint32_t> partial_;      // per class: head slab with free blocks, or kNone
   std::vector<Slab> slabs_;
