@@ -21,6 +21,7 @@
 #include "buddy/kv/wire/parse.hpp"
 #include "buddy/kv/wire/udp.hpp"
 #include "buddy/kv/wire/writer.hpp"
+#include "buddy/qp/backoff.hpp"
 
 namespace buddy::kv::serving {
 
@@ -130,6 +131,12 @@ struct MemcachedFrontEnd::Impl {
   std::vector<std::byte> rx_bytes;
   std::vector<wire::Datagram> rx;
   std::vector<wire::ResponseView> views;
+  // Hosted on a serving thread (cfg.host): its port's in-process link and socket.
+  wire::LinkedTransport* link = nullptr;
+  int local_port = -1;  // index of the host's port in cfg.map.ports
+  int worker_fd = -1, udp_fd = -1;
+  bool worker_ready = false, udp_ready = false;
+  qp::Backoff waiting_for_pe;
 
   Impl(MemcachedConfig config, MemcachedCounters& counters) : cfg(std::move(config)), c(counters) {
     lim.max_line = cfg.max_line;
@@ -171,6 +178,22 @@ struct MemcachedFrontEnd::Impl {
       rx[i].capacity = cfg.map.max_datagram;
     }
     views.resize(wire::kMaxCount);
+    if (cfg.host != nullptr) {
+      link = cfg.host->link();
+      if (link == nullptr || cfg.host->plan().port < 0) {
+        throw std::runtime_error("memcached port: its host thread has no linked port");
+      }
+      local_port = cfg.host->plan().port;
+      worker_fd = link->wait_fd();
+      udp_fd = udp->fd();
+      for (int fd : {worker_fd, udp_fd}) {
+        if (fd < 0) continue;
+        epoll_event wev{};
+        wev.events = EPOLLIN;
+        wev.data.fd = fd;
+        ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &wev);
+      }
+    }
   }
 
   ~Impl() {
@@ -410,9 +433,13 @@ struct MemcachedFrontEnd::Impl {
     wire::RequestWriter& w = writers[p];
     if (w.empty()) return;
     const std::size_t n = w.finish();
-    wire::Datagram d{tx_bufs[p].data(), static_cast<std::uint32_t>(n),
-                     static_cast<std::uint32_t>(n), dests[p]};
-    udp->send_burst({&d, 1});  // a datagram the socket refuses is retransmitted on timeout
+    if (static_cast<int>(p) == local_port) {  // the host thread's own port: in-process
+      link->deliver({tx_bufs[p].data(), n});
+    } else {
+      wire::Datagram d{tx_bufs[p].data(), static_cast<std::uint32_t>(n),
+                       static_cast<std::uint32_t>(n), dests[p]};
+      udp->send_burst({&d, 1});  // a datagram the socket refuses is retransmitted on timeout
+    }
     w = wire::RequestWriter(tx_bufs[p], 0);
   }
 
@@ -420,8 +447,24 @@ struct MemcachedFrontEnd::Impl {
     for (std::size_t p = 0; p < writers.size(); ++p) flush_port(p);
   }
 
+  // The answers: the host port's in-process ones, then the socket's (hosted: only when epoll said
+  // it has some).
   bool receive(std::chrono::microseconds wait) {
+    bool got = false;
+    if (link != nullptr) {
+      while (const std::size_t n = link->take(rx)) {
+        got = true;
+        answers(n);
+      }
+      if (!udp_ready) return got;
+      udp_ready = false;
+    }
     const std::size_t n = udp->recv_burst(rx, wait);
+    answers(n);
+    return got || n > 0;
+  }
+
+  void answers(std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
       if (rx[i].size > rx[i].capacity) continue;
       const auto parsed = wire::parse_responses({rx[i].data, rx[i].size}, views);
@@ -434,7 +477,6 @@ struct MemcachedFrontEnd::Impl {
         answered(*s.task, s.idx, views[k].h.status, views[k].value);
       }
     }
-    return n > 0;
   }
 
   void retransmit() {
@@ -831,26 +873,7 @@ struct MemcachedFrontEnd::Impl {
       ++epoch;
       flush_at = 0;
     }
-    std::array<epoll_event, 64> evs{};
-    const int wait_ms = inflight.empty() ? 5 : 0;
-    const int n = ::epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), wait_ms);
-    for (int i = 0; i < n; ++i) {
-      if (evs[i].data.fd == listen_fd) {
-        accept_all();
-        continue;
-      }
-      auto it = conns.find(evs[i].data.fd);
-      if (it != conns.end()) {
-        read_conn(*it->second);
-        busy.insert(it->first);
-      }
-    }
-    // Connections that stopped reading for back-pressure resume here.
-    for (int fd : busy) {
-      Conn& conn = *conns.at(fd);
-      if (!conn.closing && conn.q.size() < kMaxQueued / 2 && conn.in_off < conn.in.size())
-        parse_conn(conn);
-    }
+    poll_and_read(inflight.empty() ? 5 : 0);
     start_ready();
     flush_ports();
     if (!inflight.empty()) {
@@ -864,6 +887,77 @@ struct MemcachedFrontEnd::Impl {
     }
     start_ready();
     flush_ports();
+    answer_conns();
+  }
+
+  // One epoll_wait: accepts, reads and parses every ready connection, notes the host's sockets.
+  void poll_and_read(int wait_ms) {
+    std::array<epoll_event, 64> evs{};
+    const int n = ::epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), wait_ms);
+    for (int i = 0; i < n; ++i) {
+      const int fd = evs[i].data.fd;
+      if (fd == listen_fd) {
+        accept_all();
+        continue;
+      }
+      if (fd == worker_fd || fd == udp_fd) {
+        (fd == worker_fd ? worker_ready : udp_ready) = true;
+        continue;
+      }
+      auto it = conns.find(fd);
+      if (it != conns.end()) {
+        read_conn(*it->second);
+        busy.insert(it->first);
+      }
+    }
+    // Connections that stopped reading for back-pressure resume here.
+    for (int fd : busy) {
+      Conn& conn = *conns.at(fd);
+      if (!conn.closing && conn.q.size() < kMaxQueued / 2 && conn.in_off < conn.in.size())
+        parse_conn(conn);
+    }
+  }
+
+  // Hosted on a serving thread: one round of the connections and the worker, no wait while
+  // anything is to be done, one epoll_wait (connections and both sockets) when nothing is.
+  void step_hosted(const std::atomic<bool>& stop) {
+    now_s = static_cast<std::int64_t>(std::time(nullptr));
+    now_tp = Clock::now();
+    if (flush_at != 0 && now_s >= flush_at) {
+      ++epoch;
+      flush_at = 0;
+    }
+    const bool pending = link->has_requests() || worker_ready || udp_ready || cfg.host->busy();
+    poll_and_read(pending ? 0 : (inflight.empty() ? 5 : 1));
+    start_ready();
+    flush_ports();
+    bool moved_any = false;
+    for (int round = 0; round < 64 && !stop.load(std::memory_order_relaxed); ++round) {
+      bool moved = false;
+      if (link->has_requests() || worker_ready || cfg.host->busy()) {
+        worker_ready = false;
+        moved = cfg.host->step(std::chrono::microseconds{0});
+      }
+      moved = receive(std::chrono::microseconds{0}) || moved;
+      start_ready();
+      flush_ports();
+      if (!moved) break;
+      moved_any = true;
+    }
+    // A CE waiting on its PE (which may share this core): back off, spin then yield then sleep.
+    if (!moved_any && cfg.host->busy()) {
+      waiting_for_pe.pause();
+    } else {
+      waiting_for_pe.reset();
+    }
+    now_tp = Clock::now();
+    retransmit();
+    flush_ports();
+    answer_conns();
+  }
+
+  // Writes every connection's finished answers in order, drops the closed ones.
+  void answer_conns() {
     for (auto it = busy.begin(); it != busy.end();) {
       Conn& conn = *conns.at(*it);
       flush_conn(conn);
@@ -905,7 +999,11 @@ std::size_t memcached_max_value(std::uint32_t max_datagram) noexcept {
 void MemcachedFrontEnd::run(const std::atomic<bool>& stop) {
   const std::uint64_t cpu0 = base::thread_cpu_ns() - counters_.cpu_ns;
   while (!stop.load(std::memory_order_relaxed)) {
-    impl_->step(stop);
+    if (impl_->link != nullptr) {
+      impl_->step_hosted(stop);
+    } else {
+      impl_->step(stop);
+    }
     counters_.cpu_ns = base::thread_cpu_ns() - cpu0;
     shared_.publish(counters_);
   }
