@@ -71,7 +71,7 @@ struct MemcachedFrontEnd::Impl {
     std::uint32_t outstanding = 0;
     std::vector<Result> got;  // phase 1: per key
     wire::Status write_status = wire::Status::ok;
-    std::vector<std::string> locks;
+    std::vector<std::uint64_t> locks;  // key hashes
     bool exclusive = false;
   };
 
@@ -116,7 +116,11 @@ struct MemcachedFrontEnd::Impl {
   std::unordered_set<int> busy;  // connections with input, commands or answers pending
   std::vector<std::unique_ptr<Task>> orphans;  // tasks of closed connections still in flight
   std::unordered_map<std::uint64_t, Sub> inflight;
-  std::unordered_map<std::string, Lock> locks;
+  // Key locks by key hash: two keys of one hash share a lock, which only orders them more.
+  std::unordered_map<std::uint64_t, Lock> locks;
+  std::vector<std::uint64_t> lock_keys;           // try_lock's scratch
+  std::vector<std::unique_ptr<Task>> free_tasks;  // answered tasks, their buffers kept
+  std::uint32_t cpu_steps = 0;
   std::uint64_t next_id = 1;
   std::uint64_t next_cas = 1;
   std::uint32_t epoch = 1;
@@ -204,6 +208,46 @@ struct MemcachedFrontEnd::Impl {
 
   std::size_t max_value() const { return memcached_max_value(cfg.map.max_datagram); }
 
+  // ---- tasks: reused, so that a command costs no allocation once the buffers have grown ----
+
+  std::unique_ptr<Task> new_task(Conn& conn) {
+    std::unique_ptr<Task> t;
+    if (free_tasks.empty()) {
+      t = std::make_unique<Task>();
+    } else {
+      t = std::move(free_tasks.back());
+      free_tasks.pop_back();
+    }
+    t->conn = &conn;
+    return t;
+  }
+
+  void recycle(std::unique_ptr<Task> t) {
+    if (!t || free_tasks.size() >= 4096) return;
+    t->conn = nullptr;
+    t->own.clear();
+    t->reply.clear();
+    t->done = t->started = t->close_after = false;
+    t->phase = 0;
+    t->outstanding = 0;
+    t->write_status = wire::Status::ok;
+    t->locks.clear();
+    t->exclusive = false;
+    free_tasks.push_back(std::move(t));
+  }
+
+  // Points cmd's views at the same bytes copied from `from` to `to`.
+  static void rebase(mc::Command& cmd, const char* from, std::size_t len, const char* to) {
+    auto move = [&](std::string_view& v) {
+      if (v.data() >= from && v.data() + v.size() <= from + len && !v.empty()) {
+        v = std::string_view(to + (v.data() - from), v.size());
+      }
+    };
+    for (auto& k : cmd.keys) move(k);
+    move(cmd.data);
+    move(cmd.meta.opaque);
+  }
+
   // ---- connections ----
 
   void accept_all() {
@@ -236,7 +280,11 @@ struct MemcachedFrontEnd::Impl {
     ::close(conn.fd);
     for (auto& t : conn.q) {
       t->conn = nullptr;
-      if (t->started && !t->done) orphans.push_back(std::move(t));
+      if (t->started && !t->done) {
+        orphans.push_back(std::move(t));
+      } else {
+        recycle(std::move(t));
+      }
     }
     conn.q.clear();
   }
@@ -272,10 +320,12 @@ struct MemcachedFrontEnd::Impl {
       }
       const std::string_view buf(conn.in.data() + conn.in_off, conn.in.size() - conn.in_off);
       if (buf.empty()) break;
-      auto t = std::make_unique<Task>();
-      t->conn = &conn;
+      auto t = new_task(conn);
       const mc::Result r = mc::parse(buf, lim, t->cmd);
-      if (r.kind == mc::Result::Kind::need_more) break;
+      if (r.kind == mc::Result::Kind::need_more) {
+        recycle(std::move(t));
+        break;
+      }
       if (r.kind == mc::Result::Kind::close && r.error == mc::Error::line_too_long) {
         ++c.errors[static_cast<std::size_t>(r.error)];
         ++c.closed_bad_line;
@@ -302,9 +352,9 @@ struct MemcachedFrontEnd::Impl {
         conn.q.push_back(std::move(t));
         continue;
       }
-      // A command: copy its bytes, parse again from the copy so its views stay valid.
+      // A command: copy its bytes and point its views at the copy.
       t->own.assign(buf.substr(0, r.consumed));
-      mc::parse(t->own, lim, t->cmd);
+      rebase(t->cmd, buf.data(), r.consumed, t->own.data());
       ++c.commands[static_cast<std::size_t>(t->cmd.op)];
       conn.in_off += r.consumed;
       if (r.kind == mc::Result::Kind::close) {  // quit
@@ -329,13 +379,18 @@ struct MemcachedFrontEnd::Impl {
       conn.out.append(t.reply);
       if (t.started) --conn.started;
       const bool close = t.close_after;
+      recycle(std::move(conn.q.front()));
       conn.q.pop_front();
       if (conn.next > 0) --conn.next;
       if (close) {
         conn.closing = true;
         for (auto& rest : conn.q) {  // nothing after quit is answered
           rest->conn = nullptr;
-          if (rest->started && !rest->done) orphans.push_back(std::move(rest));
+          if (rest->started && !rest->done) {
+            orphans.push_back(std::move(rest));
+          } else {
+            recycle(std::move(rest));
+          }
         }
         conn.q.clear();
         conn.next = 0;
@@ -360,21 +415,22 @@ struct MemcachedFrontEnd::Impl {
   // ---- key locks ----
 
   bool try_lock(Task& t) {
-    std::vector<std::string> keys;
     if (t.cmd.op == mc::Op::version || t.cmd.op == mc::Op::stats || t.cmd.op == mc::Op::mn ||
         t.cmd.op == mc::Op::verbosity || t.cmd.op == mc::Op::flush_all) {
       return true;
     }
-    for (auto k : t.cmd.keys) keys.emplace_back(k);
+    std::vector<std::uint64_t>& keys = lock_keys;
+    keys.clear();
+    for (auto k : t.cmd.keys) keys.push_back(wire::key_hash(k));
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     const bool excl = !mc::reads_only(t.cmd);
-    for (const auto& k : keys) {
+    for (const auto k : keys) {
       auto it = locks.find(k);
       if (it == locks.end()) continue;
       if (it->second.writer || (excl && it->second.readers > 0)) return false;
     }
-    for (const auto& k : keys) {
+    for (const auto k : keys) {
       Lock& l = locks[k];
       if (excl) {
         l.writer = true;
@@ -382,13 +438,13 @@ struct MemcachedFrontEnd::Impl {
         ++l.readers;
       }
     }
-    t.locks = std::move(keys);
+    t.locks.assign(keys.begin(), keys.end());
     t.exclusive = excl;
     return true;
   }
 
   void unlock(Task& t) {
-    for (const auto& k : t.locks) {
+    for (const auto k : t.locks) {
       auto it = locks.find(k);
       if (it == locks.end()) continue;
       if (t.exclusive) {
@@ -601,7 +657,11 @@ struct MemcachedFrontEnd::Impl {
         break;
     }
     t.phase = 1;
-    t.got.assign(cmd.keys.size(), {});
+    t.got.resize(cmd.keys.size());
+    for (Result& r : t.got) {
+      r.status = wire::Status::ok;
+      r.value.clear();
+    }
     for (std::uint32_t i = 0; i < cmd.keys.size(); ++i) issue(t, i, wire::Opcode::get, cmd.keys[i]);
   }
 
@@ -631,7 +691,8 @@ struct MemcachedFrontEnd::Impl {
     const mc::Command& cmd = t.cmd;
     const mc::Meta& m = cmd.meta;
     const std::string_view key = cmd.key();
-    std::string out;
+    std::string& out = t.reply;  // written in place: the task's buffer is reused
+    out.clear();
     switch (cmd.op) {
       case mc::Op::get:
       case mc::Op::gets:
@@ -657,7 +718,6 @@ struct MemcachedFrontEnd::Impl {
           }
         }
         out.append("END\r\n");
-        t.reply = std::move(out);
         if (t.outstanding == 0) finish(t);
         return;
       }
@@ -725,13 +785,12 @@ struct MemcachedFrontEnd::Impl {
         if (!it.live) {
           if (m.q) return finish(t);
           mc::write_meta(out, "EN", m, info);
-          return finish(t, out);
+          return finish(t);
         }
         mc::ItemHeader h = it.h;
         if (m.has_ttl) h.exptime = mc::absolute_exptime(m.ttl, now_s);
         info = {key, h.flags, h.cas, ttl_of(h), it.data.size()};
         mc::write_meta(out, m.v ? "VA" : "HD", m, info, it.data);
-        t.reply = std::move(out);
         if (m.has_ttl) {
           h.native = false;
           h.epoch = epoch;
@@ -749,16 +808,16 @@ struct MemcachedFrontEnd::Impl {
         if (m.has_cas) {
           if (!it.live) {
             answer("NF");
-            return finish(t, out);
+            return finish(t);
           }
           if (it.h.cas != m.compare) {
             answer("EX");
-            return finish(t, out);
+            return finish(t);
           }
         }
         if ((mode == 'E' && it.live) || ((mode == 'A' || mode == 'P' || mode == 'R') && !it.live)) {
           answer("NS");
-          return finish(t, out);
+          return finish(t);
         }
         mc::ItemHeader h = fresh(m.flags, m.has_ttl ? m.ttl : 0);
         std::string data(cmd.data);
@@ -770,21 +829,19 @@ struct MemcachedFrontEnd::Impl {
         }
         info = {key, h.flags, h.cas, ttl_of(h), data.size()};
         answer("HD");
-        t.reply = std::move(out);
         return write(t, key, h, data);
       }
       case mc::Op::md: {
         mc::ItemInfo info{key, 0, 0, -1, 0};
         if (!it.live) {  // q hides HD only
           mc::write_meta(out, "NF", m, info);
-          return finish(t, out);
+          return finish(t);
         }
         if (m.has_cas && it.h.cas != m.compare) {
           mc::write_meta(out, "EX", m, info);
-          return finish(t, out);
+          return finish(t);
         }
         if (!m.q) mc::write_meta(out, "HD", m, info);
-        t.reply = std::move(out);
         t.phase = 2;
         return issue(t, 0, wire::Opcode::del, key);
       }
@@ -796,14 +853,14 @@ struct MemcachedFrontEnd::Impl {
         if (!it.live) {
           if (!m.has_vivify) {
             mc::write_meta(out, "NF", m, info);
-            return finish(t, out);
+            return finish(t);
           }
           h = fresh(0, m.vivify);
           v = m.initial;
         } else {
           if (m.has_cas && it.h.cas != m.compare) {
             mc::write_meta(out, "EX", m, info);
-            return finish(t, out);
+            return finish(t);
           }
           if (!mc::parse_counter(it.data, v)) return finish(t, kNonNumeric);
           v = m.mode == 'D' ? (v > m.delta ? v - m.delta : 0) : v + m.delta;
@@ -817,7 +874,6 @@ struct MemcachedFrontEnd::Impl {
         const std::string num = std::to_string(v);
         info = {key, h.flags, h.cas, ttl_of(h), num.size()};
         if (!m.q) mc::write_meta(out, m.v ? "VA" : "HD", m, info, num);
-        t.reply = std::move(out);
         return write(t, key, h, mc::counter_value(v, old_len));
       }
       default:
@@ -971,7 +1027,10 @@ struct MemcachedFrontEnd::Impl {
         ++it;
       }
     }
-    std::erase_if(orphans, [](const std::unique_ptr<Task>& t) { return t->done; });
+    for (auto& t : orphans) {
+      if (t->done) recycle(std::move(t));
+    }
+    std::erase_if(orphans, [](const std::unique_ptr<Task>& t) { return !t; });
     c.open_connections = conns.size();
   }
 };
@@ -1004,7 +1063,7 @@ void MemcachedFrontEnd::run(const std::atomic<bool>& stop) {
     } else {
       impl_->step(stop);
     }
-    counters_.cpu_ns = base::thread_cpu_ns() - cpu0;
+    if (++impl_->cpu_steps % 16 == 0) counters_.cpu_ns = base::thread_cpu_ns() - cpu0;
     shared_.publish(counters_);
   }
   for (auto& [fd, conn] : impl_->conns) impl_->close_conn(*conn);
