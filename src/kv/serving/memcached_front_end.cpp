@@ -116,8 +116,11 @@ struct MemcachedFrontEnd::Impl {
   std::unordered_set<int> busy;  // connections with input, commands or answers pending
   std::vector<std::unique_ptr<Task>> orphans;  // tasks of closed connections still in flight
   std::unordered_map<std::uint64_t, Sub> inflight;
+  // Nodes of answered requests and of freed locks, kept for the next ones: no allocation.
+  std::vector<decltype(inflight)::node_type> free_subs;
   // Key locks by key hash: two keys of one hash share a lock, which only orders them more.
   std::unordered_map<std::uint64_t, Lock> locks;
+  std::vector<decltype(locks)::node_type> free_locks;
   std::vector<std::uint64_t> lock_keys;           // try_lock's scratch
   std::vector<std::unique_ptr<Task>> free_tasks;  // answered tasks, their buffers kept
   std::uint32_t cpu_steps = 0;
@@ -431,7 +434,19 @@ struct MemcachedFrontEnd::Impl {
       if (it->second.writer || (excl && it->second.readers > 0)) return false;
     }
     for (const auto k : keys) {
-      Lock& l = locks[k];
+      auto it = locks.find(k);
+      if (it == locks.end()) {
+        if (free_locks.empty()) {
+          it = locks.emplace(k, Lock{}).first;
+        } else {
+          auto node = std::move(free_locks.back());
+          free_locks.pop_back();
+          node.key() = k;
+          node.mapped() = Lock{};
+          it = locks.insert(std::move(node)).position;
+        }
+      }
+      Lock& l = it->second;
       if (excl) {
         l.writer = true;
       } else {
@@ -452,7 +467,13 @@ struct MemcachedFrontEnd::Impl {
       } else {
         --it->second.readers;
       }
-      if (!it->second.writer && it->second.readers == 0) locks.erase(it);
+      if (!it->second.writer && it->second.readers == 0) {
+        if (free_locks.size() < 4096) {
+          free_locks.push_back(locks.extract(it));
+        } else {
+          locks.erase(it);
+        }
+      }
     }
     t.locks.clear();
   }
@@ -471,7 +492,17 @@ struct MemcachedFrontEnd::Impl {
 
   void issue(Task& t, std::uint32_t idx, wire::Opcode op, std::string_view key,
              std::string value = {}) {
-    Sub s;
+    const std::uint64_t id = next_id++;
+    auto it = inflight.end();
+    if (!free_subs.empty()) {
+      auto node = std::move(free_subs.back());
+      free_subs.pop_back();
+      node.key() = id;
+      it = inflight.insert(std::move(node)).position;
+    } else {
+      it = inflight.emplace(id, Sub{}).first;
+    }
+    Sub& s = it->second;
     s.task = &t;
     s.idx = idx;
     s.op = op;
@@ -479,10 +510,9 @@ struct MemcachedFrontEnd::Impl {
     s.value = std::move(value);
     s.hash = wire::key_hash(key);
     s.port = cfg.map.port_index_for(s.hash);
-    const std::uint64_t id = next_id++;
-    auto [it, ok] = inflight.emplace(id, std::move(s));
+    s.tries = 0;
     ++t.outstanding;
-    send_sub(id, it->second);
+    send_sub(id, s);
   }
 
   void flush_port(std::size_t p) {
@@ -528,9 +558,9 @@ struct MemcachedFrontEnd::Impl {
       for (std::size_t k = 0; k < parsed.count; ++k) {
         auto it = inflight.find(views[k].h.request_id);
         if (it == inflight.end()) continue;  // a late answer to a retransmitted request
-        Sub s = std::move(it->second);
-        inflight.erase(it);
-        answered(*s.task, s.idx, views[k].h.status, views[k].value);
+        auto node = inflight.extract(it);
+        answered(*node.mapped().task, node.mapped().idx, views[k].h.status, views[k].value);
+        if (free_subs.size() < 4096) free_subs.push_back(std::move(node));
       }
     }
   }
