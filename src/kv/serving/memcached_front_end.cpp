@@ -143,7 +143,9 @@ struct MemcachedFrontEnd::Impl {
   int local_port = -1;  // index of the host's port in cfg.map.ports
   int worker_fd = -1, udp_fd = -1;
   bool worker_ready = false, udp_ready = false;
-  qp::Backoff waiting_for_pe;
+  // A PE that shares the core needs it: spin little, then yield and sleep briefly.
+  qp::Backoff waiting_for_pe{
+      qp::BackoffConfig{.spins = 16, .yields = 16, .min_sleep_us = 5, .max_sleep_us = 50}};
 
   Impl(MemcachedConfig config, MemcachedCounters& counters) : cfg(std::move(config)), c(counters) {
     lim.max_line = cfg.max_line;
@@ -952,13 +954,18 @@ struct MemcachedFrontEnd::Impl {
     }
   }
 
-  void step(const std::atomic<bool>& stop) {
+  // The clocks, read once per loop, and a delayed flush_all whose time has come.
+  void tick() {
     now_s = static_cast<std::int64_t>(std::time(nullptr));
     now_tp = Clock::now();
     if (flush_at != 0 && now_s >= flush_at) {
       ++epoch;
       flush_at = 0;
     }
+  }
+
+  void step(const std::atomic<bool>& stop) {
+    tick();
     poll_and_read(inflight.empty() ? 5 : 0);
     start_ready();
     flush_ports();
@@ -1007,12 +1014,7 @@ struct MemcachedFrontEnd::Impl {
   // Hosted on a serving thread: one round of the connections and the worker, no wait while
   // anything is to be done, one epoll_wait (connections and both sockets) when nothing is.
   void step_hosted(const std::atomic<bool>& stop) {
-    now_s = static_cast<std::int64_t>(std::time(nullptr));
-    now_tp = Clock::now();
-    if (flush_at != 0 && now_s >= flush_at) {
-      ++epoch;
-      flush_at = 0;
-    }
+    tick();
     const bool pending = link->has_requests() || worker_ready || udp_ready || cfg.host->busy();
     poll_and_read(pending ? 0 : (inflight.empty() ? 5 : 1));
     start_ready();
