@@ -52,9 +52,14 @@ void EngineRuntime::start_memcached() {
   if (std::string why = mc.map.validate(); !why.empty()) {
     throw std::runtime_error("memcached: " + why);
   }
+  mc.host = side_->linked();
   memcached_ = std::make_unique<MemcachedFrontEnd>(mc);
   m.bound_port.store(memcached_->port());
-  memcached_thread_ = std::thread([this] { memcached_->run(memcached_stop_); });
+  if (mc.host != nullptr) {  // on the first CE (or full) thread, in-process
+    mc.host->host([fe = memcached_.get()](const std::atomic<bool>& stop) { fe->run(stop); });
+  } else {
+    memcached_thread_ = std::thread([this] { memcached_->run(memcached_stop_); });
+  }
 }
 
 void EngineRuntime::start() {
@@ -74,12 +79,13 @@ void EngineRuntime::start() {
     r.counters = [this](std::size_t k) -> SharedCounters& { return block_->threads[k].counters; };
     r.worker = plan.worker();
     r.max_datagram = plan.max_datagram;
+    r.link_first = block_->memcached.port >= 0;  // the front end runs on the first CE's thread
     side_ = std::make_unique<ServingSide>(placement_, Side::engine, r);
     for (std::size_t k = 0; k < side_->size(); ++k) {
       block_->threads[k].port.store(side_->thread(k).port());
     }
-    side_->start();
     start_memcached();
+    side_->start();
   } catch (const std::exception& e) {
     stop_threads();
     side_.reset();

@@ -84,6 +84,8 @@ Server::Server(ServerConfig cfg, TransportFactory factory) : cfg_(std::move(cfg)
     queue_epoch_.store(1);
     host.queue_epoch = &queue_epoch_;
   }
+  // cpu-only: the memcached front end runs on the first full worker's thread, in-process.
+  host.link_first = cfg_.memcached_port >= 0 && !offloaded(placement_.design);
   host_ = std::make_unique<ServingSide>(placement_, Side::host, host);
   for (std::size_t k = 0; k < host_->size(); ++k) {
     const ThreadPlan& t = host_->thread(k).plan();
@@ -132,8 +134,12 @@ Server::Server(ServerConfig cfg, TransportFactory factory) : cfg_(std::move(cfg)
     mc.port = static_cast<std::uint16_t>(cfg_.memcached_port);
     mc.map = map_;
     mc.max_connections = cfg_.memcached_max_connections;
+    mc.host = host_->linked();
     try {
       memcached_ = std::make_unique<MemcachedFrontEnd>(mc);
+      if (mc.host != nullptr) {
+        mc.host->host([fe = memcached_.get()](const std::atomic<bool>& stop) { fe->run(stop); });
+      }
     } catch (const std::exception&) {
       stop_engine();
       throw;
@@ -162,7 +168,9 @@ void Server::start() {
   host_->start();
   control_thread_ = std::thread([this] { control_loop(); });
   if (block_ != nullptr) watch_thread_ = std::thread([this] { watch_loop(); });
-  if (memcached_) memcached_thread_ = std::thread([this] { memcached_->run(memcached_stop_); });
+  if (memcached_ && host_->linked() == nullptr) {  // hosted: it runs in a serving thread
+    memcached_thread_ = std::thread([this] { memcached_->run(memcached_stop_); });
+  }
 }
 
 void Server::stop() {

@@ -21,6 +21,7 @@
 #include "buddy/kv/wire/parse.hpp"
 #include "buddy/kv/wire/udp.hpp"
 #include "buddy/kv/wire/writer.hpp"
+#include "buddy/qp/backoff.hpp"
 
 namespace buddy::kv::serving {
 
@@ -70,7 +71,7 @@ struct MemcachedFrontEnd::Impl {
     std::uint32_t outstanding = 0;
     std::vector<Result> got;  // phase 1: per key
     wire::Status write_status = wire::Status::ok;
-    std::vector<std::string> locks;
+    std::vector<std::uint64_t> locks;  // key hashes
     bool exclusive = false;
   };
 
@@ -115,7 +116,14 @@ struct MemcachedFrontEnd::Impl {
   std::unordered_set<int> busy;  // connections with input, commands or answers pending
   std::vector<std::unique_ptr<Task>> orphans;  // tasks of closed connections still in flight
   std::unordered_map<std::uint64_t, Sub> inflight;
-  std::unordered_map<std::string, Lock> locks;
+  // Nodes of answered requests and of freed locks, kept for the next ones: no allocation.
+  std::vector<decltype(inflight)::node_type> free_subs;
+  // Key locks by key hash: two keys of one hash share a lock, which only orders them more.
+  std::unordered_map<std::uint64_t, Lock> locks;
+  std::vector<decltype(locks)::node_type> free_locks;
+  std::vector<std::uint64_t> lock_keys;           // try_lock's scratch
+  std::vector<std::unique_ptr<Task>> free_tasks;  // answered tasks, their buffers kept
+  std::uint32_t cpu_steps = 0;
   std::uint64_t next_id = 1;
   std::uint64_t next_cas = 1;
   std::uint32_t epoch = 1;
@@ -130,6 +138,14 @@ struct MemcachedFrontEnd::Impl {
   std::vector<std::byte> rx_bytes;
   std::vector<wire::Datagram> rx;
   std::vector<wire::ResponseView> views;
+  // Hosted on a serving thread (cfg.host): its port's in-process link and socket.
+  wire::LinkedTransport* link = nullptr;
+  int local_port = -1;  // index of the host's port in cfg.map.ports
+  int worker_fd = -1, udp_fd = -1;
+  bool worker_ready = false, udp_ready = false;
+  // A PE that shares the core needs it: spin little, then yield and sleep briefly.
+  qp::Backoff waiting_for_pe{
+      qp::BackoffConfig{.spins = 16, .yields = 16, .min_sleep_us = 5, .max_sleep_us = 50}};
 
   Impl(MemcachedConfig config, MemcachedCounters& counters) : cfg(std::move(config)), c(counters) {
     lim.max_line = cfg.max_line;
@@ -171,6 +187,22 @@ struct MemcachedFrontEnd::Impl {
       rx[i].capacity = cfg.map.max_datagram;
     }
     views.resize(wire::kMaxCount);
+    if (cfg.host != nullptr) {
+      link = cfg.host->link();
+      if (link == nullptr || cfg.host->plan().port < 0) {
+        throw std::runtime_error("memcached port: its host thread has no linked port");
+      }
+      local_port = cfg.host->plan().port;
+      worker_fd = link->wait_fd();
+      udp_fd = udp->fd();
+      for (int fd : {worker_fd, udp_fd}) {
+        if (fd < 0) continue;
+        epoll_event wev{};
+        wev.events = EPOLLIN;
+        wev.data.fd = fd;
+        ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &wev);
+      }
+    }
   }
 
   ~Impl() {
@@ -180,6 +212,46 @@ struct MemcachedFrontEnd::Impl {
   }
 
   std::size_t max_value() const { return memcached_max_value(cfg.map.max_datagram); }
+
+  // ---- tasks: reused, so that a command costs no allocation once the buffers have grown ----
+
+  std::unique_ptr<Task> new_task(Conn& conn) {
+    std::unique_ptr<Task> t;
+    if (free_tasks.empty()) {
+      t = std::make_unique<Task>();
+    } else {
+      t = std::move(free_tasks.back());
+      free_tasks.pop_back();
+    }
+    t->conn = &conn;
+    return t;
+  }
+
+  void recycle(std::unique_ptr<Task> t) {
+    if (!t || free_tasks.size() >= 4096) return;
+    t->conn = nullptr;
+    t->own.clear();
+    t->reply.clear();
+    t->done = t->started = t->close_after = false;
+    t->phase = 0;
+    t->outstanding = 0;
+    t->write_status = wire::Status::ok;
+    t->locks.clear();
+    t->exclusive = false;
+    free_tasks.push_back(std::move(t));
+  }
+
+  // Points cmd's views at the same bytes copied from `from` to `to`.
+  static void rebase(mc::Command& cmd, const char* from, std::size_t len, const char* to) {
+    auto move = [&](std::string_view& v) {
+      if (v.data() >= from && v.data() + v.size() <= from + len && !v.empty()) {
+        v = std::string_view(to + (v.data() - from), v.size());
+      }
+    };
+    for (auto& k : cmd.keys) move(k);
+    move(cmd.data);
+    move(cmd.meta.opaque);
+  }
 
   // ---- connections ----
 
@@ -213,7 +285,11 @@ struct MemcachedFrontEnd::Impl {
     ::close(conn.fd);
     for (auto& t : conn.q) {
       t->conn = nullptr;
-      if (t->started && !t->done) orphans.push_back(std::move(t));
+      if (t->started && !t->done) {
+        orphans.push_back(std::move(t));
+      } else {
+        recycle(std::move(t));
+      }
     }
     conn.q.clear();
   }
@@ -249,10 +325,12 @@ struct MemcachedFrontEnd::Impl {
       }
       const std::string_view buf(conn.in.data() + conn.in_off, conn.in.size() - conn.in_off);
       if (buf.empty()) break;
-      auto t = std::make_unique<Task>();
-      t->conn = &conn;
+      auto t = new_task(conn);
       const mc::Result r = mc::parse(buf, lim, t->cmd);
-      if (r.kind == mc::Result::Kind::need_more) break;
+      if (r.kind == mc::Result::Kind::need_more) {
+        recycle(std::move(t));
+        break;
+      }
       if (r.kind == mc::Result::Kind::close && r.error == mc::Error::line_too_long) {
         ++c.errors[static_cast<std::size_t>(r.error)];
         ++c.closed_bad_line;
@@ -279,9 +357,9 @@ struct MemcachedFrontEnd::Impl {
         conn.q.push_back(std::move(t));
         continue;
       }
-      // A command: copy its bytes, parse again from the copy so its views stay valid.
+      // A command: copy its bytes and point its views at the copy.
       t->own.assign(buf.substr(0, r.consumed));
-      mc::parse(t->own, lim, t->cmd);
+      rebase(t->cmd, buf.data(), r.consumed, t->own.data());
       ++c.commands[static_cast<std::size_t>(t->cmd.op)];
       conn.in_off += r.consumed;
       if (r.kind == mc::Result::Kind::close) {  // quit
@@ -306,13 +384,18 @@ struct MemcachedFrontEnd::Impl {
       conn.out.append(t.reply);
       if (t.started) --conn.started;
       const bool close = t.close_after;
+      recycle(std::move(conn.q.front()));
       conn.q.pop_front();
       if (conn.next > 0) --conn.next;
       if (close) {
         conn.closing = true;
         for (auto& rest : conn.q) {  // nothing after quit is answered
           rest->conn = nullptr;
-          if (rest->started && !rest->done) orphans.push_back(std::move(rest));
+          if (rest->started && !rest->done) {
+            orphans.push_back(std::move(rest));
+          } else {
+            recycle(std::move(rest));
+          }
         }
         conn.q.clear();
         conn.next = 0;
@@ -337,35 +420,48 @@ struct MemcachedFrontEnd::Impl {
   // ---- key locks ----
 
   bool try_lock(Task& t) {
-    std::vector<std::string> keys;
     if (t.cmd.op == mc::Op::version || t.cmd.op == mc::Op::stats || t.cmd.op == mc::Op::mn ||
         t.cmd.op == mc::Op::verbosity || t.cmd.op == mc::Op::flush_all) {
       return true;
     }
-    for (auto k : t.cmd.keys) keys.emplace_back(k);
+    std::vector<std::uint64_t>& keys = lock_keys;
+    keys.clear();
+    for (auto k : t.cmd.keys) keys.push_back(wire::key_hash(k));
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     const bool excl = !mc::reads_only(t.cmd);
-    for (const auto& k : keys) {
+    for (const auto k : keys) {
       auto it = locks.find(k);
       if (it == locks.end()) continue;
       if (it->second.writer || (excl && it->second.readers > 0)) return false;
     }
-    for (const auto& k : keys) {
-      Lock& l = locks[k];
+    for (const auto k : keys) {
+      auto it = locks.find(k);
+      if (it == locks.end()) {
+        if (free_locks.empty()) {
+          it = locks.emplace(k, Lock{}).first;
+        } else {
+          auto node = std::move(free_locks.back());
+          free_locks.pop_back();
+          node.key() = k;
+          node.mapped() = Lock{};
+          it = locks.insert(std::move(node)).position;
+        }
+      }
+      Lock& l = it->second;
       if (excl) {
         l.writer = true;
       } else {
         ++l.readers;
       }
     }
-    t.locks = std::move(keys);
+    t.locks.assign(keys.begin(), keys.end());
     t.exclusive = excl;
     return true;
   }
 
   void unlock(Task& t) {
-    for (const auto& k : t.locks) {
+    for (const auto k : t.locks) {
       auto it = locks.find(k);
       if (it == locks.end()) continue;
       if (t.exclusive) {
@@ -373,7 +469,13 @@ struct MemcachedFrontEnd::Impl {
       } else {
         --it->second.readers;
       }
-      if (!it->second.writer && it->second.readers == 0) locks.erase(it);
+      if (!it->second.writer && it->second.readers == 0) {
+        if (free_locks.size() < 4096) {
+          free_locks.push_back(locks.extract(it));
+        } else {
+          locks.erase(it);
+        }
+      }
     }
     t.locks.clear();
   }
@@ -392,7 +494,17 @@ struct MemcachedFrontEnd::Impl {
 
   void issue(Task& t, std::uint32_t idx, wire::Opcode op, std::string_view key,
              std::string value = {}) {
-    Sub s;
+    const std::uint64_t id = next_id++;
+    auto it = inflight.end();
+    if (!free_subs.empty()) {
+      auto node = std::move(free_subs.back());
+      free_subs.pop_back();
+      node.key() = id;
+      it = inflight.insert(std::move(node)).position;
+    } else {
+      it = inflight.emplace(id, Sub{}).first;
+    }
+    Sub& s = it->second;
     s.task = &t;
     s.idx = idx;
     s.op = op;
@@ -400,19 +512,22 @@ struct MemcachedFrontEnd::Impl {
     s.value = std::move(value);
     s.hash = wire::key_hash(key);
     s.port = cfg.map.port_index_for(s.hash);
-    const std::uint64_t id = next_id++;
-    auto [it, ok] = inflight.emplace(id, std::move(s));
+    s.tries = 0;
     ++t.outstanding;
-    send_sub(id, it->second);
+    send_sub(id, s);
   }
 
   void flush_port(std::size_t p) {
     wire::RequestWriter& w = writers[p];
     if (w.empty()) return;
     const std::size_t n = w.finish();
-    wire::Datagram d{tx_bufs[p].data(), static_cast<std::uint32_t>(n),
-                     static_cast<std::uint32_t>(n), dests[p]};
-    udp->send_burst({&d, 1});  // a datagram the socket refuses is retransmitted on timeout
+    if (static_cast<int>(p) == local_port) {  // the host thread's own port: in-process
+      link->deliver({tx_bufs[p].data(), n});
+    } else {
+      wire::Datagram d{tx_bufs[p].data(), static_cast<std::uint32_t>(n),
+                       static_cast<std::uint32_t>(n), dests[p]};
+      udp->send_burst({&d, 1});  // a datagram the socket refuses is retransmitted on timeout
+    }
     w = wire::RequestWriter(tx_bufs[p], 0);
   }
 
@@ -420,8 +535,24 @@ struct MemcachedFrontEnd::Impl {
     for (std::size_t p = 0; p < writers.size(); ++p) flush_port(p);
   }
 
+  // The answers: the host port's in-process ones, then the socket's (hosted: only when epoll said
+  // it has some).
   bool receive(std::chrono::microseconds wait) {
+    bool got = false;
+    if (link != nullptr) {
+      while (const std::size_t n = link->take(rx)) {
+        got = true;
+        answers(n);
+      }
+      if (!udp_ready) return got;
+      udp_ready = false;
+    }
     const std::size_t n = udp->recv_burst(rx, wait);
+    answers(n);
+    return got || n > 0;
+  }
+
+  void answers(std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
       if (rx[i].size > rx[i].capacity) continue;
       const auto parsed = wire::parse_responses({rx[i].data, rx[i].size}, views);
@@ -429,12 +560,11 @@ struct MemcachedFrontEnd::Impl {
       for (std::size_t k = 0; k < parsed.count; ++k) {
         auto it = inflight.find(views[k].h.request_id);
         if (it == inflight.end()) continue;  // a late answer to a retransmitted request
-        Sub s = std::move(it->second);
-        inflight.erase(it);
-        answered(*s.task, s.idx, views[k].h.status, views[k].value);
+        auto node = inflight.extract(it);
+        answered(*node.mapped().task, node.mapped().idx, views[k].h.status, views[k].value);
+        if (free_subs.size() < 4096) free_subs.push_back(std::move(node));
       }
     }
-    return n > 0;
   }
 
   void retransmit() {
@@ -559,7 +689,11 @@ struct MemcachedFrontEnd::Impl {
         break;
     }
     t.phase = 1;
-    t.got.assign(cmd.keys.size(), {});
+    t.got.resize(cmd.keys.size());
+    for (Result& r : t.got) {
+      r.status = wire::Status::ok;
+      r.value.clear();
+    }
     for (std::uint32_t i = 0; i < cmd.keys.size(); ++i) issue(t, i, wire::Opcode::get, cmd.keys[i]);
   }
 
@@ -589,7 +723,8 @@ struct MemcachedFrontEnd::Impl {
     const mc::Command& cmd = t.cmd;
     const mc::Meta& m = cmd.meta;
     const std::string_view key = cmd.key();
-    std::string out;
+    std::string& out = t.reply;  // written in place: the task's buffer is reused
+    out.clear();
     switch (cmd.op) {
       case mc::Op::get:
       case mc::Op::gets:
@@ -615,7 +750,6 @@ struct MemcachedFrontEnd::Impl {
           }
         }
         out.append("END\r\n");
-        t.reply = std::move(out);
         if (t.outstanding == 0) finish(t);
         return;
       }
@@ -683,13 +817,12 @@ struct MemcachedFrontEnd::Impl {
         if (!it.live) {
           if (m.q) return finish(t);
           mc::write_meta(out, "EN", m, info);
-          return finish(t, out);
+          return finish(t);
         }
         mc::ItemHeader h = it.h;
         if (m.has_ttl) h.exptime = mc::absolute_exptime(m.ttl, now_s);
         info = {key, h.flags, h.cas, ttl_of(h), it.data.size()};
         mc::write_meta(out, m.v ? "VA" : "HD", m, info, it.data);
-        t.reply = std::move(out);
         if (m.has_ttl) {
           h.native = false;
           h.epoch = epoch;
@@ -707,16 +840,16 @@ struct MemcachedFrontEnd::Impl {
         if (m.has_cas) {
           if (!it.live) {
             answer("NF");
-            return finish(t, out);
+            return finish(t);
           }
           if (it.h.cas != m.compare) {
             answer("EX");
-            return finish(t, out);
+            return finish(t);
           }
         }
         if ((mode == 'E' && it.live) || ((mode == 'A' || mode == 'P' || mode == 'R') && !it.live)) {
           answer("NS");
-          return finish(t, out);
+          return finish(t);
         }
         mc::ItemHeader h = fresh(m.flags, m.has_ttl ? m.ttl : 0);
         std::string data(cmd.data);
@@ -728,21 +861,19 @@ struct MemcachedFrontEnd::Impl {
         }
         info = {key, h.flags, h.cas, ttl_of(h), data.size()};
         answer("HD");
-        t.reply = std::move(out);
         return write(t, key, h, data);
       }
       case mc::Op::md: {
         mc::ItemInfo info{key, 0, 0, -1, 0};
         if (!it.live) {  // q hides HD only
           mc::write_meta(out, "NF", m, info);
-          return finish(t, out);
+          return finish(t);
         }
         if (m.has_cas && it.h.cas != m.compare) {
           mc::write_meta(out, "EX", m, info);
-          return finish(t, out);
+          return finish(t);
         }
         if (!m.q) mc::write_meta(out, "HD", m, info);
-        t.reply = std::move(out);
         t.phase = 2;
         return issue(t, 0, wire::Opcode::del, key);
       }
@@ -754,14 +885,14 @@ struct MemcachedFrontEnd::Impl {
         if (!it.live) {
           if (!m.has_vivify) {
             mc::write_meta(out, "NF", m, info);
-            return finish(t, out);
+            return finish(t);
           }
           h = fresh(0, m.vivify);
           v = m.initial;
         } else {
           if (m.has_cas && it.h.cas != m.compare) {
             mc::write_meta(out, "EX", m, info);
-            return finish(t, out);
+            return finish(t);
           }
           if (!mc::parse_counter(it.data, v)) return finish(t, kNonNumeric);
           v = m.mode == 'D' ? (v > m.delta ? v - m.delta : 0) : v + m.delta;
@@ -775,7 +906,6 @@ struct MemcachedFrontEnd::Impl {
         const std::string num = std::to_string(v);
         info = {key, h.flags, h.cas, ttl_of(h), num.size()};
         if (!m.q) mc::write_meta(out, m.v ? "VA" : "HD", m, info, num);
-        t.reply = std::move(out);
         return write(t, key, h, mc::counter_value(v, old_len));
       }
       default:
@@ -824,33 +954,19 @@ struct MemcachedFrontEnd::Impl {
     }
   }
 
-  void step(const std::atomic<bool>& stop) {
+  // The clocks, read once per loop, and a delayed flush_all whose time has come.
+  void tick() {
     now_s = static_cast<std::int64_t>(std::time(nullptr));
     now_tp = Clock::now();
     if (flush_at != 0 && now_s >= flush_at) {
       ++epoch;
       flush_at = 0;
     }
-    std::array<epoll_event, 64> evs{};
-    const int wait_ms = inflight.empty() ? 5 : 0;
-    const int n = ::epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), wait_ms);
-    for (int i = 0; i < n; ++i) {
-      if (evs[i].data.fd == listen_fd) {
-        accept_all();
-        continue;
-      }
-      auto it = conns.find(evs[i].data.fd);
-      if (it != conns.end()) {
-        read_conn(*it->second);
-        busy.insert(it->first);
-      }
-    }
-    // Connections that stopped reading for back-pressure resume here.
-    for (int fd : busy) {
-      Conn& conn = *conns.at(fd);
-      if (!conn.closing && conn.q.size() < kMaxQueued / 2 && conn.in_off < conn.in.size())
-        parse_conn(conn);
-    }
+  }
+
+  void step(const std::atomic<bool>& stop) {
+    tick();
+    poll_and_read(inflight.empty() ? 5 : 0);
     start_ready();
     flush_ports();
     if (!inflight.empty()) {
@@ -864,6 +980,72 @@ struct MemcachedFrontEnd::Impl {
     }
     start_ready();
     flush_ports();
+    answer_conns();
+  }
+
+  // One epoll_wait: accepts, reads and parses every ready connection, notes the host's sockets.
+  void poll_and_read(int wait_ms) {
+    std::array<epoll_event, 64> evs{};
+    const int n = ::epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), wait_ms);
+    for (int i = 0; i < n; ++i) {
+      const int fd = evs[i].data.fd;
+      if (fd == listen_fd) {
+        accept_all();
+        continue;
+      }
+      if (fd == worker_fd || fd == udp_fd) {
+        (fd == worker_fd ? worker_ready : udp_ready) = true;
+        continue;
+      }
+      auto it = conns.find(fd);
+      if (it != conns.end()) {
+        read_conn(*it->second);
+        busy.insert(it->first);
+      }
+    }
+    // Connections that stopped reading for back-pressure resume here.
+    for (int fd : busy) {
+      Conn& conn = *conns.at(fd);
+      if (!conn.closing && conn.q.size() < kMaxQueued / 2 && conn.in_off < conn.in.size())
+        parse_conn(conn);
+    }
+  }
+
+  // Hosted on a serving thread: one round of the connections and the worker, no wait while
+  // anything is to be done, one epoll_wait (connections and both sockets) when nothing is.
+  void step_hosted(const std::atomic<bool>& stop) {
+    tick();
+    const bool pending = link->has_requests() || worker_ready || udp_ready || cfg.host->busy();
+    poll_and_read(pending ? 0 : (inflight.empty() ? 5 : 1));
+    start_ready();
+    flush_ports();
+    bool moved_any = false;
+    for (int round = 0; round < 64 && !stop.load(std::memory_order_relaxed); ++round) {
+      bool moved = false;
+      if (link->has_requests() || worker_ready || cfg.host->busy()) {
+        worker_ready = false;
+        moved = cfg.host->step(std::chrono::microseconds{0});
+      }
+      moved = receive(std::chrono::microseconds{0}) || moved;
+      start_ready();
+      flush_ports();
+      if (!moved) break;
+      moved_any = true;
+    }
+    // A CE waiting on its PE (which may share this core): back off, spin then yield then sleep.
+    if (!moved_any && cfg.host->busy()) {
+      waiting_for_pe.pause();
+    } else {
+      waiting_for_pe.reset();
+    }
+    now_tp = Clock::now();
+    retransmit();
+    flush_ports();
+    answer_conns();
+  }
+
+  // Writes every connection's finished answers in order, drops the closed ones.
+  void answer_conns() {
     for (auto it = busy.begin(); it != busy.end();) {
       Conn& conn = *conns.at(*it);
       flush_conn(conn);
@@ -877,7 +1059,10 @@ struct MemcachedFrontEnd::Impl {
         ++it;
       }
     }
-    std::erase_if(orphans, [](const std::unique_ptr<Task>& t) { return t->done; });
+    for (auto& t : orphans) {
+      if (t->done) recycle(std::move(t));
+    }
+    std::erase_if(orphans, [](const std::unique_ptr<Task>& t) { return !t; });
     c.open_connections = conns.size();
   }
 };
@@ -905,8 +1090,12 @@ std::size_t memcached_max_value(std::uint32_t max_datagram) noexcept {
 void MemcachedFrontEnd::run(const std::atomic<bool>& stop) {
   const std::uint64_t cpu0 = base::thread_cpu_ns() - counters_.cpu_ns;
   while (!stop.load(std::memory_order_relaxed)) {
-    impl_->step(stop);
-    counters_.cpu_ns = base::thread_cpu_ns() - cpu0;
+    if (impl_->link != nullptr) {
+      impl_->step_hosted(stop);
+    } else {
+      impl_->step(stop);
+    }
+    if (++impl_->cpu_steps % 16 == 0) counters_.cpu_ns = base::thread_cpu_ns() - cpu0;
     shared_.publish(counters_);
   }
   for (auto& [fd, conn] : impl_->conns) impl_->close_conn(*conn);

@@ -56,11 +56,16 @@ KvQueue& queue_of(const SideResources& r, const ThreadPlan& t) {
 }  // namespace
 
 ServingThread::ServingThread(const Placement& p, const ThreadPlan& plan, std::size_t k,
-                             const SideResources& r)
+                             const SideResources& r, bool link)
     : plan_(plan), shared_(r.counters ? &r.counters(k) : &own_) {
   if (plan_.role != Role::pe) {
     if (!r.factory) throw std::runtime_error("no transport factory for the serving ports");
     transport_ = r.factory(k < r.ports.size() ? r.ports[k] : 0);
+    if (link) {
+      auto linked = std::make_unique<wire::LinkedTransport>(std::move(transport_));
+      link_ = linked.get();
+      transport_ = std::move(linked);
+    }
   }
   switch (plan_.role) {
     case Role::full:
@@ -88,9 +93,20 @@ std::uint16_t ServingThread::port() const noexcept {
   return transport_ ? transport_->local().port : 0;
 }
 
+bool ServingThread::step(std::chrono::microseconds wait) {
+  if (full_) return full_->step(wait);
+  if (ce_) {
+    ce_->restart_clock();  // the time since its last step was the host loop's, not the CE's
+    return ce_->step(wait);
+  }
+  return false;
+}
+
 void ServingThread::start(const std::atomic<bool>& stop) {
   thread_.start(plan_.cpu, [this, &stop] {
-    if (full_) {
+    if (hosted_) {
+      hosted_(stop);
+    } else if (full_) {
       full_->run(stop);
     } else if (ce_) {
       ce_->run(stop);
@@ -101,10 +117,20 @@ void ServingThread::start(const std::atomic<bool>& stop) {
 }
 
 ServingSide::ServingSide(const Placement& p, Side side, const SideResources& r) : side_(side) {
+  bool link = r.link_first;
   for (const ThreadPlan& t : p.threads) {
     if (t.side != side) continue;
-    threads_.push_back(std::make_unique<ServingThread>(p, t, threads_.size(), r));
+    const bool this_link = link && t.role != Role::pe;
+    if (this_link) link = false;
+    threads_.push_back(std::make_unique<ServingThread>(p, t, threads_.size(), r, this_link));
   }
+}
+
+ServingThread* ServingSide::linked() noexcept {
+  for (auto& t : threads_) {
+    if (t->link() != nullptr) return t.get();
+  }
+  return nullptr;
 }
 
 void ServingSide::start() {

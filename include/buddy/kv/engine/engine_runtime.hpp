@@ -4,7 +4,8 @@
 // control block, recomputes the placement, builds its store (engine-only, shrd), binds its ports,
 // runs its threads (serving::ServingSide: CE workers feeding host PEs over KV queue pairs, or full
 // workers) and, when the block asks for it, the memcached front end (serving::MemcachedFrontEnd
-// on a thread of its own, a client of the serving ports like on the host in cpu-only), and
+// on its first serving thread, handing that thread's port its requests in-process, a client of
+// the other serving ports over UDP, like on the host in cpu-only), and
 // publishes its state, counters and CPU time back into the block. It holds the
 // segment's attacher side (qp liveness) for as long as it lives, beating it; one engine per
 // segment.

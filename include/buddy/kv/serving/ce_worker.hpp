@@ -32,6 +32,8 @@ class CeWorker {
   bool step(std::chrono::microseconds wait);
 
   std::size_t in_flight() const noexcept { return count_; }
+  // Starts the stage clock anew: a loop that runs other work between steps calls it before one.
+  void restart_clock() noexcept { clock_.restart(); }
   const Counters& counters() const noexcept { return c_; }
 
  private:

@@ -1,11 +1,13 @@
 // The memcached front end (docs/memcached.md): a TCP listener and its connections (epoll,
 // non-blocking, pipelined) served by one thread, which turns memcached text and meta commands
-// (kv/wire/memcached.hpp) into the native protocol's requests and sends them, batched into one
-// datagram per serving port, to the server's serving ports over UDP, exactly as a native client
-// does: multi-key gets are split per partition, and every connection is answered in its command
-// order. It therefore runs in every design, whatever thread owns a partition: the server runs it
-// on the host in cpu-only, the engine runtime (kv/engine) on the engine side in the offloaded
-// designs, so that memcached parsing leaves the host's CPU there (docs/memcached.md).
+// (kv/wire/memcached.hpp) into the native protocol's requests, batched into one datagram per
+// serving port, as a native client does: multi-key gets are split per partition, and every
+// connection is answered in its command order. Hosted on a serving thread (MemcachedConfig::host)
+// it hands that thread's port its datagrams in-process (wire::LinkedTransport) and steps the
+// worker itself; other ports are reached over UDP. It therefore runs in every design, whatever
+// thread owns a partition: the server runs it on the host in cpu-only, the engine runtime
+// (kv/engine) on the engine side in the offloaded designs, so that memcached parsing leaves the
+// host's CPU there (docs/memcached.md).
 //
 // Commands that read and then write an item (add, cas, incr, append, touch, ms with a mode, ...)
 // take an exclusive lock on their key inside the front end, reads a shared one, so that commands
@@ -23,6 +25,7 @@
 
 #include "buddy/base/fields.hpp"
 #include "buddy/base/shared_words.hpp"
+#include "buddy/kv/serving/side.hpp"
 #include "buddy/kv/wire/control.hpp"
 #include "buddy/kv/wire/memcached.hpp"
 #include "buddy/kv/wire/transport.hpp"
@@ -38,6 +41,10 @@ struct MemcachedConfig {
   std::size_t max_inflight = 1024;        // commands of one connection started at once
   std::chrono::milliseconds timeout{50};  // before a native request is sent again (doubling)
   int max_retries = 6;
+  // The serving thread to run on (its link(): in-process requests to its port, no datagram
+  // crosses the kernel; docs/memcached.md): run() is then its loop, serving both the memcached
+  // connections and the worker. Null: a thread of its own, every port reached over UDP.
+  ServingThread* host = nullptr;
 };
 
 // The front end's counters (STATS "memcached"), named once in the field table.

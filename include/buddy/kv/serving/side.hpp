@@ -28,6 +28,7 @@
 #include "buddy/kv/serving/transport_factory.hpp"
 #include "buddy/kv/serving/worker_config.hpp"
 #include "buddy/kv/store/store.hpp"
+#include "buddy/kv/wire/linked_transport.hpp"
 
 namespace buddy::kv::serving {
 
@@ -50,19 +51,34 @@ struct SideResources {
   std::size_t max_datagram = wire::kDefaultDatagram;
   // The queue pairs' epoch PE threads follow (PeWorker::follow_epoch); null: they never reset.
   const std::atomic<std::uint32_t>* queue_epoch = nullptr;
+  // The side's first port-serving thread (full or CE) gets a LinkedTransport around its socket,
+  // so that a client on its thread (the memcached front end) can reach it in-process.
+  bool link_first = false;
 };
 
 // One serving thread: its plan, transport, worker and counters.
 class ServingThread {
  public:
   // plan: a thread of p, the side's k-th.
-  ServingThread(const Placement& p, const ThreadPlan& plan, std::size_t k, const SideResources& r);
+  // link: wrap its transport in a LinkedTransport (a full or CE thread only).
+  ServingThread(const Placement& p, const ThreadPlan& plan, std::size_t k, const SideResources& r,
+                bool link = false);
   ServingThread(const ServingThread&) = delete;
   ServingThread& operator=(const ServingThread&) = delete;
   ~ServingThread() { join(); }
 
-  void start(const std::atomic<bool>& stop);  // runs the worker until stop
+  void start(const std::atomic<bool>& stop);  // runs the worker (or the hosted loop) until stop
   void join() { thread_.join(); }
+
+  // The in-process entrance of its port (null unless built with link).
+  wire::LinkedTransport* link() noexcept { return link_; }
+  // Before start(): run body on this thread in place of the worker's loop; body serves the
+  // worker itself through step() (the memcached front end does, docs/memcached.md).
+  void host(std::function<void(const std::atomic<bool>&)> body) { hosted_ = std::move(body); }
+  // One step of the full or CE worker (see their step()); only on the thread that runs it.
+  bool step(std::chrono::microseconds wait);
+  // A CE with bursts in flight at its PE: it needs stepping until their answers are sent.
+  bool busy() const noexcept { return ce_ && ce_->in_flight() > 0; }
 
   const ThreadPlan& plan() const noexcept { return plan_; }
   std::uint16_t port() const noexcept;  // the UDP port it serves (0: a PE, no port)
@@ -74,6 +90,8 @@ class ServingThread {
  private:
   ThreadPlan plan_;
   std::unique_ptr<wire::BurstTransport> transport_;
+  wire::LinkedTransport* link_ = nullptr;  // transport_, when it is linked
+  std::function<void(const std::atomic<bool>&)> hosted_;
   SharedCounters own_;
   SharedCounters* shared_;
   std::unique_ptr<FullWorker> full_;
@@ -98,7 +116,9 @@ class ServingSide {
   Side side() const noexcept { return side_; }
   std::size_t size() const noexcept { return threads_.size(); }
   const ServingThread& thread(std::size_t k) const { return *threads_[k]; }
-  double cpu_s() const noexcept;  // the side's threads, summed
+  ServingThread& thread(std::size_t k) { return *threads_[k]; }
+  ServingThread* linked() noexcept;  // the thread built with a link (null: none)
+  double cpu_s() const noexcept;     // the side's threads, summed
   // Whether every PE thread has emptied its queue pairs for epoch `e` (PeWorker::follow_epoch).
   bool queues_at(std::uint32_t e) const noexcept;
 

@@ -43,6 +43,9 @@ class BurstTransport {
   // e.g. no buffer space; UDP semantics: the caller may treat them as lost).
   virtual std::size_t send_burst(std::span<const Datagram> dgrams) = 0;
   virtual Endpoint local() const = 0;
+  // A file descriptor that polls readable when a receive would find a datagram (-1: none), so a
+  // thread can wait on it beside others (epoll).
+  virtual int wait_fd() const { return -1; }
 };
 
 }  // namespace buddy::kv::wire

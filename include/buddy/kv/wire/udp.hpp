@@ -18,6 +18,7 @@ class UdpSocket final : public BurstTransport {
   std::size_t send_burst(std::span<const Datagram> dgrams) override;
   Endpoint local() const override { return local_; }
   int fd() const noexcept { return fd_; }
+  int wait_fd() const override { return fd_; }
 
  private:
   int fd_ = -1;
