@@ -2,8 +2,10 @@
 # buddykv as a cluster through a real etcd (docs/kv-cluster.md):
 #  1. bench/kv_cluster.sh --quick: 3 servers (cpu-only, sav, shrd) register, buddykv-bench finds
 #     them with --registry and runs YCSB-A Zipf --verify while a 4th joins, one leaves cleanly and
-#     one is killed with kill -9 (gone after its lease): 0 errors, 0 timeouts, and every key
-#     acknowledged by a server still up reads back (lost_acked_writes 0).
+#     one is killed with kill -9 (gone after its lease), and the joiner's (sav) engine process is
+#     killed with kill -9: the server restarts it (STATS: 1 restart, epoch 2; its registry record
+#     "engine":"up","engine_epoch":2 again), 0 errors, 0 timeouts, and every key acknowledged by
+#     a server still up reads back (lost_acked_writes 0).
 #  2. Bad registry URLs and an etcd that does not answer: one line, exit 2, for buddykv-server,
 #     buddykv-cli and buddykv-bench; an id already held is refused the same way.
 #  3. etcd lost (SIGSTOP) while a server and a bench run: the server keeps serving, STATS says
@@ -30,7 +32,8 @@ out="$(BIN="$bin" bash "$here/../../../bench/kv_cluster.sh" --quick --json)" \
 echo "churn: $out"
 json_ok "kv_cluster.sh output" <<<"$out"
 for want in '"verified":true' '"errors":0' '"timeouts":0' '"lost_acked_writes":0' \
-  '"servers_at_end":2' '"leaves":2' '"joins":4'; do
+  '"servers_at_end":2' '"leaves":2' '"joins":4' '"registry_engine":"up"' \
+  '"registry_engine_epoch":2'; do
   grep -q "$want" <<<"$out" || fail "kv_cluster.sh: no $want in $out"
 done
 python3 -c '
@@ -39,6 +42,9 @@ r = json.loads(sys.argv[1])
 assert r["read_back"] > 1000, r            # the keys of the servers that stayed were checked
 assert r["moved_reads"] > 0, r             # keys changed owners while the clients ran
 assert 1.0 <= r["killed_vanished_s"] <= 10.0, r  # the lease (2 s) removed the killed server
+assert r["engine_restarts"] >= 1 and r["engine_epoch"] >= 2, r  # the engine was restarted
+assert r["lost_acked_writes"] == 0, r
+assert 0 < r["recovery_s"] < 10.0, r       # kill to the probe answering (the bench gives up at 10 s)
 ' "$out" || fail "kv_cluster.sh figures: $out"
 
 # one_line WHAT EXPECTED_RC WORDS -- CMD...: CMD exits EXPECTED_RC with one stderr line holding WORDS.
