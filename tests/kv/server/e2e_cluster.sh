@@ -11,6 +11,8 @@
 #  3. etcd lost (SIGSTOP) while a server and a bench run: the server keeps serving, STATS says
 #     "unreachable since ...", the bench keeps its last map (verified, no timeout); when etcd
 #     is back the server is registered again; SIGTERM deregisters it.
+#  4. The engine's state in a sav server's record: "up", then "restarting" while its restarts
+#     fail, then "lost".
 # usage: e2e_cluster.sh BIN_DIR
 set -euo pipefail
 bin="$1"
@@ -111,4 +113,25 @@ grep -q '"registry":"ok"' <<<"$st" || fail "STATS after etcd came back: $st"
 [[ "$(registered_ids e2e)" == 5 ]] || fail "not registered again after etcd came back"
 stop_server 0
 [[ -z "$(registered_ids e2e)" ]] || fail "still registered after SIGTERM: $(registered_ids e2e)"
+
+# 4. The engine's state in the record: a sav server whose engine binary now fails is restarting
+# for its two attempts (backoff 100 ms), then lost; the record says so at each step.
+cp "$bin/buddykv-engine" "$work/engine"
+start_server 0 --design sav --registry "$reg" --id 2 --engine-binary "$work/engine" \
+  --engine-restarts 2
+grep -q '"engine":"up","engine_epoch":1' <<<"$(registry_record e2e 2)" \
+  || fail "record of a sav server: $(registry_record e2e 2)"
+printf '#!/bin/sh\nsleep 0.3\nexit 1\n' >"$work/engine.new" && chmod +x "$work/engine.new"
+mv -f "$work/engine.new" "$work/engine"
+kill -KILL "$engine_pid"
+seen=""
+for _ in $(seq 1 100); do
+  rec="$(registry_record e2e 2)"
+  [[ "$rec" == *'"engine":"restarting"'* && "$seen" != *restarting* ]] && seen="$seen restarting"
+  [[ "$rec" == *'"engine":"lost"'* ]] && { seen="$seen lost"; break; }
+  sleep 0.05
+done
+[[ "$seen" == " restarting lost" ]] || fail "record while the engine failed to restart: saw '$seen', last: $rec"
+echo "engine in the record:$seen ($rec)"
+stop_server 3
 echo "cluster e2e: ok"
