@@ -13,6 +13,7 @@ std::string to_json(const ServerRecord& r) {
   w.end_array().member("partitions", r.partitions).key("owner").begin_array();
   for (auto o : r.owner) w.value(o);
   w.end_array().member("design", r.design).member("epoch", r.epoch).member("pid", r.pid);
+  if (!r.engine.empty()) w.member("engine", r.engine).member("engine_epoch", r.engine_epoch);
   w.end_object();
   return w.str();
 }
@@ -42,6 +43,10 @@ std::optional<ServerRecord> parse_record(const std::string& json) {
   if (const JsonValue* d = v->get("design")) r.design = d->str;
   if (const JsonValue* e = v->get("epoch")) r.epoch = e->integer().value_or(0);
   if (const JsonValue* p = v->get("pid")) r.pid = p->integer().value_or(0);
+  if (const JsonValue* e = v->get("engine"); e != nullptr && e->kind == JsonValue::Kind::string)
+    r.engine = e->str;
+  if (const JsonValue* e = v->get("engine_epoch"))
+    r.engine_epoch = static_cast<std::uint32_t>(e->integer().value_or(0));
   return r;
 }
 

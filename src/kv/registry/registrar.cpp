@@ -45,23 +45,61 @@ std::string Registrar::status() const {
   return status_;
 }
 
+void Registrar::set_engine(const std::string& state, std::uint32_t epoch) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (rec_.engine == state && rec_.engine_epoch == epoch) return;
+    rec_.engine = state;
+    rec_.engine_epoch = epoch;
+    dirty_ = true;
+  }
+  cv_.notify_all();
+}
+
+ServerRecord Registrar::record() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return rec_;
+}
+
 std::string Registrar::register_once() {
   std::int64_t lease = 0;
   if (std::string e = etcd_.grant(ttl_s_, lease); !e.empty()) return e;
-  if (std::string e = etcd_.put(key_, to_json(rec_), lease); !e.empty()) return e;
+  if (std::string e = etcd_.put(key_, to_json(record()), lease); !e.empty()) return e;
   lease_ = lease;
   return {};
 }
 
 void Registrar::keepalive_loop() {
+  // Every etcd call is made here, one at a time: the renewals every ttl/3, and a put of the record
+  // as soon as set_engine() changed it (retried at each renewal while etcd does not take it).
   const auto period = std::chrono::milliseconds(ttl_s_ * 1000 / 3);
+  auto next = std::chrono::steady_clock::now() + period;
+  bool put_pending = false;
   std::unique_lock<std::mutex> l(mu_);
-  while (!cv_.wait_for(l, period, [this] { return stop_; })) {
+  for (;;) {
+    cv_.wait_until(l, next, [this] { return stop_ || dirty_; });
+    if (stop_) break;
+    const bool renew = std::chrono::steady_clock::now() >= next;
+    if (dirty_) put_pending = true;
+    if (!renew && !dirty_) continue;
+    dirty_ = false;
+    const std::string json = to_json(rec_);
     l.unlock();
-    std::int64_t ttl = 0;
-    std::string err = etcd_.keepalive(lease_, ttl);
-    if (err.empty() && ttl == 0) err = register_once();  // expired while etcd was away
+    std::string err;
+    if (renew) {
+      std::int64_t ttl = 0;
+      err = etcd_.keepalive(lease_, ttl);
+      if (err.empty() && ttl == 0) {
+        err = register_once();  // expired while etcd was away: the record goes with the new lease
+        if (err.empty()) put_pending = false;
+      }
+    }
+    if (err.empty() && put_pending) {
+      err = etcd_.put(key_, json, lease_);
+      if (err.empty()) put_pending = false;
+    }
     l.lock();
+    if (renew) next = std::chrono::steady_clock::now() + period;
     if (err.empty()) {
       status_ = "ok";
     } else if (status_ == "ok") {

@@ -92,9 +92,32 @@ TEST(Record, RoundTrips) {
   EXPECT_EQ(back->design, "sav");
   EXPECT_EQ(back->epoch, r.epoch);
   EXPECT_EQ(back->pid, 42);
+  EXPECT_EQ(back->engine, "");  // no engine: no member, and the server's ports all answer
+  EXPECT_TRUE(back->engine_serving());
+  EXPECT_EQ(to_json(r).find("engine"), std::string::npos);
   EXPECT_FALSE(parse_record("{\"control\":\"x\"}"));
   EXPECT_FALSE(parse_record("{\"id\":-1,\"control\":\"x\"}"));
   EXPECT_FALSE(parse_record("not json"));
+}
+
+TEST(Record, CarriesTheEngineState) {
+  ServerRecord r;
+  r.id = 1;
+  r.control = "127.0.0.1:7000";
+  r.design = "sav";
+  for (const char* state : {"up", "restarting", "lost"}) {
+    r.engine = state;
+    r.engine_epoch = 3;
+    const auto back = parse_record(to_json(r));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->engine, state);
+    EXPECT_EQ(back->engine_epoch, 3u);
+    EXPECT_EQ(back->engine_serving(), r.engine == "up");
+  }
+  const auto old = parse_record(R"({"id":2,"control":"h:1","engine":7})");  // not a string
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->engine, "");
+  EXPECT_EQ(old->engine_epoch, 0u);
 }
 
 }  // namespace

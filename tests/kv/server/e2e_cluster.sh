@@ -2,13 +2,17 @@
 # buddykv as a cluster through a real etcd (docs/kv-cluster.md):
 #  1. bench/kv_cluster.sh --quick: 3 servers (cpu-only, sav, shrd) register, buddykv-bench finds
 #     them with --registry and runs YCSB-A Zipf --verify while a 4th joins, one leaves cleanly and
-#     one is killed with kill -9 (gone after its lease): 0 errors, 0 timeouts, and every key
-#     acknowledged by a server still up reads back (lost_acked_writes 0).
+#     one is killed with kill -9 (gone after its lease), and the joiner's (sav) engine process is
+#     killed with kill -9: the server restarts it (STATS: 1 restart, epoch 2; its registry record
+#     "engine":"up","engine_epoch":2 again), 0 errors, 0 timeouts, and every key acknowledged by
+#     a server still up reads back (lost_acked_writes 0).
 #  2. Bad registry URLs and an etcd that does not answer: one line, exit 2, for buddykv-server,
 #     buddykv-cli and buddykv-bench; an id already held is refused the same way.
 #  3. etcd lost (SIGSTOP) while a server and a bench run: the server keeps serving, STATS says
 #     "unreachable since ...", the bench keeps its last map (verified, no timeout); when etcd
 #     is back the server is registered again; SIGTERM deregisters it.
+#  4. The engine's state in a sav server's record: "up", then "restarting" while its restarts
+#     fail, then "lost".
 # usage: e2e_cluster.sh BIN_DIR
 set -euo pipefail
 bin="$1"
@@ -30,7 +34,8 @@ out="$(BIN="$bin" bash "$here/../../../bench/kv_cluster.sh" --quick --json)" \
 echo "churn: $out"
 json_ok "kv_cluster.sh output" <<<"$out"
 for want in '"verified":true' '"errors":0' '"timeouts":0' '"lost_acked_writes":0' \
-  '"servers_at_end":2' '"leaves":2' '"joins":4'; do
+  '"servers_at_end":2' '"leaves":2' '"joins":4' '"registry_engine":"up"' \
+  '"registry_engine_epoch":2'; do
   grep -q "$want" <<<"$out" || fail "kv_cluster.sh: no $want in $out"
 done
 python3 -c '
@@ -39,6 +44,9 @@ r = json.loads(sys.argv[1])
 assert r["read_back"] > 1000, r            # the keys of the servers that stayed were checked
 assert r["moved_reads"] > 0, r             # keys changed owners while the clients ran
 assert 1.0 <= r["killed_vanished_s"] <= 10.0, r  # the lease (2 s) removed the killed server
+assert r["engine_restarts"] >= 1 and r["engine_epoch"] >= 2, r  # the engine was restarted
+assert r["lost_acked_writes"] == 0, r
+assert 0 < r["recovery_s"] < 10.0, r       # kill to the probe answering (the bench gives up at 10 s)
 ' "$out" || fail "kv_cluster.sh figures: $out"
 
 # one_line WHAT EXPECTED_RC WORDS -- CMD...: CMD exits EXPECTED_RC with one stderr line holding WORDS.
@@ -105,4 +113,25 @@ grep -q '"registry":"ok"' <<<"$st" || fail "STATS after etcd came back: $st"
 [[ "$(registered_ids e2e)" == 5 ]] || fail "not registered again after etcd came back"
 stop_server 0
 [[ -z "$(registered_ids e2e)" ]] || fail "still registered after SIGTERM: $(registered_ids e2e)"
+
+# 4. The engine's state in the record: a sav server whose engine binary now fails is restarting
+# for its two attempts (backoff 100 ms), then lost; the record says so at each step.
+cp "$bin/buddykv-engine" "$work/engine"
+start_server 0 --design sav --registry "$reg" --id 2 --engine-binary "$work/engine" \
+  --engine-restarts 2
+grep -q '"engine":"up","engine_epoch":1' <<<"$(registry_record e2e 2)" \
+  || fail "record of a sav server: $(registry_record e2e 2)"
+printf '#!/bin/sh\nsleep 0.3\nexit 1\n' >"$work/engine.new" && chmod +x "$work/engine.new"
+mv -f "$work/engine.new" "$work/engine"
+kill -KILL "$engine_pid"
+seen=""
+for _ in $(seq 1 100); do
+  rec="$(registry_record e2e 2)"
+  [[ "$rec" == *'"engine":"restarting"'* && "$seen" != *restarting* ]] && seen="$seen restarting"
+  [[ "$rec" == *'"engine":"lost"'* ]] && { seen="$seen lost"; break; }
+  sleep 0.05
+done
+[[ "$seen" == " restarting lost" ]] || fail "record while the engine failed to restart: saw '$seen', last: $rec"
+echo "engine in the record:$seen ($rec)"
+stop_server 3
 echo "cluster e2e: ok"

@@ -127,4 +127,37 @@ for design in shrd engine-only; do
   "${cli[@]}" stats | grep -q '"state":"lost"' || fail "$design: stats do not say lost"
   stop_server 3
 done
+# A server killed with kill -9: its engine (PR_SET_PDEATHSIG) stops within a second, not after its
+# --host-timeout (10 s); for the first engine (started by the server's main thread) and for a
+# restarted one (started by the thread that watches the engine). "Stopped": exited, a zombie until
+# whoever inherits it reaps it.
+engine_exited_within() {  # PID MS
+  local t0
+  t0="$(now_ms)"
+  while [[ -e "/proc/$1" && "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]]; do
+    (( $(now_ms) - t0 < $2 )) || return 1
+    sleep 0.01
+  done
+}
+for design in sav shrd; do
+  for restarted in no yes; do
+    [[ "$design" == shrd && "$restarted" == yes ]] && continue  # shrd: not restarted
+    start_server 0 --design "$design"
+    pid="$engine_pid"
+    if [[ "$restarted" == yes ]]; then
+      kill -KILL "$pid"
+      t0="$(now_ms)"
+      until pid="$(engine_pid_now)" && [[ "$pid" != "$engine_pid" && "$pid" -gt 0 ]] &&
+        probe p0; do
+        (( $(now_ms) - t0 < 10000 )) || fail "$design: no restarted engine"
+      done
+    fi
+    kill -KILL "$server_pid"
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+    t0="$(now_ms)"
+    engine_exited_within "$pid" 1000 || fail "$design: engine $pid outlived its killed server by 1 s"
+    echo "$design (restarted engine: $restarted): engine $pid stopped $(( $(now_ms) - t0 )) ms after its server's kill -9"
+  done
+done
 echo "engine restart e2e: ok"

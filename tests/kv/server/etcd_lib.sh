@@ -54,3 +54,13 @@ import base64, json, sys
 kvs = json.load(sys.stdin).get("kvs", [])
 print(" ".join(sorted((base64.b64decode(k["key"]).decode().rsplit("/", 1)[1] for k in kvs), key=int)))'
 }
+# registry_record PREFIX ID: the server record under /PREFIX/servers/ID (its JSON), or nothing.
+registry_record() {
+  local key
+  key="$(printf '/%s/servers/%s' "$1" "$2" | base64 -w0)"
+  curl -s -m 2 -X POST "http://127.0.0.1:$etcd_port/v3/kv/range" -d "{\"key\":\"$key\"}" \
+    | python3 -c '
+import base64, json, sys
+kvs = json.load(sys.stdin).get("kvs", [])
+if kvs: print(base64.b64decode(kvs[0]["value"]).decode())'
+}

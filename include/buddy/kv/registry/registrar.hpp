@@ -3,10 +3,12 @@
 // reached the server keeps serving and status() says since when; when etcd answers again and
 // the lease had expired, a new lease is taken and the record put again. stop() (and the
 // destructor) deletes the record and revokes the lease: the server leaves at once. A process
-// that dies without stop() vanishes when its lease expires.
+// that dies without stop() vanishes when its lease expires. set_engine() changes the record's
+// engine state; the thread puts the record again at once (and again until etcd takes it).
 //
 //   Registrar r(*url, record, /*auto_id=*/false, /*ttl_s=*/3);   // throws one line: exit 2
 //   r.status();   // "ok" or "unreachable since 2026-12-03T11:02:07Z: etcd at ...: ..."
+//   r.set_engine("restarting", 2);   // the record says so within a round trip to etcd
 //   r.stop();
 #pragma once
 
@@ -34,6 +36,9 @@ class Registrar {
   std::uint32_t id() const noexcept { return rec_.id; }
   const std::string& key() const noexcept { return key_; }
   std::string status() const;
+  // The engine's state and epoch in the record (record.hpp); a change is put at once.
+  void set_engine(const std::string& state, std::uint32_t epoch);
+  ServerRecord record() const;
   void stop();
 
  private:
@@ -48,6 +53,7 @@ class Registrar {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool dirty_ = false;  // rec_ changed: put it again
   std::string status_ = "ok";
   std::thread thread_;
 };
