@@ -53,13 +53,19 @@ void PeWorker::run(const std::atomic<bool>& stop) {
   std::uint32_t idle_publish = 0;
   while (!stop.load(std::memory_order_relaxed)) {
     if (step() != 0) {
+      clock_.settle_every(c_);
       shared_.publish(c_);
       idle.reset();
       continue;
     }
     idle.pause();
-    if (++idle_publish % 256 == 0) shared_.publish(c_);
+    clock_.lap(c_, Stage::idle);  // a sleep's wall time is not the next batch's
+    if (++idle_publish % 256 == 0) {
+      clock_.settle_every(c_);
+      shared_.publish(c_);
+    }
   }
+  clock_.settle(c_);
   shared_.publish(c_);
 }
 
