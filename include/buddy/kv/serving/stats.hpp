@@ -117,8 +117,9 @@ class StageClock {
   void settle_every(Counters& c) noexcept {
     if (t_ - settled_at_ >= kSettleNs) settle(c);
   }
-  static std::uint64_t wall_now() noexcept;  // CLOCK_MONOTONIC, ns
-  static std::uint64_t now() noexcept;       // the calling thread's CPU time, ns
+  std::uint64_t last_lap() const noexcept { return t_; }  // the last lap's CLOCK_MONOTONIC, ns
+  static std::uint64_t wall_now() noexcept;               // CLOCK_MONOTONIC, ns
+  static std::uint64_t now() noexcept;                    // the calling thread's CPU time, ns
 
  private:
   static constexpr std::uint64_t kSettleNs = 1'000'000;
