@@ -17,13 +17,12 @@ void StageClock::restart() noexcept {
   settled_at_ = t_;
   cpu_ = now();
   pending_ = {};
-  outside_ = 0;
 }
 
 void StageClock::settle(Counters& c) noexcept {
   const std::uint64_t cpu = now();
   const std::uint64_t used = cpu > cpu_ ? cpu - cpu_ : 0;
-  std::uint64_t busy = outside_;
+  std::uint64_t busy = 0;
   for (auto p : pending_) busy += p;
   // Preempted inside a lap: the laps' wall time exceeds the CPU time; scale every lap down.
   const auto scaled = [&](std::uint64_t ns) {
@@ -31,7 +30,7 @@ void StageClock::settle(Counters& c) noexcept {
     return static_cast<std::uint64_t>(static_cast<double>(ns) * static_cast<double>(used) /
                                       static_cast<double>(busy));
   };
-  std::uint64_t charged = scaled(outside_);
+  std::uint64_t charged = 0;
   for (std::size_t i = 0; i < kStages; ++i) {
     const std::uint64_t ns = scaled(pending_[i]);
     c.stage_ns[i] += ns;
@@ -39,7 +38,6 @@ void StageClock::settle(Counters& c) noexcept {
   }
   c.stage_ns[static_cast<std::size_t>(Stage::idle)] += used > charged ? used - charged : 0;
   pending_ = {};
-  outside_ = 0;
   cpu_ = cpu;
   settled_at_ = t_;
 }

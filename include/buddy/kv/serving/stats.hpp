@@ -95,18 +95,15 @@ class alignas(64) SharedCounters {
 // preempted inside them), and the rest of the thread's CPU time is idle: polling, back-off and
 // anything outside the stages. So sum(stage_ns) is the thread's CPU time as of the last settle,
 // and an idle loop reads no clock but the vDSO one. A loop that hosts the worker calls resume()
-// before each step: the time since the previous lap was the host's, neither a stage nor idle.
+// before each step: the time since the previous lap was the host's, not a stage's; its CPU time
+// is idle (its wall time may be spent blocked, so it cannot be told from the CPU clock).
 // settle_every() settles at most once a millisecond (by the last lap's time); workers call it where
 // they publish, settle() last.
 class StageClock {
  public:
   StageClock() { restart(); }
   void restart() noexcept;  // call on the thread that will lap and settle
-  void resume() noexcept {
-    const std::uint64_t n = wall_now();
-    outside_ += n - t_;
-    t_ = n;
-  }
+  void resume() noexcept { t_ = wall_now(); }
   void lap(Counters& c, Stage s) noexcept {
     const std::uint64_t n = wall_now();
     if (s != Stage::idle) pending_[static_cast<std::size_t>(s)] += n - t_;
@@ -127,7 +124,6 @@ class StageClock {
   std::uint64_t settled_at_ = 0;                  // the last settle, monotonic
   std::uint64_t cpu_ = 0;                         // the thread's CPU time at the last settle
   std::array<std::uint64_t, kStages> pending_{};  // busy laps since the last settle
-  std::uint64_t outside_ = 0;                     // the host's time since the last settle
 };
 
 // The counters as members of the object w is writing: the table's fields ("requests", "ops":{..},
