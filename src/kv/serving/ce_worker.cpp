@@ -72,7 +72,11 @@ bool CeWorker::receive(std::chrono::microseconds wait) {
   if (count_ == slots_.size()) return false;
   if (count_ > 0 && slot(count_ - 1).pushed != slot(count_ - 1).burst.pe.size()) return false;
   std::size_t n = t_.recv_burst(rx_, std::chrono::microseconds{0});
-  if (n == 0 && count_ == 0 && wait.count() > 0) n = t_.recv_burst(rx_, wait);
+  if (n == 0 && count_ == 0 && wait.count() > 0) {
+    // Waiting for traffic is idle time, even when the wait ends with a datagram.
+    n = t_.recv_burst(rx_, wait);
+    clock_.lap(c_, Stage::idle);
+  }
   if (n == 0) return false;
   clock_.lap(c_, Stage::receive);
   Slot& s = slot(count_);
@@ -102,13 +106,18 @@ bool CeWorker::step(std::chrono::microseconds wait) {
   } else {
     clock_.lap(c_, Stage::idle);
   }
-  if (moved) shared_.publish(c_);
+  if (moved || ++idle_steps_ % 1024 == 0) publish();
   return moved;
+}
+
+void CeWorker::publish() {
+  clock_.settle_every(c_);
+  shared_.publish(c_);
 }
 
 void CeWorker::run(const std::atomic<bool>& stop) {
   clock_.restart();
-  std::uint32_t empty = 0, idle_publish = 0;
+  std::uint32_t empty = 0;
   qp::Backoff waiting_for_pe;
   while (!stop.load(std::memory_order_relaxed)) {
     const bool blocking = empty >= cfg_.spins;
@@ -120,9 +129,13 @@ void CeWorker::run(const std::atomic<bool>& stop) {
     ++empty;
     // With bursts in flight the CE waits on the PE, not on the socket: back off (spin, yield,
     // sleep) so a PE sharing this core gets it.
-    if (blocking && count_ > 0) waiting_for_pe.pause();
-    if (blocking || ++idle_publish % 1024 == 0) shared_.publish(c_);
+    if (blocking && count_ > 0) {
+      waiting_for_pe.pause();
+      clock_.lap(c_, Stage::idle);  // a sleep's wall time is not the next stage's
+    }
+    if (blocking) publish();
   }
+  clock_.settle(c_);
   shared_.publish(c_);
 }
 

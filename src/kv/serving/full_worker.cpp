@@ -21,13 +21,16 @@ FullWorker::FullWorker(wire::BurstTransport& transport, CommEngine ce, Processin
 }
 
 bool FullWorker::step(std::chrono::microseconds wait) {
-  StageClock clock;
+  StageClock& clock = clock_;
   std::size_t n = t_.recv_burst(rx_, std::chrono::microseconds{0});
   if (n == 0) {
     // Polling for traffic is idle time, even when the wait ends with a datagram.
     if (wait.count() > 0) n = t_.recv_burst(rx_, wait);
     clock.lap(c_, Stage::idle);
-    if (n == 0) return false;
+    if (n == 0) {
+      if (++idle_steps_ % 1024 == 0) publish();
+      return false;
+    }
   } else {
     clock.lap(c_, Stage::receive);
   }
@@ -45,13 +48,18 @@ bool FullWorker::step(std::chrono::microseconds wait) {
   const std::size_t sent = t_.send_burst(tx);
   c_.send_failures += tx.size() - sent;
   clock.lap(c_, Stage::respond);
-  shared_.publish(c_);
+  publish();
   return true;
 }
 
+void FullWorker::publish() {
+  clock_.settle_every(c_);
+  shared_.publish(c_);
+}
+
 void FullWorker::run(const std::atomic<bool>& stop) {
+  clock_.restart();
   std::uint32_t empty = 0;
-  std::uint32_t idle_publish = 0;
   while (!stop.load(std::memory_order_relaxed)) {
     // Spin on non-blocking receives first (low latency under load), then block in poll():
     // an idle server gives its core away, as tests on 2 oversubscribed cores need.
@@ -60,9 +68,10 @@ void FullWorker::run(const std::atomic<bool>& stop) {
       empty = 0;
     } else {
       ++empty;
-      if (blocking || ++idle_publish % 1024 == 0) shared_.publish(c_);
+      if (blocking) publish();
     }
   }
+  clock_.settle(c_);
   shared_.publish(c_);
 }
 

@@ -94,9 +94,13 @@ std::uint16_t ServingThread::port() const noexcept {
 }
 
 bool ServingThread::step(std::chrono::microseconds wait) {
-  if (full_) return full_->step(wait);
+  // The time since the worker's last step was the host loop's, not the worker's.
+  if (full_) {
+    full_->resume_clock();
+    return full_->step(wait);
+  }
   if (ce_) {
-    ce_->restart_clock();  // the time since its last step was the host loop's, not the CE's
+    ce_->resume_clock();
     return ce_->step(wait);
   }
   return false;

@@ -32,8 +32,8 @@ class CeWorker {
   bool step(std::chrono::microseconds wait);
 
   std::size_t in_flight() const noexcept { return count_; }
-  // Starts the stage clock anew: a loop that runs other work between steps calls it before one.
-  void restart_clock() noexcept { clock_.restart(); }
+  // A loop that runs other work between steps calls it before one: that time is not the CE's.
+  void resume_clock() noexcept { clock_.resume(); }
   const Counters& counters() const noexcept { return c_; }
 
  private:
@@ -48,6 +48,7 @@ class CeWorker {
   bool send_finished();
   bool push_tail();
   bool receive(std::chrono::microseconds wait);
+  void publish();  // settles the stage clock (at most once a millisecond), then publishes
 
   wire::BurstTransport& t_;
   CommEngine ce_;
@@ -61,6 +62,7 @@ class CeWorker {
   std::vector<Slot> slots_;
   std::size_t head_ = 0, count_ = 0;
   std::size_t answering_ = 0;  // slot (from head) the next answer belongs to
+  std::uint32_t idle_steps_ = 0;
 };
 
 }  // namespace buddy::kv::serving

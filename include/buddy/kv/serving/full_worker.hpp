@@ -26,8 +26,12 @@ class FullWorker {
   bool step(std::chrono::microseconds wait);
 
   const Counters& counters() const noexcept { return c_; }
+  // A loop that runs other work between steps calls it before one: that time is not the worker's.
+  void resume_clock() noexcept { clock_.resume(); }
 
  private:
+  void publish();  // settles the stage clock (at most once a millisecond), then publishes
+
   wire::BurstTransport& t_;
   CommEngine ce_;
   ProcessingEngine pe_;
@@ -37,6 +41,8 @@ class FullWorker {
   std::vector<std::byte> rx_bytes_;
   std::vector<wire::Datagram> rx_;
   Burst burst_;
+  StageClock clock_;
+  std::uint32_t idle_steps_ = 0;
 };
 
 }  // namespace buddy::kv::serving
