@@ -377,8 +377,10 @@ ReadBack read_back(Target& t, ClusterTarget* cluster, const Options& o, const Ve
     }
     if (sent) {
       ++rb.keys;
-    } else {
+    } else if (cluster != nullptr && !member(srv)) {
       ++rb.on_gone;
+    } else {
+      ++rb.timeouts;  // not even sent before the deadline: unchecked, so not verified
     }
   }
   while (t.outstanding() > 0 && Clock::now() < deadline) {
