@@ -60,11 +60,13 @@ void PeWorker::run(const std::atomic<bool>& stop) {
   // kSpinNs of wall time (by the step's own clock mark: no extra clock read), then sleeps on its
   // doorbell until a CE rings it (qp/doorbell.hpp: it announces the sleep, polls once more, then
   // waits in FUTEX_WAIT for at most kSleep, so a stop, an epoch change or a dead CE costs at most
-  // that). The spin is timed, not counted: a counted spin got 10x shorter when the steps stopped
-  // making a clock system call, and at low load p50 latency tripled (30 -> 95 us, sav, window
-  // 16). Without a doorbell (or while answers wait in the spill buffer for the CE to make room,
-  // which the CE does not ring for) it yields 4 times, then sleeps 10..100 us.
-  constexpr std::uint64_t kSpinNs = 50'000;
+  // that). The spin is about what one sleep and wake-up cost the host (futex calls and two
+  // context switches; docs/kv-designs.md, "Idle polling and the doorbell"): sav, YCSB-B at full
+  // load, host CPU 0.12 s/Mreq with a 5 us spin against 0.15 with 10 us, 0.17 with 20 us and 0.20
+  // with 50 us (the spin before the doorbell; one run each, noisy). Without a doorbell (or
+  // while answers wait in the spill buffer for the CE to make room, which the CE does not ring
+  // for) it yields 4 times, then sleeps 10..100 us.
+  constexpr std::uint64_t kSpinNs = 5'000;
   constexpr std::chrono::milliseconds kSleep{2};
   qp::Backoff idle(
       qp::BackoffConfig{.spins = 0, .yields = 4, .min_sleep_us = 10, .max_sleep_us = 100});
