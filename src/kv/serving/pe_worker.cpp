@@ -60,13 +60,13 @@ void PeWorker::run(const std::atomic<bool>& stop) {
   // kSpinNs of wall time (by the step's own clock mark: no extra clock read), then sleeps on its
   // doorbell until a CE rings it (qp/doorbell.hpp: it announces the sleep, polls once more, then
   // waits in FUTEX_WAIT for at most kSleep, so a stop, an epoch change or a dead CE costs at most
-  // that). The spin is about what one sleep and wake-up cost the host (futex calls and two
-  // context switches; docs/kv-designs.md, "Idle polling and the doorbell"): sav, YCSB-B at full
-  // load, host CPU 0.12 s/Mreq with a 5 us spin against 0.15 with 10 us, 0.17 with 20 us and 0.20
-  // with 50 us (the spin before the doorbell; one run each, noisy). Without a doorbell (or
-  // while answers wait in the spill buffer for the CE to make room, which the CE does not ring
-  // for) it yields 4 times, then sleeps 10..100 us.
-  constexpr std::uint64_t kSpinNs = 5'000;
+  // that). The spin is short: most gaps between batches at full load outlast it, and spinning
+  // through them cost more host CPU than sleeping (sav, YCSB-B Zipf at full load, host CPU per
+  // request against cpu-only's: 0.33-0.37x with a 2 us spin, 0.40-0.42x with 5 us, 0.53-0.60x
+  // with 25 us, 0.74-0.82x with the 50 us spun before the doorbell; docs/kv-designs.md, "Idle
+  // polling and the doorbell"). Without a doorbell (or while answers wait in the spill buffer for
+  // the CE to make room, which the CE does not ring for) it yields 4 times, then sleeps 10..100 us.
+  constexpr std::uint64_t kSpinNs = 2'000;
   constexpr std::chrono::milliseconds kSleep{2};
   qp::Backoff idle(
       qp::BackoffConfig{.spins = 0, .yields = 4, .min_sleep_us = 10, .max_sleep_us = 100});
