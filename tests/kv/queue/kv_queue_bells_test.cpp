@@ -17,12 +17,17 @@ std::string name(const char* what) {
   return std::string("test-kvq-bells-") + what + "-" + std::to_string(::getpid());
 }
 
-TEST(KvQueueBells, TwoPerPairAfterTheExtraAreaEachOnItsOwnLine) {
+KvQueueLayout layout(std::uint32_t pairs, std::uint64_t extra) {
   KvQueueLayout l;
-  l.queue_pairs = 3;
+  l.queue_pairs = pairs;
   l.request_ring_bytes = 4096;
   l.response_ring_bytes = 4096;
-  l.extra_bytes = 100;
+  l.extra_bytes = extra;
+  return l;
+}
+
+TEST(KvQueueBells, TwoPerPairAfterTheExtraAreaEachOnItsOwnLine) {
+  const KvQueueLayout l = layout(3, 100);
   KvQueue q = KvQueue::create(name("lines"), l);
   EXPECT_EQ(q.extra().size(), 100u);
   const auto* extra_end = q.segment().extra().data() + q.segment().extra().size();
@@ -42,11 +47,7 @@ TEST(KvQueueBells, TwoPerPairAfterTheExtraAreaEachOnItsOwnLine) {
 }
 
 TEST(KvQueueBells, AnAttacherSeesTheSameWords) {
-  KvQueueLayout l;
-  l.queue_pairs = 2;
-  l.request_ring_bytes = 4096;
-  l.response_ring_bytes = 4096;
-  l.extra_bytes = 77;
+  const KvQueueLayout l = layout(2, 77);
   KvQueue host = KvQueue::create(name("attach"), l);
   KvQueue engine = KvQueue::attach(name("attach"));
   EXPECT_EQ(engine.layout(), l);
