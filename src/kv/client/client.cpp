@@ -5,6 +5,7 @@
 #include <random>
 #include <stdexcept>
 
+#include "buddy/base/small_copy.hpp"
 #include "buddy/kv/wire/parse.hpp"
 #include "buddy/kv/wire/udp.hpp"
 
@@ -33,7 +34,7 @@ std::uint64_t now_ns() {
 }  // namespace
 
 // What an answer needs of its request, 48 bytes: 1024 of them fit the L1 cache. The request's
-// bytes (for retransmission) are apart, in bytes_[slot].
+// bytes (for retransmission) are apart (request_bytes).
 struct Client::Slot {
   std::uint64_t id = 0;  // 0: free
   std::uint64_t tag = 0;
@@ -43,6 +44,7 @@ struct Client::Slot {
   std::uint16_t port = 0;
   std::uint16_t key_len = 0;
   std::uint32_t retries = 0;
+  std::uint32_t value_len = 0;
 };
 
 // The datagram being filled for one serving port and lane; its buffer comes from the client's
@@ -92,7 +94,8 @@ Client::Client(ClientConfig cfg, std::unique_ptr<wire::BurstTransport> transport
 
   static_assert(sizeof(Slot) == 48);
   slots_.resize(cfg_.window);
-  bytes_.resize(cfg_.window);
+  inline_bytes_.resize(cfg_.window * kInlineBytes);
+  big_bytes_.resize(cfg_.window);
   free_.reserve(cfg_.window);
   for (std::size_t i = cfg_.window; i-- > 0;) free_.push_back(static_cast<std::uint32_t>(i));
   out_.resize(map_.ports.size() * kLanes);
@@ -114,6 +117,13 @@ Client::Client(ClientConfig cfg, std::unique_ptr<wire::BurstTransport> transport
 }
 
 Client::~Client() = default;
+
+std::string_view Client::request_bytes(std::uint32_t s) const {
+  const Slot& sl = slots_[s];
+  const std::size_t n = std::size_t{sl.key_len} + sl.value_len;
+  if (n > kInlineBytes) return big_bytes_[s];
+  return {inline_bytes_.data() + std::size_t{s} * kInlineBytes, n};
+}
 
 // Reading the clock costs as much as the rest of a submit on some virtual machines, so requests
 // submitted back to back share one reading for up to kClockReuse of them (a few microseconds).
@@ -200,10 +210,14 @@ bool Client::submit(wire::Opcode op, std::string_view key, std::string_view valu
   sl.retries = 0;
   sl.port = map_.port_index_for(hash);
   sl.key_len = static_cast<std::uint16_t>(key.size());
-  std::string& b = bytes_[s];
-  b.resize(key.size() + value.size());
-  std::memcpy(b.data(), key.data(), key.size());
-  if (!value.empty()) std::memcpy(b.data() + key.size(), value.data(), value.size());
+  sl.value_len = static_cast<std::uint32_t>(value.size());
+  char* b = inline_bytes_.data() + std::size_t{s} * kInlineBytes;
+  if (key.size() + value.size() > kInlineBytes) {
+    big_bytes_[s].resize(key.size() + value.size());
+    b = big_bytes_[s].data();
+  }
+  base::copy_bytes(b, key.data(), key.size());
+  base::copy_bytes(b + key.size(), value.data(), value.size());
   enqueue(s, sl.ts, hash);
   return true;
 }
@@ -239,8 +253,9 @@ void Client::enqueue(std::uint32_t s, std::uint64_t sent, std::uint64_t hash) {
   const std::size_t lane = std::size_t{sl.port} * kLanes + (sl.op == wire::Opcode::set ? 1 : 0);
   if (out_[lane].buf == UINT32_MAX) open(lane);
   PortOut* o = &out_[lane];
-  const std::string_view key(bytes_[s].data(), sl.key_len);
-  const std::string_view value = std::string_view(bytes_[s]).substr(sl.key_len);
+  const std::string_view bytes = request_bytes(s);
+  const std::string_view key = bytes.substr(0, sl.key_len);
+  const std::string_view value = bytes.substr(sl.key_len);
   const bool at_batch = cfg_.batch != 0 && o->w.count() >= cfg_.batch;
   // Each copy carries its own send time, which the server echoes: an answer then tells which
   // copy it answers, so a retransmission the original's answer overtook is seen as spurious.
@@ -355,7 +370,7 @@ void Client::retry(std::uint32_t s, std::uint64_t now) {
   if (cfg_.rehello_after != 0 && sl.retries >= cfg_.rehello_after) ask_hello(now);
   // Into this port's open datagram, with the new requests; sent by the next flush. The key's hash
   // is computed again (a retransmission is rare; the slot stays small without it).
-  enqueue(s, now, wire::key_hash(std::string_view(bytes_[s]).substr(0, sl.key_len)));
+  enqueue(s, now, wire::key_hash(request_bytes(s).substr(0, sl.key_len)));
 }
 
 std::size_t Client::receive(std::chrono::microseconds wait) {
@@ -404,9 +419,13 @@ std::size_t Client::receive(std::chrono::microseconds wait) {
       Ready& r = complete(s);
       r.c.status = v.h.status;
       r.c.latency_ns = latency;
-      r.value_off = static_cast<std::uint32_t>(ready_values_.size());
+      r.value_off = static_cast<std::uint32_t>(ready_used_);
       r.value_len = static_cast<std::uint32_t>(v.value.size());
-      ready_values_.append(v.value);
+      if (ready_used_ + v.value.size() > ready_values_.size()) {
+        ready_values_.resize(std::max(2 * ready_values_.size(), ready_used_ + v.value.size()));
+      }
+      base::copy_bytes(ready_values_.data() + ready_used_, v.value.data(), v.value.size());
+      ready_used_ += v.value.size();
     }
   }
   return n;
@@ -416,7 +435,7 @@ std::size_t Client::poll(std::span<Completion> out, std::chrono::microseconds wa
   if (ready_head_ == ready_.size()) {
     ready_.clear();
     ready_head_ = 0;
-    ready_values_.clear();
+    ready_used_ = 0;
   }
   now_uses_ = 0;  // the next submit reads the clock again
   flush();
@@ -445,7 +464,7 @@ std::size_t Client::poll(std::span<Completion> out, std::chrono::microseconds wa
   while (n < out.size() && ready_head_ < ready_.size()) {
     const Ready& r = ready_[ready_head_++];
     out[n] = r.c;
-    out[n].value = std::string_view(ready_values_).substr(r.value_off, r.value_len);
+    out[n].value = std::string_view(ready_values_.data() + r.value_off, r.value_len);
     ++n;
   }
   return n;
@@ -478,7 +497,9 @@ std::vector<Client::Abandoned> Client::abandon() {
   std::vector<Abandoned> out;
   for (std::uint32_t s : live) {
     Slot& sl = slots_[s];
-    out.push_back({sl.op, sl.tag, bytes_[s].substr(0, sl.key_len), bytes_[s].substr(sl.key_len)});
+    const std::string_view b = request_bytes(s);
+    out.push_back(
+        {sl.op, sl.tag, std::string(b.substr(0, sl.key_len)), std::string(b.substr(sl.key_len))});
     if (sl.op != wire::Opcode::get) live_writes_[(sl.id >> kSlotBits) % wire::kWriteWindow] = 0;
     sl.id = 0;
     free_.push_back(s);

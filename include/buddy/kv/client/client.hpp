@@ -211,7 +211,12 @@ class Client {
   wire::PartitionMap map_;
   std::size_t limit_ = 0;
   std::vector<Slot> slots_;
-  std::vector<std::string> bytes_;  // per slot: the request's key then value
+  // Each slot's request bytes (key then value, for retransmission): in its kInlineBytes of
+  // inline_bytes_ when they fit, else in big_bytes_[slot].
+  static constexpr std::size_t kInlineBytes = 48;
+  std::vector<char> inline_bytes_;
+  std::vector<std::string> big_bytes_;
+  std::string_view request_bytes(std::uint32_t slot) const;
   std::vector<std::uint32_t> free_;
   std::size_t live_ = 0;
   std::uint64_t seq_ = 1;
@@ -235,7 +240,8 @@ class Client {
   };
   std::vector<Ready> ready_;
   std::size_t ready_head_ = 0;
-  std::string ready_values_;
+  std::vector<char> ready_values_;  // its first ready_used_ bytes are in use
+  std::size_t ready_used_ = 0;
   std::vector<std::byte> rx_bytes_;
   std::vector<wire::Datagram> rx_;
   std::vector<wire::ResponseView> views_;

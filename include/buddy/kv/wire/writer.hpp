@@ -11,6 +11,7 @@
 #include <span>
 #include <string_view>
 
+#include "buddy/base/small_copy.hpp"
 #include "buddy/kv/wire/format.hpp"
 
 namespace buddy::kv::wire {
@@ -68,8 +69,8 @@ class DatagramWriter {
   // The bytes after the entry's header (at used_ + header), then the entry is counted.
   void copy_entry(std::size_t header, std::string_view a, std::string_view b) noexcept {
     std::byte* p = buf_ + used_ + header;
-    if (!a.empty()) std::memcpy(p, a.data(), a.size());
-    if (!b.empty()) std::memcpy(p + a.size(), b.data(), b.size());
+    base::copy_bytes(p, a.data(), a.size());
+    base::copy_bytes(p + a.size(), b.data(), b.size());
     used_ += header + a.size() + b.size();
     ++hdr_.count;
   }
