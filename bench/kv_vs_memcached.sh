@@ -227,12 +227,14 @@ print("buddykv vs memcached and Redis: YCSB-%s, %s keys (%s), %s-B keys, %s-B va
 print("servers: 1 worker thread on cpu %s, %s MB each; client on cpu %s; buddykv datagrams "
       "up to %s bytes" % (server_cpu, memory_mb, client_cpus, sys.argv[9]))
 rows = (("buddykv", kv), ("buddykv-mc", kvmc), ("memcached", mc), ("redis", rd))
-cols = ("Mops", "p50 us", "p99 us", "p999 us", "srv cpu us", "errors", "timeouts", "verified")
+cols = ("Mops", "p50 us", "p99 us", "p999 us", "srv cpu us", "cli cpu us", "errors", "timeouts",
+        "verified")
 print("%-10s" % "target" + "".join("%11s" % c for c in cols))
 for name, r in rows:
     ver = ("yes" if r.get("verified") else "NO") if r.get("verify") else "-"
     vals = ("%.3f" % r["mops"], "%.1f" % r["p50_us"], "%.1f" % r["p99_us"],
-            "%.1f" % r["p999_us"], "%.3f" % cpu_us_per_req(name, r), r.get("errors", "?"),
+            "%.1f" % r["p999_us"], "%.3f" % cpu_us_per_req(name, r),
+            "%.3f" % r["client_cpu_us"] if "client_cpu_us" in r else "?", r.get("errors", "?"),
             r.get("timeouts", "?"), ver)
     print("%-10s" % name + "".join("%11s" % v for v in vals))
 tput = kv["mops"] / mc["mops"] if mc["mops"] > 0 else float("inf")
@@ -247,7 +249,8 @@ print("buddykv over the memcached protocol (buddykv-mc)/memcached: throughput %.
 tput = rd["mops"] / mc["mops"] if mc["mops"] > 0 else float("inf")
 eff = cpu_us_per_req("memcached", mc) / cpu_us_per_req("redis", rd)
 print("redis/memcached: throughput %.2fx, requests per server CPU-second %.2fx" % (tput, eff))
-print("(srv cpu us: the server process's CPU time during the run, preload included, per request)")
+print("(srv cpu us: the server process's CPU time during the run, preload included, per request;"
+      " cli cpu us: buddykv-bench's client threads' CPU time over the measured run per request)")
 for name, r in rows:
     print("json %s: %s" % (name, json.dumps(r, separators=(",", ":"))))
 bad = [n for n, r in rows

@@ -3,6 +3,8 @@
 // verification of every GET, a progress line each second, and throughput and latency percentiles at
 // the end.
 
+#include <sys/resource.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "buddy/base/clock.hpp"
 #include "buddy/base/fields.hpp"
 #include "buddy/base/json.hpp"
 #include "buddy/kv/client/ycsb.hpp"
@@ -56,6 +59,7 @@ struct Options {
   unsigned timeout_ms = 50;
   unsigned min_timeout_us = 2000;
   unsigned max_timeout_ms = 1000;
+  bool segment_offload = true;
   std::vector<int> cpus;
   std::uint64_t seed = 1;
   // Many servers (docs/kv-cluster.md): a static list, or the registry's servers, followed.
@@ -110,6 +114,7 @@ std::unique_ptr<Target> connect(const Options& o, const Endpoint& e) {
   c.timeout = std::chrono::milliseconds(o.timeout_ms);
   c.min_timeout = std::chrono::microseconds(o.min_timeout_us);
   c.max_timeout = std::chrono::milliseconds(o.max_timeout_ms);
+  c.segment_offload = o.segment_offload;
   if (o.cluster()) {
     kv::ClusterConfig cc;
     cc.client = c;
@@ -126,6 +131,8 @@ struct Tally {
   std::uint64_t ops = 0, gets = 0, sets = 0, hits = 0, misses = 0, errors = 0, timeouts = 0;
   std::uint64_t bad_values = 0, stale = 0, stale_after_retry = 0, missing = 0, set_failures = 0;
   std::uint64_t moved_reads = 0;          // answered by another server than the acknowledging one
+  std::uint64_t cpu_ns = 0;               // the thread's CPU time over the measured run
+  std::uint64_t sys_ns = 0;               // the kernel's part of it (system calls, softirqs)
   std::vector<std::uint64_t> stale_keys;  // reclassified at the end (a SET may be retried late)
   std::uint64_t max_stall_ns = 0;         // longest wait for any answer with requests in flight
   std::string first_error;
@@ -148,8 +155,18 @@ struct Tally {
     f("missing", s.missing...);
     f("set_failures", s.set_failures...);
     f("moved_reads", s.moved_reads...);
+    f("cpu_ns", s.cpu_ns...);
+    f("sys_ns", s.sys_ns...);
   }
 };
+
+// The calling thread's CPU time in the kernel (getrusage's system time).
+std::uint64_t thread_sys_ns() {
+  rusage ru{};
+  getrusage(RUSAGE_THREAD, &ru);
+  return static_cast<std::uint64_t>(ru.ru_stime.tv_sec) * 1'000'000'000ull +
+         static_cast<std::uint64_t>(ru.ru_stime.tv_usec) * 1000ull;
+}
 
 constexpr std::size_t kTraceOps = std::size_t{1} << 22;  // per thread, replayed cyclically
 
@@ -212,6 +229,7 @@ void run_thread(Target& t, const Options& o, const std::vector<std::uint64_t>& t
   std::string key, value, scratch;
   std::uint64_t published = 0;
   auto last_answer = Clock::now();
+  const std::uint64_t cpu0 = base::thread_cpu_ns(), sys0 = thread_sys_ns();
   auto finish = [&](const Done& r) {
     InFlight& f = slots[r.tag];
     free_slots.push_back(static_cast<std::uint32_t>(r.tag));
@@ -311,6 +329,8 @@ void run_thread(Target& t, const Options& o, const std::vector<std::uint64_t>& t
       published = tally.ops;
     }
   }
+  tally.cpu_ns = base::thread_cpu_ns() - cpu0;
+  tally.sys_ns = thread_sys_ns() - sys0;
   // Drain: answers that arrive after the clock stopped still count for verification, not rate.
   const std::uint64_t counted = tally.ops;
   const auto deadline = Clock::now() + std::chrono::seconds(10);
@@ -467,6 +487,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-timeout-ms", o.max_timeout_ms,
                  "ceiling of the retransmission timeout, backoff included (buddykv)")
       ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  app.add_option("--segment-offload", o.segment_offload,
+                 "send runs of equal-sized datagrams as one UDP_SEGMENT send (buddykv; true/false)")
       ->capture_default_str();
   app.add_option("--cpus", cpus, "pin client thread i to the i-th cpu of this list, e.g. 1 or 2,3")
       ->check(tools::check_cpu_list_not_empty);
@@ -653,6 +676,11 @@ int main(int argc, char** argv) {
   const bool verified =
       o.verify && errors == 0 && all.timeouts == 0 && rb.lost == 0 && rb.timeouts == 0;
   const double mops = static_cast<double>(all.ops) / elapsed / 1e6;
+  // The client's own CPU time (its threads, user and kernel, over the measured run) per request.
+  const auto per_op_us = [&](std::uint64_t ns) {
+    return all.ops != 0 ? static_cast<double>(ns) / 1e3 / static_cast<double>(all.ops) : 0.0;
+  };
+  const double client_cpu_us = per_op_us(all.cpu_ns), client_sys_us = per_op_us(all.sys_ns);
   const double p50 = us(all.lat.quantile(0.50)), p99 = us(all.lat.quantile(0.99)),
                p999 = us(all.lat.quantile(0.999));
   if (o.json) {
@@ -662,10 +690,12 @@ int main(int argc, char** argv) {
     js.member("target", ep->scheme).member("workload", o.workload).member("dist", o.dist);
     js.member("theta", Fixed{o.theta, 3}).member("keys", o.keys).member("key_size", o.key_size);
     js.member("value_size", o.value_size).member("threads", o.threads).member("batch", o.batch);
-    js.member("window", o.window).member("duration_s", Fixed{elapsed, 3});
+    js.member("window", o.window).member("segment_offload", o.segment_offload);
+    js.member("duration_s", Fixed{elapsed, 3});
     js.member("ops", all.ops).member("mops", Fixed{mops, 4});
     js.member("p50_us", Fixed{p50, 1}).member("p99_us", Fixed{p99, 1});
-    js.member("p999_us", Fixed{p999, 1});
+    js.member("p999_us", Fixed{p999, 1}).member("client_cpu_us", Fixed{client_cpu_us, 3});
+    js.member("client_sys_us", Fixed{client_sys_us, 3});
     js.member("gets", all.gets).member("sets", all.sets).member("hits", all.hits);
     js.member("misses", all.misses).member("timeouts", all.timeouts);
     js.member("retries", tc.retries).member("spurious_retries", tc.spurious);
@@ -700,6 +730,10 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(all.ops), elapsed);
     std::printf("latency    p50 %.1f us  p99 %.1f us  p999 %.1f us  max %.1f us\n", p50, p99, p999,
                 us(all.lat.max()));
+    std::printf(
+        "client cpu %.3f us per request, %.3f of it in the kernel (its threads over the "
+        "measured run)\n",
+        client_cpu_us, client_sys_us);
     std::printf(
         "gets %llu (hits %llu, misses %llu)  sets %llu\n",
         static_cast<unsigned long long>(all.gets), static_cast<unsigned long long>(all.hits),

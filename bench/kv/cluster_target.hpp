@@ -28,7 +28,7 @@ class ClusterTarget final : public Target {
     buf_.resize(out.size());
     const std::size_t n = c_.poll(buf_, wait);
     for (std::size_t i = 0; i < n; ++i) {
-      out[i] = to_done(buf_[i]);
+      to_done(buf_[i], out[i]);
       out[i].server = buf_[i].server + 1;
     }
     return n;

@@ -1,9 +1,11 @@
 #include "buddy/kv/client/client.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 #include <stdexcept>
 
+#include "buddy/base/small_copy.hpp"
 #include "buddy/kv/wire/parse.hpp"
 #include "buddy/kv/wire/udp.hpp"
 
@@ -16,6 +18,12 @@ constexpr unsigned kSlotBits = 24;  // request id = (sequence << 24) | slot
 static_assert(kSlotBits == wire::kSeqShift, "the sequence number is where the protocol puts it");
 constexpr std::size_t kRxBurst = 32;
 constexpr std::size_t kMaxDrainBursts = 64;  // per poll: 2048 datagrams at most
+// Receive buffers hold the largest datagram (a HELLO may be that big), but answers are mostly
+// MTU-sized: at a stride of 65507 bytes the first lines of all 32 buffers fall into the same
+// cache sets (L1 and L2 index by address modulo 4 KiB and 64 KiB) and evict each other. 1536
+// bytes more per buffer starts each one 1.5 KiB further into the 64 KiB period.
+constexpr std::size_t kRxStride = 65536 + 1536;
+static_assert(kRxStride >= wire::kMaxDatagram && kRxBurst * 1536 <= 65536);
 
 std::uint64_t now_ns() {
   return static_cast<std::uint64_t>(
@@ -25,20 +33,24 @@ std::uint64_t now_ns() {
 
 }  // namespace
 
+// What an answer needs of its request, 48 bytes: 1024 of them fit the L1 cache. The request's
+// bytes (for retransmission) are apart (request_bytes).
 struct Client::Slot {
   std::uint64_t id = 0;  // 0: free
   std::uint64_t tag = 0;
-  std::uint64_t hash = 0;
   std::uint64_t ts = 0;  // submitted: latency is measured from here
   std::uint64_t tx = 0;  // the latest transmission: its copy carries this timestamp
   wire::Opcode op = wire::Opcode::get;
   std::uint16_t port = 0;
   std::uint16_t key_len = 0;
   std::uint32_t retries = 0;
-  std::string bytes;  // key then value
+  std::uint32_t value_len = 0;
 };
 
-// The datagram being filled for one serving port; its buffer comes from the client's pool.
+// The datagram being filled for one serving port and lane; its buffer comes from the client's
+// pool. Two lanes per port, SETs apart from GETs and DELETEs: requests of one shape (fixed key and
+// value sizes, as YCSB's) then fill datagrams of one size, which the socket's segmentation
+// offload sends as one run (wire::UdpSocket::set_segment_offload).
 struct Client::PortOut {
   std::uint32_t buf = UINT32_MAX;  // pool index, UINT32_MAX: none open
   wire::RequestWriter w;
@@ -58,7 +70,11 @@ Client::Client(ClientConfig cfg, std::unique_ptr<wire::BurstTransport> transport
     throw std::runtime_error("timeouts must be > 0 and min_timeout <= max_timeout");
   }
   server_ = wire::parse_endpoint(cfg_.server);
-  if (!t_) t_ = std::make_unique<wire::UdpSocket>(wire::Endpoint{0, 0});
+  if (!t_) {
+    auto sock = std::make_unique<wire::UdpSocket>(wire::Endpoint{0, 0});
+    sock->set_segment_offload(cfg_.segment_offload);
+    t_ = std::move(sock);
+  }
   // A client's own id keeps bit 31 clear: ids with it set are the server's (exactly-once).
   if (cfg_.client_id == 0) {
     cfg_.client_id =
@@ -76,25 +92,38 @@ Client::Client(ClientConfig cfg, std::unique_ptr<wire::BurstTransport> transport
   live_writes_.assign(wire::kWriteWindow, 0);
   limit_ = std::min<std::size_t>(cfg_.max_datagram, map_.max_datagram);
 
+  static_assert(sizeof(Slot) == 48);
   slots_.resize(cfg_.window);
+  inline_bytes_.resize(cfg_.window * kInlineBytes);
+  big_bytes_.resize(cfg_.window);
   free_.reserve(cfg_.window);
   for (std::size_t i = cfg_.window; i-- > 0;) free_.push_back(static_cast<std::uint32_t>(i));
-  out_.resize(map_.ports.size());
+  out_.resize(map_.ports.size() * kLanes);
   const auto ns = [](std::chrono::microseconds us) {
     return static_cast<std::uint64_t>(us.count()) * 1000;
   };
-  timers_.assign(map_.ports.size(), PortTimers(RtoEstimator(ns(cfg_.timeout), ns(cfg_.min_timeout),
-                                                            ns(cfg_.max_timeout))));
-  rx_bytes_.resize(kRxBurst * wire::kMaxDatagram);
+  timers_.reserve(map_.ports.size());
+  for (std::size_t p = 0; p < map_.ports.size(); ++p) {
+    timers_.emplace_back(
+        RtoEstimator(ns(cfg_.timeout), ns(cfg_.min_timeout), ns(cfg_.max_timeout)));
+  }
+  rx_bytes_.resize(kRxBurst * kRxStride);
   rx_.resize(kRxBurst);
   for (std::size_t i = 0; i < rx_.size(); ++i) {  // fixed buffers: a receive fills size and peer
-    rx_[i].data = rx_bytes_.data() + i * wire::kMaxDatagram;
+    rx_[i].data = rx_bytes_.data() + i * kRxStride;
     rx_[i].capacity = static_cast<std::uint32_t>(wire::kMaxDatagram);
   }
   views_.resize(wire::kMaxCount);
 }
 
 Client::~Client() = default;
+
+std::string_view Client::request_bytes(std::uint32_t s) const {
+  const Slot& sl = slots_[s];
+  const std::size_t n = std::size_t{sl.key_len} + sl.value_len;
+  if (n > kInlineBytes) return big_bytes_[s];
+  return {inline_bytes_.data() + std::size_t{s} * kInlineBytes, n};
+}
 
 // Reading the clock costs as much as the rest of a submit on some virtual machines, so requests
 // submitted back to back share one reading for up to kClockReuse of them (a few microseconds).
@@ -173,22 +202,28 @@ bool Client::submit(wire::Opcode op, std::string_view key, std::string_view valu
   ++live_;
   Slot& sl = slots_[s];
   if (write) live_writes_[seq_ % wire::kWriteWindow] = 1;
+  const std::uint64_t hash = wire::key_hash(key);
   sl.id = (seq_++ << kSlotBits) | s;
   sl.tag = tag;
   sl.op = op;
-  sl.hash = wire::key_hash(key);
   sl.ts = clock_ns();
   sl.retries = 0;
-  sl.port = map_.port_index_for(sl.hash);
+  sl.port = map_.port_index_for(hash);
   sl.key_len = static_cast<std::uint16_t>(key.size());
-  sl.bytes.assign(key);
-  sl.bytes.append(value);
-  enqueue(s);
+  sl.value_len = static_cast<std::uint32_t>(value.size());
+  char* b = inline_bytes_.data() + std::size_t{s} * kInlineBytes;
+  if (key.size() + value.size() > kInlineBytes) {
+    big_bytes_[s].resize(key.size() + value.size());
+    b = big_bytes_[s].data();
+  }
+  base::copy_bytes(b, key.data(), key.size());
+  base::copy_bytes(b + key.size(), value.data(), value.size());
+  enqueue(s, sl.ts, hash);
   return true;
 }
 
-void Client::open(std::size_t port) {
-  PortOut& o = out_[port];
+void Client::open(std::size_t lane) {
+  PortOut& o = out_[lane];
   if (free_bufs_.empty()) {
     free_bufs_.push_back(static_cast<std::uint32_t>(pool_.size()));
     pool_.emplace_back(limit_);
@@ -198,39 +233,41 @@ void Client::open(std::size_t port) {
   o.w = wire::RequestWriter(pool_[o.buf], cfg_.client_id);
 }
 
-void Client::close(std::size_t port) {
-  PortOut& o = out_[port];
+void Client::close(std::size_t lane) {
+  PortOut& o = out_[lane];
   if (o.buf == UINT32_MAX) return;
   if (o.w.empty()) {
     free_bufs_.push_back(o.buf);
   } else {
     const std::size_t n = o.w.finish();
     tx_.push_back({pool_[o.buf].data(), static_cast<std::uint32_t>(n),
-                   static_cast<std::uint32_t>(n), wire::Endpoint{server_.ip, map_.ports[port]}});
+                   static_cast<std::uint32_t>(n),
+                   wire::Endpoint{server_.ip, map_.ports[lane / kLanes]}});
     tx_bufs_.push_back(o.buf);
   }
   o.buf = UINT32_MAX;
 }
 
-void Client::enqueue(std::uint32_t s) {
-  const Slot& sl = slots_[s];
-  if (out_[sl.port].buf == UINT32_MAX) open(sl.port);
-  PortOut* o = &out_[sl.port];
-  const std::string_view key(sl.bytes.data(), sl.key_len);
-  const std::string_view value = std::string_view(sl.bytes).substr(sl.key_len);
+void Client::enqueue(std::uint32_t s, std::uint64_t sent, std::uint64_t hash) {
+  Slot& sl = slots_[s];
+  const std::size_t lane = std::size_t{sl.port} * kLanes + (sl.op == wire::Opcode::set ? 1 : 0);
+  if (out_[lane].buf == UINT32_MAX) open(lane);
+  PortOut* o = &out_[lane];
+  const std::string_view bytes = request_bytes(s);
+  const std::string_view key = bytes.substr(0, sl.key_len);
+  const std::string_view value = bytes.substr(sl.key_len);
   const bool at_batch = cfg_.batch != 0 && o->w.count() >= cfg_.batch;
   // Each copy carries its own send time, which the server echoes: an answer then tells which
   // copy it answers, so a retransmission the original's answer overtook is seen as spurious.
-  const std::uint64_t sent = clock_ns();
-  if (at_batch || !o->w.add(sl.op, sl.hash, sl.id, sent, key, value)) {
+  if (at_batch || !o->w.add(sl.op, hash, sl.id, sent, key, value)) {
     // Full datagrams wait for flush(), which sends them all with one sendmmsg.
-    close(sl.port);
-    open(sl.port);
-    o = &out_[sl.port];
-    o->w.add(sl.op, sl.hash, sl.id, sent, key, value);  // fits: checked against the limit
+    close(lane);
+    open(lane);
+    o = &out_[lane];
+    o->w.add(sl.op, hash, sl.id, sent, key, value);  // fits: checked against the limit
   }
   const auto level = static_cast<unsigned>(std::min<std::size_t>(sl.retries, kBackoffLevels - 1));
-  slots_[s].tx = sent;
+  sl.tx = sent;
   PortTimers& pt = timers_[sl.port];
   pt.q[level].push_back({s, sl.id, sent});
   pt.busy |= 1u << level;
@@ -248,16 +285,19 @@ void Client::flush() {
   tx_bufs_.clear();
 }
 
-void Client::complete(std::uint32_t s, Completion c) {
+Client::Ready& Client::complete(std::uint32_t s) {
   Slot& sl = slots_[s];
-  c.tag = sl.tag;
-  c.op = sl.op;
-  c.retries = sl.retries;
+  // Written in place: a Completion built on the stack and copied in costs a store-forwarding
+  // stall per answer (its fields are stored narrow and loaded back wide).
+  Ready& r = ready_.emplace_back();
+  r.c.tag = sl.tag;
+  r.c.op = sl.op;
+  r.c.retries = sl.retries;
   if (sl.op != wire::Opcode::get) live_writes_[(sl.id >> kSlotBits) % wire::kWriteWindow] = 0;
   sl.id = 0;
   free_.push_back(s);
   --live_;
-  ready_.push_back({c, 0, 0});
+  return r;
 }
 
 void Client::expire(std::uint64_t now) {
@@ -266,7 +306,7 @@ void Client::expire(std::uint64_t now) {
     // Levels in increasing order: a retry moves its request one level up, behind this one.
     for (unsigned level = 0; pt.busy >> level != 0; ++level) {
       if ((pt.busy & (1u << level)) == 0) continue;
-      std::deque<Deadline>& q = pt.q[level];
+      RingFifo<Deadline>& q = pt.q[level];
       const std::uint64_t wait = pt.rto.timeout_ns(level);
       while (!q.empty()) {
         const Deadline d = q.front();
@@ -318,17 +358,19 @@ void Client::retry(std::uint32_t s, std::uint64_t now) {
   const auto give_up_ns = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.give_up).count());
   if (sl.retries >= cfg_.max_retries && now - sl.ts >= give_up_ns) {
-    Completion c;
-    c.timed_out = true;
-    c.latency_ns = now - sl.ts;
+    const std::uint64_t latency = now - sl.ts;
     ++ctr_.timeouts;
-    complete(s, c);
+    Ready& r = complete(s);
+    r.c.timed_out = true;
+    r.c.latency_ns = latency;
     return;
   }
   ++sl.retries;
   ++ctr_.retries;
   if (cfg_.rehello_after != 0 && sl.retries >= cfg_.rehello_after) ask_hello(now);
-  enqueue(s);  // into this port's open datagram, with the new requests; sent by the next flush
+  // Into this port's open datagram, with the new requests; sent by the next flush. The key's hash
+  // is computed again (a retransmission is rare; the slot stays small without it).
+  enqueue(s, now, wire::key_hash(request_bytes(s).substr(0, sl.key_len)));
 }
 
 std::size_t Client::receive(std::chrono::microseconds wait) {
@@ -346,6 +388,12 @@ std::size_t Client::receive(std::chrono::microseconds wait) {
     if (p.drop != wire::Drop::none || p.header.client_id != cfg_.client_id) {
       ++ctr_.dropped;
       continue;
+    }
+    // The answers' slots first: a datagram answers dozens of requests, and their slots'
+    // cache misses overlap instead of coming one after another.
+    for (std::size_t k = 0; k < p.count; ++k) {
+      const auto s = static_cast<std::uint32_t>(views_[k].h.request_id & ((1u << kSlotBits) - 1));
+      if (s < slots_.size()) __builtin_prefetch(&slots_[s]);
     }
     bool sampled = false;  // one round-trip sample per datagram: its requests travelled together
     for (std::size_t k = 0; k < p.count; ++k) {
@@ -367,14 +415,17 @@ std::size_t Client::receive(std::chrono::microseconds wait) {
         ++ctr_.spurious;
         timers_[sl.port].rto.spurious(rtt);
       }
-      Completion c;
-      c.status = v.h.status;
-      c.latency_ns = now >= sl.ts ? now - sl.ts : 0;
-      complete(s, c);
-      Ready& r = ready_.back();
-      r.value_off = static_cast<std::uint32_t>(ready_values_.size());
+      const std::uint64_t latency = now >= sl.ts ? now - sl.ts : 0;
+      Ready& r = complete(s);
+      r.c.status = v.h.status;
+      r.c.latency_ns = latency;
+      r.value_off = static_cast<std::uint32_t>(ready_used_);
       r.value_len = static_cast<std::uint32_t>(v.value.size());
-      ready_values_.append(v.value);
+      if (ready_used_ + v.value.size() > ready_values_.size()) {
+        ready_values_.resize(std::max(2 * ready_values_.size(), ready_used_ + v.value.size()));
+      }
+      base::copy_bytes(ready_values_.data() + ready_used_, v.value.data(), v.value.size());
+      ready_used_ += v.value.size();
     }
   }
   return n;
@@ -384,7 +435,7 @@ std::size_t Client::poll(std::span<Completion> out, std::chrono::microseconds wa
   if (ready_head_ == ready_.size()) {
     ready_.clear();
     ready_head_ = 0;
-    ready_values_.clear();
+    ready_used_ = 0;
   }
   now_uses_ = 0;  // the next submit reads the clock again
   flush();
@@ -413,7 +464,7 @@ std::size_t Client::poll(std::span<Completion> out, std::chrono::microseconds wa
   while (n < out.size() && ready_head_ < ready_.size()) {
     const Ready& r = ready_[ready_head_++];
     out[n] = r.c;
-    out[n].value = std::string_view(ready_values_).substr(r.value_off, r.value_len);
+    out[n].value = std::string_view(ready_values_.data() + r.value_off, r.value_len);
     ++n;
   }
   return n;
@@ -446,7 +497,9 @@ std::vector<Client::Abandoned> Client::abandon() {
   std::vector<Abandoned> out;
   for (std::uint32_t s : live) {
     Slot& sl = slots_[s];
-    out.push_back({sl.op, sl.tag, sl.bytes.substr(0, sl.key_len), sl.bytes.substr(sl.key_len)});
+    const std::string_view b = request_bytes(s);
+    out.push_back(
+        {sl.op, sl.tag, std::string(b.substr(0, sl.key_len)), std::string(b.substr(sl.key_len))});
     if (sl.op != wire::Opcode::get) live_writes_[(sl.id >> kSlotBits) % wire::kWriteWindow] = 0;
     sl.id = 0;
     free_.push_back(s);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 
@@ -148,6 +150,10 @@ std::size_t UdpSocket::recv_burst(std::span<Datagram> out, std::chrono::microsec
 }
 
 std::size_t UdpSocket::send_burst(std::span<const Datagram> dgrams) {
+  return segment_ ? send_segmented(dgrams) : send_plain(dgrams);
+}
+
+std::size_t UdpSocket::send_plain(std::span<const Datagram> dgrams) {
   std::size_t sent = 0;
   std::size_t lost = 0;
   std::array<mmsghdr, kBurst> msgs;
@@ -184,6 +190,84 @@ std::size_t UdpSocket::send_burst(std::span<const Datagram> dgrams) {
     ++lost;
   }
   return sent - lost;
+}
+
+// Runs of datagrams to one peer, all of one size S but the last (<= S), at most kMaxSegments
+// and kMaxRun bytes each, each run one message of sendmmsg with a UDP_SEGMENT of S (a run of one
+// goes without). The kernel cuts a run into the same datagrams send_plain would have sent.
+std::size_t UdpSocket::send_segmented(std::span<const Datagram> dgrams) {
+  constexpr std::size_t kMaxSegments = 64;  // the kernel's UDP_MAX_SEGMENTS
+  constexpr std::size_t kMaxRun = 60000;    // payload bytes per run, below the 64 KiB IP limit
+  constexpr std::size_t kIov = 256;         // datagrams per sendmmsg call
+  std::array<mmsghdr, kBurst> msgs;
+  std::array<iovec, kIov> iov;
+  std::array<sockaddr_in, kBurst> addr;
+  std::array<std::uint16_t, kBurst> runs;  // datagrams in each message
+  alignas(cmsghdr) std::array<std::array<char, CMSG_SPACE(sizeof(std::uint16_t))>, kBurst> ctl;
+  std::size_t done = 0, lost = 0;
+  int stalls = 0;
+  while (done < dgrams.size()) {
+    std::size_t m = 0, k = 0;  // messages, iovecs used
+    for (std::size_t i = done; i < dgrams.size() && m < kBurst && k < kIov; ++m) {
+      const Datagram& first = dgrams[i];
+      std::size_t j = i, bytes = 0;
+      while (j < dgrams.size() && j - i < kMaxSegments && k + (j - i) < kIov &&
+             dgrams[j].peer == first.peer && dgrams[j].size <= first.size &&
+             bytes + dgrams[j].size <= kMaxRun) {
+        iov[k + (j - i)] = iovec{dgrams[j].data, dgrams[j].size};
+        bytes += dgrams[j].size;
+        if (dgrams[j++].size < first.size) break;  // a shorter one ends the run
+      }
+      if (j == i) {  // one datagram larger than kMaxRun: alone, without segmentation
+        iov[k] = iovec{first.data, first.size};
+        j = i + 1;
+      }
+      const std::size_t n = j - i;
+      addr[m] = to_sockaddr(first.peer);
+      msgs[m] = mmsghdr{};
+      msgs[m].msg_hdr.msg_iov = &iov[k];
+      msgs[m].msg_hdr.msg_iovlen = n;
+      msgs[m].msg_hdr.msg_name = &addr[m];
+      msgs[m].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+      if (n > 1) {
+        msgs[m].msg_hdr.msg_control = ctl[m].data();
+        msgs[m].msg_hdr.msg_controllen = ctl[m].size();
+        cmsghdr* c = CMSG_FIRSTHDR(&msgs[m].msg_hdr);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+        const auto seg = static_cast<std::uint16_t>(first.size);
+        std::memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+      }
+      runs[m] = static_cast<std::uint16_t>(n);
+      k += n;
+      i = j;
+    }
+    const int r = ::sendmmsg(fd_, msgs.data(), static_cast<unsigned>(m), 0);
+    if (r > 0) {
+      for (int q = 0; q < r; ++q) done += runs[static_cast<std::size_t>(q)];
+      continue;
+    }
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) && stalls < 100) {
+      pollfd p{fd_, POLLOUT, 0};  // socket buffer full: wait briefly for room
+      ::poll(&p, 1, 1);
+      ++stalls;
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && runs[0] > 1 &&
+        (errno == EINVAL || errno == EIO || errno == EMSGSIZE || errno == ENOPROTOOPT ||
+         errno == EOPNOTSUPP)) {
+      // No segmentation offload here (old kernel, or a route whose device or MTU refuses it):
+      // off for good, and the rest goes one by one.
+      segment_ = false;
+      return done - lost + send_plain(dgrams.subspan(done));
+    }
+    // Any other error (e.g. ECONNREFUSED from an earlier ICMP): this run is lost.
+    done += runs[0];
+    lost += runs[0];
+  }
+  return done - lost;
 }
 
 }  // namespace buddy::kv::wire

@@ -1,10 +1,12 @@
 // Endpoint parsing and the UDP burst transport over loopback: bursts larger than one
-// recvmmsg/sendmmsg call, waits that time out, oversize datagrams flagged as truncated.
+// recvmmsg/sendmmsg call, waits that time out, oversize datagrams flagged as truncated, and
+// segmentation offload delivering the very datagrams sent.
 #include "buddy/kv/wire/udp.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <random>
 #include <stdexcept>
@@ -213,6 +215,58 @@ TEST(Udp, PortInUseIsAnError) {
 TEST(Udp, BindToAForeignAddressIsAnError) {
   // 203.0.113.1 (TEST-NET-3) is never a local address.
   EXPECT_THROW(UdpSocket(Endpoint{0xcb007101, 0}), std::runtime_error);
+}
+
+// Segmentation offload (UDP_SEGMENT): runs of equal-sized datagrams to one peer go as one send,
+// and every peer receives exactly the datagrams, in order, as without it: runs longer than the
+// kernel's 64 segments, a shorter datagram ending a run, a larger one starting the next, peers
+// alternating, and one datagram of the largest size, which goes alone.
+TEST(Udp, SegmentOffloadDeliversTheSameDatagrams) {
+  UdpSocket a(Endpoint{kLoopback, 0});
+  UdpSocket b(Endpoint{kLoopback, 0});
+  UdpSocket c(Endpoint{kLoopback, 0});
+  a.set_segment_offload(true);
+  ASSERT_TRUE(a.segment_offload());
+  struct Plan {
+    std::size_t count, size;
+    UdpSocket* to;
+  };
+  const std::vector<Plan> plan = {{150, 1456, &b}, {1, 700, &b}, {3, 1456, &c},        {2, 500, &b},
+                                  {4, 1472, &b},   {1, 9, &c},   {1, kMaxDatagram, &b}};
+  std::vector<Bytes> sent;
+  sent.reserve(200);  // out points into sent's buffers
+  std::vector<Datagram> out;
+  std::map<UdpSocket*, std::vector<std::size_t>> want;  // per receiver: indices into sent
+  for (const Plan& p : plan) {
+    for (std::size_t i = 0; i < p.count; ++i) {
+      const std::size_t j = sent.size();
+      Bytes d(p.size);
+      for (std::size_t k = 0; k < d.size(); ++k) d[k] = static_cast<std::byte>((j * 7 + k) & 0xff);
+      std::memcpy(d.data(), &j, std::min<std::size_t>(sizeof(j), d.size()));
+      sent.push_back(std::move(d));
+      want[p.to].push_back(j);
+      out.push_back(Datagram{sent[j].data(), static_cast<std::uint32_t>(p.size), 0, p.to->local()});
+    }
+  }
+  ASSERT_EQ(a.send_burst(out), sent.size());
+  EXPECT_TRUE(a.segment_offload()) << "loopback takes UDP_SEGMENT (Linux 4.18+)";
+  for (auto& [s, idx] : want) {
+    RecvBuffers rb(idx.size() + 1, kMaxDatagram);
+    std::size_t got = 0;
+    const auto deadline = Clock::now() + 10s;
+    while (got < idx.size() && Clock::now() < deadline) {
+      got += s->recv_burst(std::span(rb.dgrams).subspan(got, idx.size() - got), 100ms);
+    }
+    ASSERT_EQ(got, idx.size());
+    for (std::size_t n = 0; n < idx.size(); ++n) {
+      const Bytes& w = sent[idx[n]];
+      const Datagram& d = rb.dgrams[n];
+      EXPECT_EQ(d.peer, a.local());
+      ASSERT_EQ(d.size, w.size()) << "datagram " << n << " of this peer";
+      EXPECT_TRUE(std::equal(d.data, d.data + d.size, w.begin())) << "datagram " << idx[n];
+    }
+    EXPECT_EQ(s->recv_burst(rb.dgrams, 0us), 0u);  // nothing more, nothing merged or split
+  }
 }
 
 }  // namespace

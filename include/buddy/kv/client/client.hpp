@@ -16,7 +16,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "buddy/base/fields.hpp"
+#include "buddy/kv/client/ring_fifo.hpp"
 #include "buddy/kv/client/rto.hpp"
 #include "buddy/kv/wire/control.hpp"
 #include "buddy/kv/wire/format.hpp"
@@ -59,6 +59,10 @@ struct ClientConfig {
   // (buddykv-server does) replaces it: data requests then carry the assigned id and exactly-once
   // sequence numbers (docs/protocol.md, "Client ids and sequence windows").
   std::uint32_t client_id = 0;
+  // The client's own UDP socket sends runs of equal-sized datagrams to a port as one send, cut by
+  // the kernel (UDP_SEGMENT; the server receives the same datagrams): most of the kernel's
+  // per-datagram send work goes. Off, or where the kernel refuses it: one send per datagram.
+  bool segment_offload = true;
 };
 
 struct Completion {
@@ -175,14 +179,21 @@ class Client {
   struct PortTimers {
     explicit PortTimers(RtoEstimator r) : rto(r) {}
     RtoEstimator rto;
-    std::array<std::deque<Deadline>, kBackoffLevels> q;
+    std::array<RingFifo<Deadline>, kBackoffLevels> q;
     std::uint32_t busy = 0;  // bit L: q[L] not empty
   };
   std::string control(wire::Command cmd, wire::ControlResponse& resp);
-  void enqueue(std::uint32_t slot);
-  void open(std::size_t port);
-  void close(std::size_t port);
-  void complete(std::uint32_t slot, Completion c);
+  // Packs the slot's request into its port's open datagram; `sent` is this copy's timestamp,
+  // hash the key's.
+  void enqueue(std::uint32_t slot, std::uint64_t sent, std::uint64_t hash);
+  // Datagrams being filled: one per serving port and lane (lane = port * kLanes + is_set).
+  static constexpr std::size_t kLanes = 2;
+  void open(std::size_t lane);
+  void close(std::size_t lane);
+  struct Ready;
+  // Frees the slot and queues its completion (tag, op, retries filled in) for poll(); the
+  // caller fills in the rest in place.
+  Ready& complete(std::uint32_t slot);
   void refuse(wire::Opcode op, std::uint64_t tag, wire::Status status);
   // Receives one burst (waiting up to `wait` for the first datagram) and completes its answers.
   std::size_t receive(std::chrono::microseconds wait);
@@ -200,13 +211,19 @@ class Client {
   wire::PartitionMap map_;
   std::size_t limit_ = 0;
   std::vector<Slot> slots_;
+  // Each slot's request bytes (key then value, for retransmission): in its kInlineBytes of
+  // inline_bytes_ when they fit, else in big_bytes_[slot].
+  static constexpr std::size_t kInlineBytes = 48;
+  std::vector<char> inline_bytes_;
+  std::vector<std::string> big_bytes_;
+  std::string_view request_bytes(std::uint32_t slot) const;
   std::vector<std::uint32_t> free_;
   std::size_t live_ = 0;
   std::uint64_t seq_ = 1;
   // Writes outstanding by sequence number (seq % kWriteWindow), and the oldest one may be.
   std::vector<std::uint8_t> live_writes_;
   std::uint64_t oldest_write_ = 1;
-  std::vector<PortOut> out_;
+  std::vector<PortOut> out_;                  // per lane
   std::vector<std::vector<std::byte>> pool_;  // datagram buffers of limit_ bytes
   std::vector<std::uint32_t> free_bufs_;
   std::vector<wire::Datagram> tx_;               // finished datagrams, sent by flush()
@@ -223,7 +240,8 @@ class Client {
   };
   std::vector<Ready> ready_;
   std::size_t ready_head_ = 0;
-  std::string ready_values_;
+  std::vector<char> ready_values_;  // its first ready_used_ bytes are in use
+  std::size_t ready_used_ = 0;
   std::vector<std::byte> rx_bytes_;
   std::vector<wire::Datagram> rx_;
   std::vector<wire::ResponseView> views_;
