@@ -303,11 +303,7 @@ int main(int argc, char** argv) {
     }
     const double a = buddy::tools::fastest(kvq), b = buddy::tools::fastest(boost);
     // Each repeat runs both back to back: the ratio within a pair, over the pairs.
-    std::vector<double> pair_ratio;
-    for (std::size_t r = 0; r < kvq.size(); ++r) pair_ratio.push_back(kvq[r] / boost[r]);
-    const double pr_med = buddy::tools::median(pair_ratio),
-                 pr_min = *std::min_element(pair_ratio.begin(), pair_ratio.end()),
-                 pr_max = buddy::tools::fastest(pair_ratio);
+    const buddy::tools::Spread pr = buddy::tools::pair_ratios(kvq, boost);
     if (o.json) {
       // One line per implementation; the kvq line also gives its ratio to boost's.
       auto line = [&](const char* impl, double best, const std::vector<double>& runs, bool ratio) {
@@ -319,8 +315,8 @@ int main(int argc, char** argv) {
         js.member("mode", o.serial ? "serial" : "threads").member("runs", o.repeat);
         if (ratio) {
           js.member("ratio_vs_boost", Fixed{a / b, 2});
-          js.member("pair_ratio_median", Fixed{pr_med, 2});
-          js.member("pair_ratio_min", Fixed{pr_min, 2}).member("pair_ratio_max", Fixed{pr_max, 2});
+          js.member("pair_ratio_median", Fixed{pr.median, 2});
+          js.member("pair_ratio_min", Fixed{pr.min, 2}).member("pair_ratio_max", Fixed{pr.max, 2});
         }
         std::printf("%s\n", js.end_object().str().c_str());
       };
@@ -328,8 +324,8 @@ int main(int argc, char** argv) {
       line("kvq", a, kvq, true);
     } else {
       std::printf("%6zu %13.2f (%6.2f) %13.2f (%6.2f) %9.2fx %11.2fx [%.2f-%.2f]\n", batch, b,
-                  buddy::tools::median(boost), a, buddy::tools::median(kvq), a / b, pr_med, pr_min,
-                  pr_max);
+                  buddy::tools::median(boost), a, buddy::tools::median(kvq), a / b, pr.median,
+                  pr.min, pr.max);
     }
     std::fflush(stdout);
   }
