@@ -93,32 +93,23 @@ class KvCeEnd {
   std::size_t poll(std::size_t max, F&& f) {
     std::size_t done = 0;
     while (done < max) {
-      std::uint64_t avail = 0;
-      const std::byte* p = r_.peek(responded_, avail);
-      if (p == nullptr) break;
+      std::uint64_t batch_bytes = 0;  // the next batch is opened, its header checked
+      if (r_.peek(responded_, batch_bytes) == nullptr) break;
       // The rest of this batch, walked with locals; the reader is told once (or, if f or a check
       // throws, how far the walk got).
       const std::uint64_t n = std::min<std::uint64_t>(r_.left_in_batch(), max - done);
       const std::uint64_t ok = std::min(n, pushed_ - responded_);
-      const std::byte* const first = p;
-      std::uint64_t k = 0;
-      try {
-        for (; k < ok; ++k) {
-          std::uint64_t bytes = 0;
-          const auto h = detail::read_entry<KvResponseEntry>(
-              p, avail, "response",
-              [](const KvResponseEntry& e) { return kv_response_footprint(e.value_len); }, bytes);
-          f(KvResponse{responded_ + k, static_cast<wire::Status>(h.status),
-                       std::string_view(reinterpret_cast<const char*>(p + sizeof h), h.value_len)});
-          p += bytes;
-          avail -= bytes;
-        }
-      } catch (...) {
-        taken(static_cast<std::uint64_t>(p - first), k);
-        throw;
-      }
-      taken(static_cast<std::uint64_t>(p - first), k);
-      done += k;
+      const std::uint64_t seq0 = responded_;
+      r_.walk(ok, responded_, [&](const std::byte* p, std::uint64_t avail, std::uint64_t k) {
+        std::uint64_t bytes = 0;
+        const auto h = detail::read_entry<KvResponseEntry>(
+            p, avail, "response",
+            [](const KvResponseEntry& e) { return kv_response_footprint(e.value_len); }, bytes);
+        f(KvResponse{seq0 + k, static_cast<wire::Status>(h.status),
+                     std::string_view(reinterpret_cast<const char*>(p + sizeof h), h.value_len)});
+        return bytes;
+      });
+      done += ok;
       if (ok < n) {
         detail::throw_kv_corrupt("response", "more responses than requests", responded_ + 1,
                                  pushed_);
@@ -186,12 +177,6 @@ class KvCeEnd {
     return n;
   }
 
-  void taken(std::uint64_t bytes, std::uint64_t n) {
-    if (n == 0) return;
-    r_.take_n(bytes, static_cast<std::uint32_t>(n));
-    responded_ += n;
-  }
-
   detail::BatchRecordWriter w_;
   detail::BatchRecordReader r_;
   std::uint64_t pushed_ = 0;
@@ -218,28 +203,18 @@ class KvPeEnd {
     if (!flush()) return {};
     std::size_t got = 0;
     while (got < max) {
-      std::uint64_t avail = 0;
-      const std::byte* p = r_.peek(consumed_, avail);
-      if (p == nullptr) break;
+      std::uint64_t batch_bytes = 0;  // the next batch is opened, its header checked
+      if (r_.peek(consumed_, batch_bytes) == nullptr) break;
       // The rest of this batch, walked with locals into reqs_ (grown, never shrunk); the reader
       // is told once (or, if a check throws, how far the walk got).
       const std::size_t n = std::min<std::size_t>(r_.left_in_batch(), max - got);
       if (reqs_.size() < got + n) reqs_.resize(std::max(got + n, 2 * reqs_.size()));
       kv::Request* const out = reqs_.data() + got;
-      const std::byte* const first = p;
-      std::size_t k = 0;
-      try {
-        for (; k < n; ++k) {
-          std::uint64_t bytes = 0;
-          out[k] = read_request(p, avail, bytes);
-          p += bytes;
-          avail -= bytes;
-        }
-      } catch (...) {
-        taken(static_cast<std::uint64_t>(p - first), k);
-        throw;
-      }
-      taken(static_cast<std::uint64_t>(p - first), k);
+      r_.walk(n, consumed_, [out](const std::byte* p, std::uint64_t avail, std::uint64_t k) {
+        std::uint64_t bytes = 0;
+        out[k] = read_request(p, avail, bytes);
+        return bytes;
+      });
       got += n;
     }
     owed_ = got;
@@ -333,11 +308,6 @@ class KvPeEnd {
                        std::string_view(key + h.key_len, h.value_len),
                        t.client,
                        t.seq};
-  }
-  void taken(std::uint64_t bytes, std::size_t n) {
-    if (n == 0) return;
-    r_.take_n(bytes, static_cast<std::uint32_t>(n));
-    consumed_ += n;
   }
 
   detail::BatchRecordReader r_;

@@ -129,6 +129,29 @@ class BatchRecordReader {
       rc_.pop();
     }
   }
+  // The bulk fast path: walks n (<= left_in_batch()) entries from the peeked one with locals.
+  // visit(p, avail, i) handles entry i at p, with avail bytes left in the batch, checks it and
+  // returns its footprint. The entries are then taken at once and `counter` moves on by n; if
+  // visit throws, only the entries before it are taken and counted.
+  template <class Visit>
+  void walk(std::uint64_t n, std::uint64_t& counter, Visit&& visit) {
+    const std::byte* p = cur_;
+    std::uint64_t avail = left_bytes_;
+    std::uint64_t k = 0;
+    try {
+      for (; k < n; ++k) {
+        const std::uint64_t bytes = visit(p, avail, k);
+        p += bytes;
+        avail -= bytes;
+      }
+    } catch (...) {
+      if (k != 0) take_n(static_cast<std::uint64_t>(p - cur_), static_cast<std::uint32_t>(k));
+      counter += k;
+      throw;
+    }
+    if (n != 0) take_n(static_cast<std::uint64_t>(p - cur_), static_cast<std::uint32_t>(n));
+    counter += n;
+  }
   // Releases every record consumed so far to the producer.
   void publish() { rc_.publish(); }
 
