@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <boost/lockfree/spsc_queue.hpp>
 #include <chrono>
@@ -39,6 +40,7 @@ struct Options {
   int repeat = 3;
   std::vector<int> cpus{0, 1};
   bool json = false;
+  bool serial = false;
 };
 
 // The boost competitor's entries: the same 32 and 16 bytes.
@@ -78,6 +80,34 @@ std::string_view answer_of(const Request& r) {
   return r.key;
 }
 
+// The boost side's entry work, the same as the queue pair's: build a request entry, turn entries
+// into kv::Request views and answer them, check an answer.
+Req32 to_req32(const Request& r) {
+  Req32 e;
+  const std::string_view v = r.op == Op::set ? r.value : std::string_view{};
+  e.h = {static_cast<std::uint8_t>(static_cast<std::uint8_t>(r.op) + 1),
+         static_cast<std::uint8_t>(r.key.size()), 0, static_cast<std::uint32_t>(v.size()), r.hash};
+  std::memcpy(e.key, r.key.data(), 8);
+  std::memset(e.value, 0, 8);
+  std::memcpy(e.value, v.data(), v.size());
+  return e;
+}
+void serve_boost(const Req32* in, Request* views, Resp16* out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const Req32& e = in[i];
+    views[i] = {static_cast<Op>(e.h.op - 1), e.h.key_hash, std::string_view(e.key, e.h.key_len),
+                std::string_view(e.value, e.h.value_len)};
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string_view a = answer_of(views[i]);
+    out[i].h = {0, 0, 0, static_cast<std::uint32_t>(a.size())};
+    std::memcpy(out[i].value, a.data(), a.size());
+  }
+}
+bool answer_ok(const Keys& k, const Resp16& r, std::uint64_t seq) {
+  return std::string_view(r.value, r.h.value_len) == k.key[seq % kKeys];
+}
+
 struct Waiter {
   buddy::qp::Backoff b{buddy::qp::BackoffConfig{4096, 64, 1, 100}};
   void after(bool progress) { progress ? b.reset() : b.pause(); }
@@ -88,25 +118,40 @@ struct RunResult {
   bool ok = false;
 };
 
-template <class Ce, class Pe>
-RunResult run_pair(const Options& o, Ce ce, Pe pe) {
+// One run: ce_step() (push what the window allows, poll answers) until ce_finished(), and
+// pe_step() (take requests, answer them); each returns whether it made progress. Threaded: CE
+// and PE on their two cpus, each backing off when idle. --serial: both steps take turns on one
+// thread, so the time is the CPU work of both ends with no cross-core traffic and no waiting.
+template <class CeStep, class CeFinished, class PeStep>
+double run_pair(const Options& o, CeStep ce_step, CeFinished ce_finished, PeStep pe_step) {
+  if (o.serial) {
+    buddy::tools::pin_to_cpu(o.cpus[0]);
+    const auto t0 = std::chrono::steady_clock::now();
+    while (!ce_finished()) {
+      ce_step();
+      pe_step();
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
   std::atomic<int> ready{0};
   std::atomic<bool> done{false};
   std::thread pe_thread([&] {
     buddy::tools::pin_to_cpu(o.cpus[1]);
     ready.fetch_add(1);
     while (ready.load() < 2) buddy::qp::cpu_relax();
-    pe(done);
+    Waiter w;
+    while (!done.load(std::memory_order_relaxed)) w.after(pe_step());
   });
   buddy::tools::pin_to_cpu(o.cpus[0]);
   ready.fetch_add(1);
   while (ready.load() < 2) buddy::qp::cpu_relax();
   const auto t0 = std::chrono::steady_clock::now();
-  const bool ok = ce();
+  Waiter w;
+  while (!ce_finished()) w.after(ce_step());
   const auto t1 = std::chrono::steady_clock::now();
   done.store(true);
   pe_thread.join();
-  return {std::chrono::duration<double>(t1 - t0).count(), ok};
+  return std::chrono::duration<double>(t1 - t0).count();
 }
 
 RunResult run_buddy(const Options& o, std::size_t batch, const Keys& keys) {
@@ -118,40 +163,35 @@ RunResult run_buddy(const Options& o, std::size_t batch, const Keys& keys) {
   srv::KvQueue q = srv::KvQueue::create(name, l);
   srv::KvCeEnd ce = q.ce(0);
   srv::KvPeEnd pe = q.pe(0);
-  return run_pair(
+  std::vector<Request> buf(batch);
+  bool ok = true;
+  const double s = run_pair(
       o,
       [&] {
-        Waiter w;
-        std::vector<Request> buf(batch);
-        bool ok = true;
-        while (ce.responded() < o.requests) {
-          bool progress = false;
-          const std::uint64_t room =
-              std::min<std::uint64_t>({batch, o.requests - ce.pushed(), o.window - ce.in_flight()});
-          if (room != 0) {
-            for (std::size_t i = 0; i < room; ++i) buf[i] = make_req(keys, ce.pushed() + i);
-            const std::size_t k = ce.push(std::span(buf.data(), room));
-            if (k != 0) {
-              ce.publish();
-              progress = true;
-            }
+        bool progress = false;
+        const std::uint64_t room =
+            std::min<std::uint64_t>({batch, o.requests - ce.pushed(), o.window - ce.in_flight()});
+        if (room != 0) {
+          for (std::size_t i = 0; i < room; ++i) buf[i] = make_req(keys, ce.pushed() + i);
+          if (ce.push(std::span(buf.data(), room)) != 0) {
+            ce.publish();
+            progress = true;
           }
-          progress |= ce.poll(batch, [&](const srv::KvResponse& r) {
-            ok &= r.value == keys.key[r.seq % kKeys];
-          }) != 0;
-          w.after(progress);
         }
-        return ok;
+        return ce.poll(batch,
+                       [&](const srv::KvResponse& r) {
+                         ok &= r.value == keys.key[r.seq % kKeys];
+                       }) != 0 ||
+               progress;
       },
-      [&](const std::atomic<bool>& done) {
-        Waiter w;
-        while (!done.load(std::memory_order_relaxed)) {
-          const auto reqs = pe.consume(batch);
-          for (const Request& r : reqs) pe.respond(buddy::kv::wire::Status::ok, answer_of(r));
-          pe.publish();
-          w.after(!reqs.empty());
-        }
+      [&] { return ce.responded() >= o.requests; },
+      [&] {
+        const auto reqs = pe.consume(batch);
+        for (const Request& r : reqs) pe.respond(buddy::kv::wire::Status::ok, answer_of(r));
+        pe.publish();
+        return !reqs.empty();
       });
+  return {s, ok};
 }
 
 RunResult run_boost(const Options& o, std::size_t batch, const Keys& keys) {
@@ -159,73 +199,50 @@ RunResult run_boost(const Options& o, std::size_t batch, const Keys& keys) {
   using Q2 = boost::lockfree::spsc_queue<Resp16, boost::lockfree::capacity<kBoostCapacity>>;
   auto rq = std::make_unique<Q1>();
   auto rs = std::make_unique<Q2>();
-  return run_pair(
+  // CE state
+  std::vector<Req32> ce_out(batch);
+  std::vector<Resp16> ce_in(batch);
+  std::uint64_t pushed = 0, responded = 0;
+  std::size_t pend = 0, pend_off = 0;
+  bool ok = true;
+  // PE state
+  std::vector<Req32> pe_in(batch);
+  std::vector<Request> views(batch);
+  std::vector<Resp16> pe_out(batch);
+  std::size_t answers = 0, answers_off = 0;
+  const double s = run_pair(
       o,
       [&] {
-        Waiter w;
-        std::vector<Req32> out(batch);
-        std::vector<Resp16> in(batch);
-        std::uint64_t pushed = 0, responded = 0;
-        std::size_t pend = 0, pend_off = 0;
-        bool ok = true;
-        while (responded < o.requests) {
-          bool progress = false;
-          if (pend_off == pend) {
-            pend = static_cast<std::size_t>(std::min<std::uint64_t>(
-                {batch, o.requests - pushed, o.window - (pushed - responded)}));
-            pend_off = 0;
-            for (std::size_t i = 0; i < pend; ++i) {
-              const Request r = make_req(keys, pushed + i);
-              Req32& e = out[i];
-              const std::string_view v = r.op == Op::set ? r.value : std::string_view{};
-              e.h = {static_cast<std::uint8_t>(static_cast<std::uint8_t>(r.op) + 1),
-                     static_cast<std::uint8_t>(r.key.size()), 0,
-                     static_cast<std::uint32_t>(v.size()), r.hash};
-              std::memcpy(e.key, r.key.data(), 8);
-              std::memset(e.value, 0, 8);
-              std::memcpy(e.value, v.data(), v.size());
-            }
-          }
-          if (pend_off < pend) {
-            const std::size_t k = rq->push(out.data() + pend_off, pend - pend_off);
-            pend_off += k;
-            pushed += k;
-            progress |= k != 0;
-          }
-          const std::size_t got = rs->pop(in.data(), batch);
-          for (std::size_t i = 0; i < got; ++i) {
-            ok &= std::string_view(in[i].value, in[i].h.value_len) ==
-                  keys.key[(responded + i) % kKeys];
-          }
-          responded += got;
-          w.after(progress || got != 0);
+        bool progress = false;
+        if (pend_off == pend) {
+          pend = static_cast<std::size_t>(std::min<std::uint64_t>(
+              {batch, o.requests - pushed, o.window - (pushed - responded)}));
+          pend_off = 0;
+          for (std::size_t i = 0; i < pend; ++i) ce_out[i] = to_req32(make_req(keys, pushed + i));
         }
-        return ok;
+        if (pend_off < pend) {
+          const std::size_t k = rq->push(ce_out.data() + pend_off, pend - pend_off);
+          pend_off += k;
+          pushed += k;
+          progress |= k != 0;
+        }
+        const std::size_t got = rs->pop(ce_in.data(), batch);
+        for (std::size_t i = 0; i < got; ++i) ok &= answer_ok(keys, ce_in[i], responded + i);
+        responded += got;
+        return progress || got != 0;
       },
-      [&](const std::atomic<bool>& done) {
-        Waiter w;
-        std::vector<Req32> in(batch);
-        std::vector<Request> views(batch);
-        std::vector<Resp16> out(batch);
-        while (!done.load(std::memory_order_relaxed)) {
-          const std::size_t got = rq->pop(in.data(), batch);
-          for (std::size_t i = 0; i < got; ++i) {
-            const Req32& e = in[i];
-            views[i] = {static_cast<Op>(e.h.op - 1), e.h.key_hash,
-                        std::string_view(e.key, e.h.key_len),
-                        std::string_view(e.value, e.h.value_len)};
-          }
-          for (std::size_t i = 0; i < got; ++i) {
-            const std::string_view a = answer_of(views[i]);
-            out[i].h = {0, 0, 0, static_cast<std::uint32_t>(a.size())};
-            std::memcpy(out[i].value, a.data(), a.size());
-          }
-          for (std::size_t done_n = 0; done_n < got && !done.load(std::memory_order_relaxed);) {
-            done_n += rs->push(out.data() + done_n, got - done_n);
-          }
-          w.after(got != 0);
+      [&] { return responded >= o.requests; },
+      [&] {
+        if (answers_off == answers) {  // the last answers are all in: take the next requests
+          answers = rq->pop(pe_in.data(), batch);
+          answers_off = 0;
+          serve_boost(pe_in.data(), views.data(), pe_out.data(), answers);
         }
+        const std::size_t k = rs->push(pe_out.data() + answers_off, answers - answers_off);
+        answers_off += k;
+        return k != 0;
       });
+  return {s, ok};
 }
 
 }  // namespace
@@ -247,6 +264,9 @@ int main(int argc, char** argv) {
       ->expected(2)
       ->check([](const std::string& s) { return buddy::tools::check_usable_cpu(s); });
   app.add_flag("--json", o.json, "one JSON object per result line");
+  app.add_flag("--serial", o.serial,
+               "CE and PE take turns on one thread (the first --cpus cpu): each queue's CPU work "
+               "per round trip, without cross-core traffic");
   app.name("buddykv-queue-bench");
   if (auto rc = buddy::tools::parse_args(app, argc, argv)) return *rc;
 
@@ -254,10 +274,11 @@ int main(int argc, char** argv) {
   if (!o.json) {
     std::printf(
         "KV queue pair vs boost::lockfree::spsc_queue: 8-B keys/values (32-B requests, 16-B "
-        "answers), %llu round trips per run, window %zu, fastest (median) of %d, cpus %d,%d\n",
-        static_cast<unsigned long long>(o.requests), o.window, o.repeat, o.cpus[0], o.cpus[1]);
-    std::printf("%6s %22s %22s %10s\n", "batch", "boost Mreq/s (median)", "kvq Mreq/s (median)",
-                "kvq/boost");
+        "answers), %llu round trips per run, window %zu, fastest (median) of %d, %s %d,%d\n",
+        static_cast<unsigned long long>(o.requests), o.window, o.repeat,
+        o.serial ? "serial: one thread, cpu" : "cpus", o.cpus[0], o.cpus[o.serial ? 0 : 1]);
+    std::printf("%6s %22s %22s %10s %26s\n", "batch", "boost Mreq/s (median)",
+                "kvq Mreq/s (median)", "kvq/boost", "per-pair ratio median [range]");
   }
   int failures = 0;
   for (std::size_t batch : o.batches) {
@@ -281,6 +302,8 @@ int main(int argc, char** argv) {
       }
     }
     const double a = buddy::tools::fastest(kvq), b = buddy::tools::fastest(boost);
+    // Each repeat runs both back to back: the ratio within a pair, over the pairs.
+    const buddy::tools::Spread pr = buddy::tools::pair_ratios(kvq, boost);
     if (o.json) {
       // One line per implementation; the kvq line also gives its ratio to boost's.
       auto line = [&](const char* impl, double best, const std::vector<double>& runs, bool ratio) {
@@ -289,14 +312,20 @@ int main(int argc, char** argv) {
         js.begin_object().member("impl", impl).member("batch", batch);
         js.member("mreq_per_s", Fixed{best, 2});
         js.member("median_mreq_per_s", Fixed{buddy::tools::median(runs), 2});
-        if (ratio) js.member("ratio_vs_boost", Fixed{a / b, 2});
+        js.member("mode", o.serial ? "serial" : "threads").member("runs", o.repeat);
+        if (ratio) {
+          js.member("ratio_vs_boost", Fixed{a / b, 2});
+          js.member("pair_ratio_median", Fixed{pr.median, 2});
+          js.member("pair_ratio_min", Fixed{pr.min, 2}).member("pair_ratio_max", Fixed{pr.max, 2});
+        }
         std::printf("%s\n", js.end_object().str().c_str());
       };
       line("boost", b, boost, false);
       line("kvq", a, kvq, true);
     } else {
-      std::printf("%6zu %13.2f (%6.2f) %13.2f (%6.2f) %9.2fx\n", batch, b,
-                  buddy::tools::median(boost), a, buddy::tools::median(kvq), a / b);
+      std::printf("%6zu %13.2f (%6.2f) %13.2f (%6.2f) %9.2fx %11.2fx [%.2f-%.2f]\n", batch, b,
+                  buddy::tools::median(boost), a, buddy::tools::median(kvq), a / b, pr.median,
+                  pr.min, pr.max);
     }
     std::fflush(stdout);
   }

@@ -231,8 +231,8 @@ int main(int argc, char** argv) {
         "buddy::qp vs boost::lockfree::spsc_queue: 16-B messages, %llu per run, fastest (median) "
         "of %d runs, cpus %d,%d\n",
         static_cast<unsigned long long>(o.messages), o.repeat, o.cpus[0], o.cpus[1]);
-    std::printf("%6s %22s %22s %12s\n", "batch", "boost Mmsg/s (median)", "buddy Mmsg/s (median)",
-                "buddy/boost");
+    std::printf("%6s %22s %22s %12s %26s\n", "batch", "boost Mmsg/s (median)",
+                "buddy Mmsg/s (median)", "buddy/boost", "per-pair ratio median [range]");
   }
   int failures = 0;
   for (std::size_t batch : o.batches) {
@@ -259,6 +259,10 @@ int main(int argc, char** argv) {
     const double bu = buddy::tools::fastest(buddy_rates), bo = buddy::tools::fastest(boost_rates);
     const double bu_med = buddy::tools::median(buddy_rates),
                  bo_med = buddy::tools::median(boost_rates);
+    // The ratio within each back-to-back pair of runs, and each side's own max/min: when boost
+    // alone spreads as wide as the target ratio, one run's verdict is the machine's, not the
+    // queue's.
+    const buddy::tools::Spread pr = buddy::tools::pair_ratios(buddy_rates, boost_rates);
     if (o.json) {
       // One line per implementation; the buddy line also gives its ratio to boost's.
       auto line = [&](const char* impl, double best, double median, bool ratio) {
@@ -267,14 +271,20 @@ int main(int argc, char** argv) {
         js.begin_object().member("impl", impl).member("batch", batch).member("msg_bytes", 16);
         js.member("mmsgs_per_s", Fixed{best, 1}).member("median_mmsgs_per_s", Fixed{median, 1});
         js.member("runs", o.repeat);
-        if (ratio) js.member("ratio_vs_boost", Fixed{bu / bo, 2});
+        js.member("self_spread",
+                  Fixed{buddy::tools::self_spread(ratio ? buddy_rates : boost_rates), 2});
+        if (ratio) {
+          js.member("ratio_vs_boost", Fixed{bu / bo, 2});
+          js.member("pair_ratio_median", Fixed{pr.median, 2});
+          js.member("pair_ratio_min", Fixed{pr.min, 2}).member("pair_ratio_max", Fixed{pr.max, 2});
+        }
         std::printf("%s\n", js.end_object().str().c_str());
       };
       line("boost", bo, bo_med, false);
       line("buddy", bu, bu_med, true);
     } else {
-      std::printf("%6zu %13.1f (%6.1f) %13.1f (%6.1f) %11.2fx\n", batch, bo, bo_med, bu, bu_med,
-                  bu / bo);
+      std::printf("%6zu %13.1f (%6.1f) %13.1f (%6.1f) %11.2fx %11.2fx [%.2f-%.2f]\n", batch, bo,
+                  bo_med, bu, bu_med, bu / bo, pr.median, pr.min, pr.max);
     }
     std::fflush(stdout);
   }

@@ -28,4 +28,20 @@ inline double fastest(const std::vector<double>& v) {
   return *std::max_element(v.begin(), v.end());
 }
 
+// The ratio a[r] / b[r] of runs made back to back (repeat r of two implementations), summarised
+// over the repeats: how far one run's verdict can be from another's on this machine.
+struct Spread {
+  double median = 0, min = 0, max = 0;
+};
+inline Spread pair_ratios(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> r;
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) r.push_back(a[i] / b[i]);
+  if (r.empty()) return {};
+  return {median(r), *std::min_element(r.begin(), r.end()), fastest(r)};
+}
+// max / min of one implementation's own runs: its spread alone, with no competitor involved.
+inline double self_spread(const std::vector<double>& v) {
+  return fastest(v) / *std::min_element(v.begin(), v.end());
+}
+
 }  // namespace buddy::tools

@@ -47,6 +47,17 @@ class BatchWriter {
     return grow_append(bytes);
   }
 
+  // The bulk fast path, for a caller that packs many pieces at once: room_left() bytes may be
+  // written at cursor() without re-reading the consumer index (0 and nullptr when no record is
+  // open); take_n(bytes, n) then counts them as n appends. Nothing is checked but bytes <=
+  // room_left(), which the caller guarantees.
+  std::uint64_t room_left() const { return used_ < room_ ? room_ - used_ : 0; }
+  std::byte* cursor() const { return rec_ == nullptr ? nullptr : rec_ + used_; }
+  void take_n(std::uint64_t bytes, std::uint32_t n) {
+    used_ += bytes;
+    count_ += n;
+  }
+
   // try_append, else close the open record (patch fills its prefix) and open a new one for
   // `bytes`; nullptr while the ring is too full. Throws Error if bytes > max_append().
   template <class Patch = NoPatch>

@@ -28,6 +28,7 @@
 // cannot push must therefore poll, and a PE that gets nothing must publish/flush, to progress.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -66,32 +67,20 @@ class KvCeEnd {
   // std::invalid_argument for a key over 255 bytes and qp::Error for an entry larger than the ring
   // can ever carry (see KvQueueLayout::max_set_value); the CE answers those itself.
   std::size_t push(std::span<const kv::Request> reqs) {
-    for (std::size_t i = 0; i < reqs.size(); ++i) {
-      if (!try_push(reqs[i])) return i;
+    std::size_t i = 0;
+    while (i < reqs.size()) {
+      i += push_in_batch(reqs.subspan(i));
+      if (i == reqs.size() || !try_push(reqs[i])) break;  // a new batch, or the ring is full
+      ++i;
     }
-    return reqs.size();
+    return i;
   }
   bool try_push(const kv::Request& q) {
     if (q.key.size() > kv::kMaxKeyBytes) detail::throw_kv_usage("push: key longer than 255 bytes");
-    const std::string_view value = q.op == Op::set ? q.value : std::string_view{};
-    const bool seq = q.client != 0 && q.op != Op::get;
-    const std::uint64_t bytes = kv_request_footprint(q.key.size(), value.size(), seq);
+    const std::uint64_t bytes = footprint(q);
     std::byte* p = w_.append(bytes, pushed_);
     if (p == nullptr) return false;
-    std::memset(p + bytes - 8, 0, 8);  // the padding (the header overwrites it if there is none)
-    const KvRequestEntry h{static_cast<std::uint8_t>(static_cast<std::uint8_t>(q.op) + 1),
-                           static_cast<std::uint8_t>(q.key.size()),
-                           static_cast<std::uint16_t>(seq ? kSequenced : 0),
-                           static_cast<std::uint32_t>(value.size()), q.hash};
-    std::memcpy(p, &h, sizeof h);
-    std::byte* k = p + sizeof h;
-    if (seq) {
-      const KvSeqTag t{q.client, 0, q.seq};
-      std::memcpy(k, &t, sizeof t);
-      k += sizeof t;
-    }
-    std::memcpy(k, q.key.data(), q.key.size());
-    if (!value.empty()) std::memcpy(k + q.key.size(), value.data(), value.size());
+    write_request(p, q, bytes);
     ++pushed_;
     return true;
   }
@@ -105,22 +94,27 @@ class KvCeEnd {
   std::size_t poll(std::size_t max, F&& f) {
     std::size_t done = 0;
     while (done < max) {
-      std::uint64_t avail = 0;
-      const std::byte* p = r_.peek(responded_, avail);
-      if (p == nullptr) break;
-      std::uint64_t bytes = 0;
-      const auto h = detail::read_entry<KvResponseEntry>(
-          p, avail, "response",
-          [](const KvResponseEntry& e) { return kv_response_footprint(e.value_len); }, bytes);
-      if (responded_ >= pushed_) {
+      std::uint64_t batch_bytes = 0;  // the next batch is opened, its header checked
+      if (r_.peek(responded_, batch_bytes) == nullptr) break;
+      // The rest of this batch, walked with locals; the reader is told once (or, if f or a check
+      // throws, how far the walk got).
+      const std::uint64_t n = std::min<std::uint64_t>(r_.left_in_batch(), max - done);
+      const std::uint64_t ok = std::min(n, pushed_ - responded_);
+      const std::uint64_t seq0 = responded_;
+      r_.walk(ok, responded_, [&](const std::byte* p, std::uint64_t avail, std::uint64_t k) {
+        std::uint64_t bytes = 0;
+        const auto h = detail::read_entry<KvResponseEntry>(
+            p, avail, "response",
+            [](const KvResponseEntry& e) { return kv_response_footprint(e.value_len); }, bytes);
+        f(KvResponse{seq0 + k, static_cast<wire::Status>(h.status),
+                     std::string_view(reinterpret_cast<const char*>(p + sizeof h), h.value_len)});
+        return bytes;
+      });
+      done += ok;
+      if (ok < n) {
         detail::throw_kv_corrupt("response", "more responses than requests", responded_ + 1,
                                  pushed_);
       }
-      f(KvResponse{responded_, static_cast<wire::Status>(h.status),
-                   std::string_view(reinterpret_cast<const char*>(p + sizeof h), h.value_len)});
-      r_.take(bytes);
-      ++responded_;
-      ++done;
     }
     r_.publish();
     return done;
@@ -135,6 +129,55 @@ class KvCeEnd {
   }
 
  private:
+  static bool sequenced(const kv::Request& q) { return q.client != 0 && q.op != Op::get; }
+  static std::string_view value_of(const kv::Request& q) {
+    return q.op == Op::set ? q.value : std::string_view{};
+  }
+  static std::uint64_t footprint(const kv::Request& q) {
+    return kv_request_footprint(q.key.size(), value_of(q).size(), sequenced(q));
+  }
+  // Writes request q as an entry of `bytes` (its footprint) at p.
+  static void write_request(std::byte* p, const kv::Request& q, std::uint64_t bytes) {
+    const std::string_view value = value_of(q);
+    const bool seq = sequenced(q);
+    std::memset(p + bytes - 8, 0, 8);  // the padding (the header overwrites it if there is none)
+    const KvRequestEntry h{static_cast<std::uint8_t>(static_cast<std::uint8_t>(q.op) + 1),
+                           static_cast<std::uint8_t>(q.key.size()),
+                           static_cast<std::uint16_t>(seq ? kSequenced : 0),
+                           static_cast<std::uint32_t>(value.size()), q.hash};
+    std::memcpy(p, &h, sizeof h);
+    std::byte* k = p + sizeof h;
+    if (seq) {
+      const KvSeqTag t{q.client, 0, q.seq};
+      std::memcpy(k, &t, sizeof t);
+      k += sizeof t;
+    }
+    detail::copy_bytes(k, q.key.data(), q.key.size());
+    detail::copy_bytes(k + q.key.size(), value.data(), value.size());
+  }
+  // The fast path of push(): writes as many of reqs, in order, as fit the open batch's room by
+  // the cached consumer index, with the writer's state in locals, and counts them once; returns
+  // how many (0 when none is open or the first does not fit: try_push handles it).
+  std::size_t push_in_batch(std::span<const kv::Request> reqs) {
+    std::byte* const first = w_.cursor();
+    std::byte* p = first;
+    std::uint64_t room = w_.room_left();
+    std::size_t n = 0;
+    for (; n < reqs.size(); ++n) {
+      const kv::Request& q = reqs[n];
+      const std::uint64_t bytes = footprint(q);
+      if (bytes > room || q.key.size() > kv::kMaxKeyBytes) break;
+      write_request(p, q, bytes);
+      p += bytes;
+      room -= bytes;
+    }
+    if (n != 0) {
+      w_.take_n(static_cast<std::uint64_t>(p - first), static_cast<std::uint32_t>(n));
+      pushed_ += n;
+    }
+    return n;
+  }
+
   detail::BatchRecordWriter w_;
   detail::BatchRecordReader r_;
   std::uint64_t pushed_ = 0;
@@ -158,34 +201,25 @@ class KvPeEnd {
   // the previous call must have been answered first.
   std::span<const kv::Request> consume(std::size_t max) {
     if (owed_ != 0) detail::throw_kv_usage("consume: answer every request of the last batch first");
-    reqs_.clear();
     if (!flush()) return {};
-    while (reqs_.size() < max) {
-      std::uint64_t avail = 0;
-      const std::byte* p = r_.peek(consumed_, avail);
-      if (p == nullptr) break;
-      std::uint64_t bytes = 0;
-      const auto h = detail::read_entry<KvRequestEntry>(
-          p, avail, "request",
-          [](const KvRequestEntry& e) {
-            return kv_request_footprint(e.key_len, e.value_len, (e.flags & kSequenced) != 0);
-          },
-          bytes);
-      if (h.op < 1 || h.op > 3) detail::throw_kv_corrupt("request", "bad opcode", h.op, 0);
-      const char* key = reinterpret_cast<const char*>(p + sizeof h);
-      KvSeqTag t{0, 0, 0};
-      if ((h.flags & kSequenced) != 0) {
-        std::memcpy(&t, key, sizeof t);
-        key += sizeof t;
-      }
-      reqs_.push_back(kv::Request{static_cast<Op>(h.op - 1), h.key_hash,
-                                  std::string_view(key, h.key_len),
-                                  std::string_view(key + h.key_len, h.value_len), t.client, t.seq});
-      r_.take(bytes);
-      ++consumed_;
+    std::size_t got = 0;
+    while (got < max) {
+      std::uint64_t batch_bytes = 0;  // the next batch is opened, its header checked
+      if (r_.peek(consumed_, batch_bytes) == nullptr) break;
+      // The rest of this batch, walked with locals into reqs_ (grown, never shrunk); the reader
+      // is told once (or, if a check throws, how far the walk got).
+      const std::size_t n = std::min<std::size_t>(r_.left_in_batch(), max - got);
+      if (reqs_.size() < got + n) reqs_.resize(std::max(got + n, 2 * reqs_.size()));
+      kv::Request* const out = reqs_.data() + got;
+      r_.walk(n, consumed_, [out](const std::byte* p, std::uint64_t avail, std::uint64_t k) {
+        std::uint64_t bytes = 0;
+        out[k] = read_request(p, avail, bytes);
+        return bytes;
+      });
+      got += n;
     }
-    owed_ = reqs_.size();
-    return reqs_;
+    owed_ = got;
+    return std::span<const kv::Request>(reqs_.data(), got);
   }
 
   // Answers the next consumed request (in order). The value is copied at once (into the ring, or
@@ -211,7 +245,7 @@ class KvPeEnd {
     const KvResponseEntry h{static_cast<std::uint8_t>(st), 0, 0,
                             static_cast<std::uint32_t>(value.size())};
     std::memcpy(p, &h, sizeof h);
-    if (!value.empty()) std::memcpy(p + sizeof h, value.data(), value.size());
+    detail::copy_bytes(p + sizeof h, value.data(), value.size());
   }
   // The store's answer: status and, for a GET that found the key, its value.
   void respond(kv::Status st, std::string_view value) {
@@ -252,6 +286,30 @@ class KvPeEnd {
     return flush_slow();
   }
   bool flush_slow();
+
+  // The request entry at p, with `avail` bytes left in its batch, as a view; `bytes` gets its
+  // footprint. Throws qp::Error if it runs past its batch or has a bad opcode.
+  static kv::Request read_request(const std::byte* p, std::uint64_t avail, std::uint64_t& bytes) {
+    const auto h = detail::read_entry<KvRequestEntry>(
+        p, avail, "request",
+        [](const KvRequestEntry& e) {
+          return kv_request_footprint(e.key_len, e.value_len, (e.flags & kSequenced) != 0);
+        },
+        bytes);
+    if (h.op < 1 || h.op > 3) detail::throw_kv_corrupt("request", "bad opcode", h.op, 0);
+    const char* key = reinterpret_cast<const char*>(p + sizeof h);
+    KvSeqTag t{0, 0, 0};
+    if ((h.flags & kSequenced) != 0) {
+      std::memcpy(&t, key, sizeof t);
+      key += sizeof t;
+    }
+    return kv::Request{static_cast<Op>(h.op - 1),
+                       h.key_hash,
+                       std::string_view(key, h.key_len),
+                       std::string_view(key + h.key_len, h.value_len),
+                       t.client,
+                       t.seq};
+  }
 
   detail::BatchRecordReader r_;
   detail::BatchRecordWriter w_;

@@ -3,6 +3,7 @@
 // entry bound (a corrupt ring is a one-line qp::Error, never a read past a batch).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -31,6 +32,31 @@ Entry read_entry(const std::byte* p, std::uint64_t avail, const char* ring, Foot
   return h;
 }
 
+// Copies n key or value bytes into the ring. Keys and values of up to 16 bytes (the compact
+// 8-B/8-B entries) take two overlapping loads and stores inline instead of a call to memcpy,
+// whose size is not known at compile time.
+inline void copy_bytes(std::byte* d, const char* s, std::size_t n) {
+  if (n >= 8 && n <= 16) {
+    std::uint64_t a, b;
+    std::memcpy(&a, s, 8);
+    std::memcpy(&b, s + n - 8, 8);
+    std::memcpy(d, &a, 8);
+    std::memcpy(d + n - 8, &b, 8);
+  } else if (n > 16) {
+    std::memcpy(d, s, n);
+  } else if (n >= 4) {
+    std::uint32_t a, b;
+    std::memcpy(&a, s, 4);
+    std::memcpy(&b, s + n - 4, 4);
+    std::memcpy(d, &a, 4);
+    std::memcpy(d + n - 4, &b, 4);
+  } else if (n != 0) {
+    d[0] = static_cast<std::byte>(s[0]);
+    d[n / 2] = static_cast<std::byte>(s[n / 2]);
+    d[n - 1] = static_cast<std::byte>(s[n - 1]);
+  }
+}
+
 // Writes batch records: a qp::BatchWriter whose open record is the batch, up to the ring's largest
 // record, with the batch header as its prefix. The ring's shared head moves only on publish():
 // one store per batch.
@@ -48,6 +74,12 @@ class BatchRecordWriter {
   std::byte* append(std::uint64_t bytes, std::uint64_t seq) {
     return w_.append(bytes, BatchHeader{seq});
   }
+
+  // The bulk fast path (qp::BatchWriter::room_left): room_left() bytes may be written at
+  // cursor() into the open batch; take_n(bytes, n) counts them as n entries.
+  std::uint64_t room_left() const { return w_.room_left(); }
+  std::byte* cursor() const { return w_.cursor(); }
+  void take_n(std::uint64_t bytes, std::uint32_t n) { w_.take_n(bytes, n); }
 
   // Closes the open batch and makes everything written visible: one release store. next_seq:
   // the sequence number of the next entry (one past the open batch's last).
@@ -81,15 +113,44 @@ class BatchRecordReader {
     avail = left_bytes_;
     return cur_;
   }
+  // Entries left in the batch of the last peek (>= 1 after a successful peek): a caller may walk
+  // up to that many from the peeked pointer, checking each against the bytes left, then take_n.
+  std::uint32_t left_in_batch() const { return left_count_; }
   // Consumes the peeked entry of `bytes` (checked against avail by the caller).
-  void take(std::uint64_t bytes) {
+  void take(std::uint64_t bytes) { take_n(bytes, 1); }
+  // Consumes n entries (n <= left_in_batch()) of `bytes` in all, walked from the peeked pointer.
+  void take_n(std::uint64_t bytes, std::uint32_t n) {
     cur_ += bytes;
     left_bytes_ -= bytes;
-    if (--left_count_ == 0) {
+    left_count_ -= n;
+    if (left_count_ == 0) {
       if (left_bytes_ != 0)
         throw_kv_corrupt(ring_, "batch has bytes after its last entry", left_bytes_, 0);
       rc_.pop();
     }
+  }
+  // The bulk fast path: walks n (<= left_in_batch()) entries from the peeked one with locals.
+  // visit(p, avail, i) handles entry i at p, with avail bytes left in the batch, checks it and
+  // returns its footprint. The entries are then taken at once and `counter` moves on by n; if
+  // visit throws, only the entries before it are taken and counted.
+  template <class Visit>
+  void walk(std::uint64_t n, std::uint64_t& counter, Visit&& visit) {
+    const std::byte* p = cur_;
+    std::uint64_t avail = left_bytes_;
+    std::uint64_t k = 0;
+    try {
+      for (; k < n; ++k) {
+        const std::uint64_t bytes = visit(p, avail, k);
+        p += bytes;
+        avail -= bytes;
+      }
+    } catch (...) {
+      if (k != 0) take_n(static_cast<std::uint64_t>(p - cur_), static_cast<std::uint32_t>(k));
+      counter += k;
+      throw;
+    }
+    if (n != 0) take_n(static_cast<std::uint64_t>(p - cur_), static_cast<std::uint32_t>(n));
+    counter += n;
   }
   // Releases every record consumed so far to the producer.
   void publish() { rc_.publish(); }
