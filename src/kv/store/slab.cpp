@@ -47,6 +47,7 @@ SlabAllocator::SlabAllocator() {
 
 void SlabAllocator::reset(std::byte* base, std::size_t bytes) {
   base_ = base;
+  persist_ = nullptr;
   used_pages_ = 0;
   const auto pages = static_cast<std::uint32_t>(bytes / kPageBytes);
   page_meta_.assign(pages, 0);
@@ -56,6 +57,15 @@ void SlabAllocator::reset(std::byte* base, std::size_t bytes) {
   runs_by_start_.clear();
   runs_by_len_.clear();
   if (pages > 0) add_run(0, pages);
+}
+
+std::size_t SlabAllocator::live_blocks() const noexcept {
+  std::size_t n = 0;
+  for (std::size_t p = 0; p < page_meta_.size(); ++p) {
+    if ((page_meta_[p] & kLarge) != 0) ++n;
+  }
+  for (const std::uint32_t sid : used_slab_ids()) n += slabs_[sid].live;
+  return n;
 }
 
 std::size_t SlabAllocator::metadata_bytes() const noexcept {
@@ -117,6 +127,9 @@ std::uint32_t SlabAllocator::new_slab(std::uint16_t cls) {
   s.first_page = first;
   s.cls = cls;
   for (std::uint32_t p = 0; p < pages; ++p) page_meta_[first + p] = sid + 1;
+  if (persist_ != nullptr) {
+    for (std::uint32_t p = 0; p < pages; ++p) persist_[first + p] = slab_word(cls, p);
+  }
   link_partial(sid);
   return sid;
 }
@@ -147,6 +160,7 @@ std::uint32_t SlabAllocator::alloc_run(std::uint32_t pages) {
   const std::uint32_t start = alloc_pages(pages);
   if (start == kNone) return kNone;
   page_meta_[start] = kLarge | pages;
+  if (persist_ != nullptr) persist_[start] = kRunWord | pages;
   return start * kPageUnits;
 }
 
