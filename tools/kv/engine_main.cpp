@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "buddy/kv/engine/engine_runtime.hpp"
 #include "buddy/qp/error.hpp"
@@ -83,8 +85,14 @@ int main(int argc, char** argv) {
     }
     const bool host_alive = rt.serve(g_stop, host_timeout);
     // Nobody starts another engine for a server that died (this engine, its child, has another
-    // parent now), so its engine store goes too; a live server removes it when it stops. One
-    // that merely stopped beating keeps it: it may still start another engine.
+    // parent then), so its engine store goes too; a live server removes it when it stops, and one
+    // that merely stopped beating keeps it (it may start another engine). A SIGTERM is what
+    // PR_SET_PDEATHSIG sends when the server's thread that started this engine exits: when the
+    // whole server dies, this engine is first handed to one of its other threads (the same
+    // parent pid) and then to another process, so the parent is watched for a while.
+    for (int i = 0; g_stop.load() && ::getppid() == parent && i < 60; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     if (::getppid() != parent) Store::remove_segment(store_name);
     if (!host_alive) {
       std::fprintf(stderr, "buddykv-engine: the server of segment %s is gone; stopped\n",
