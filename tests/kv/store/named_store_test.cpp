@@ -144,9 +144,9 @@ TEST(NamedStore, EveryAcknowledgedWriteSurvivesKillNine) {
         ASSERT_EQ(::waitpid(pid, nullptr, WNOHANG), 0) << "the child died";
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
-      // Every other kill aims at an index growth (when one comes within 200 ms): killed a random
+      // Every other kill aims at an index growth (when one comes within 40 ms): killed a random
       // few yields after the child said it starts one.
-      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(40);
       const auto growing = [&] {
         for (std::uint64_t i = log.count.load(); i-- > 0;) {
           if (log.records[i].kind == 3) return true;
