@@ -54,7 +54,7 @@ Partition::Partition(const PartitionConfig& cfg, const PartitionMemory& mem) : m
   nbuckets_ = static_cast<std::uint32_t>(index / sizeof(Bucket));
   if (mode_ == Mode::store) {
     const std::size_t arena = mem.arena != nullptr ? mem.arena_bytes : round_down(budget, kPage);
-    region_ = mem.arena != nullptr ? Region::borrowed(mem.arena, arena)
+    region_ = mem.arena != nullptr ? Region::borrowed(mem.arena, arena, cfg.prefault && !mem.attach)
                                    : Region(arena, cfg.huge_pages, cfg.prefault);
     slab_.reset(region_.data(), arena);
     if (mem.arena != nullptr) {

@@ -19,11 +19,13 @@ class Region {
   Region(Region&& o) noexcept;
   Region& operator=(Region&& o) noexcept;
   Region(const Region&) = delete;
-  static Region borrowed(std::byte* data, std::size_t bytes) noexcept {
+  // prefault: only on memory that is all zero (a freshly made segment).
+  static Region borrowed(std::byte* data, std::size_t bytes, bool prefault = false) noexcept {
     Region r;
     r.data_ = data;
     r.size_ = bytes;
     r.owned_ = false;
+    if (prefault) r.populate();
     return r;
   }
   Region& operator=(const Region&) = delete;
