@@ -59,15 +59,6 @@ void SlabAllocator::reset(std::byte* base, std::size_t bytes) {
   if (pages > 0) add_run(0, pages);
 }
 
-std::size_t SlabAllocator::live_blocks() const noexcept {
-  std::size_t n = 0;
-  for (std::size_t p = 0; p < page_meta_.size(); ++p) {
-    if ((page_meta_[p] & kLarge) != 0) ++n;
-  }
-  for (const std::uint32_t sid : used_slab_ids()) n += slabs_[sid].live;
-  return n;
-}
-
 std::size_t SlabAllocator::metadata_bytes() const noexcept {
   // The page table and slab records; the free-run maps hold a handful of nodes per hole.
   return page_meta_.capacity() * sizeof(std::uint32_t) + slabs_.capacity() * sizeof(Slab) +

@@ -10,16 +10,6 @@
 
 namespace buddy::kv::detail {
 
-std::vector<std::uint32_t> SlabAllocator::used_slab_ids() const {
-  std::vector<bool> unused(slabs_.size(), false);
-  for (const std::uint32_t sid : free_slab_ids_) unused[sid] = true;
-  std::vector<std::uint32_t> ids;
-  for (std::uint32_t sid = 0; sid < slabs_.size(); ++sid) {
-    if (!unused[sid]) ids.push_back(sid);
-  }
-  return ids;
-}
-
 std::string SlabAllocator::rebuild(std::vector<Block> blocks) {
   const auto pages = static_cast<std::uint32_t>(page_meta_.size());
   if (persist_ == nullptr) return "no page words to rebuild from";

@@ -74,8 +74,6 @@ class SlabAllocator {
   // other one free. Returns the one-line reason the blocks do not fit the page words (and
   // leaves the allocator unusable), else empty.
   std::string rebuild(std::vector<Block> blocks);
-  // Blocks handed out and not freed (slab blocks and runs).
-  std::size_t live_blocks() const noexcept;
 
  private:
   struct Slab {
@@ -95,7 +93,6 @@ class SlabAllocator {
   static constexpr std::uint32_t slab_word(std::uint32_t cls, std::uint32_t page) noexcept {
     return kSlabWord | cls << 8 | page;
   }
-  std::vector<std::uint32_t> used_slab_ids() const;
 
   std::uint32_t alloc_pages(std::uint32_t n);
   void free_pages(std::uint32_t start, std::uint32_t n);
