@@ -36,6 +36,14 @@ std::string segment_name(const char* what) {
   return "buddykv-named-store-test-" + std::to_string(::getpid()) + "-" + what;
 }
 
+// Removes a test's segments however the test ends (a failed ASSERT returns early).
+struct Removed {
+  std::vector<std::string> names;
+  ~Removed() {
+    for (const std::string& n : names) Store::remove_segment(n);
+  }
+};
+
 StoreConfig named(const std::string& name, bool attach) {
   StoreConfig cfg;
   cfg.memory_bytes = 64u << 20;
@@ -117,6 +125,7 @@ void put(Log& log, const Record& r) {
 
 TEST(NamedStore, EveryAcknowledgedWriteSurvivesKillNine) {
   const std::string name = segment_name("crash");
+  const Removed removed{{name}};
   constexpr int kRounds = 5;
   constexpr int kKills = 30;
   std::mt19937_64 rng(12345);
@@ -229,6 +238,7 @@ TEST(NamedStore, EveryAcknowledgedWriteSurvivesKillNine) {
 
 TEST(NamedStore, ReattachesWithItsItemsAndGeneration) {
   const std::string name = segment_name("reattach");
+  const Removed removed{{name}};
   Store::remove_segment(name);
   {
     Store st(named(name, false));
@@ -269,6 +279,7 @@ std::string error_of(const StoreConfig& cfg) {
 
 TEST(NamedStore, RefusesMissingForeignOtherVersionAndOtherLayout) {
   const std::string name = segment_name("errors");
+  const Removed removed{{name, name + "-cache"}};
   Store::remove_segment(name);
   EXPECT_NE(error_of(named(name, true)).find("does not exist (its items are lost)"),
             std::string::npos);
@@ -302,6 +313,7 @@ TEST(NamedStore, RefusesMissingForeignOtherVersionAndOtherLayout) {
 // An index slot that reaches something that is not its key's item: refused, not served.
 TEST(NamedStore, RefusesAnInconsistentIndex) {
   const std::string name = segment_name("inconsistent");
+  const Removed removed{{name}};
   Store::remove_segment(name);
   {
     Store st(named(name, false));
