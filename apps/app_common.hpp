@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <bit>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -109,11 +110,15 @@ inline double cpu_seconds() {
 struct block_map {
   std::uint64_t total;
   std::uint64_t block;  // ceil(total / ranks)
+  int shift = -1;       // log2(block) when block is a power of two (a 64-bit divide is ~5% of
+                        // index-gather's send loop), else -1
   block_map(std::uint64_t t, int ranks)
       : total(t),
-        block((t + static_cast<std::uint64_t>(ranks) - 1) / static_cast<std::uint64_t>(ranks)) {}
-  int owner(std::uint64_t i) const { return static_cast<int>(i / block); }
-  std::uint64_t slot(std::uint64_t i) const { return i % block; }
+        block((t + static_cast<std::uint64_t>(ranks) - 1) / static_cast<std::uint64_t>(ranks)) {
+    if (block != 0 && (block & (block - 1)) == 0) shift = std::countr_zero(block);
+  }
+  int owner(std::uint64_t i) const { return static_cast<int>(shift >= 0 ? i >> shift : i / block); }
+  std::uint64_t slot(std::uint64_t i) const { return shift >= 0 ? i & (block - 1) : i % block; }
   std::uint64_t local_size(int rank) const {
     const std::uint64_t lo = static_cast<std::uint64_t>(rank) * block;
     if (lo >= total) return 0;

@@ -441,6 +441,50 @@ TEST(Comm, AThrowingMessageDoesNotStopTheRestOfItsFrame) {
   EXPECT_EQ(g.msgs_executed, g.msgs_sent);
 }
 
+// A handler's prefetch member sees each message's arguments once, before that message runs; a
+// prefetch that throws is dropped and its message still runs. Handlers without one (and with
+// arguments of no fixed size) are unaffected.
+struct prefetch_state {
+  std::vector<std::uint8_t> hinted;  // by message number
+  std::uint64_t hints = 0, ran = 0, hinted_before = 0, sum = 0;
+};
+struct hinted_add {
+  local_ptr<prefetch_state> st;
+  void operator()(std::uint32_t k, std::uint64_t v) const {
+    ++st->ran;
+    st->hinted_before += st->hinted[k];
+    st->sum += v;
+  }
+  void prefetch(std::uint32_t k, std::uint64_t) const {
+    ++st->hints;
+    ++st->hinted[k];
+    if (k % 1000 == 7) throw error("a failing hint is only a hint");
+  }
+};
+TEST(Comm, PrefetchHintSeesEveryMessageBeforeItRuns) {
+  comm world(MPI_COMM_WORLD);
+  constexpr std::uint32_t n = 20000;  // per sender
+  prefetch_state st;
+  st.hinted.assign(static_cast<std::size_t>(n) * static_cast<std::size_t>(world.size()), 0);
+  const auto p = world.make_local(st);
+  world.barrier();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const std::uint32_t k = static_cast<std::uint32_t>(world.rank()) * n + i;
+    world.async((world.rank() + 1) % world.size(), hinted_add{p}, k, std::uint64_t{i});
+  }
+  world.barrier();
+  EXPECT_EQ(st.ran, n);
+  EXPECT_EQ(st.hints, n);
+  EXPECT_EQ(st.hinted_before, n);
+  EXPECT_EQ(st.sum, std::uint64_t{n} * (n - 1) / 2);
+  const int from = (world.rank() + world.size() - 1) % world.size();
+  std::uint64_t once = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    once += st.hinted[static_cast<std::size_t>(from) * n + i] == 1;
+  }
+  EXPECT_EQ(once, n);
+}
+
 // global_stats() waits for the messages sent just before it: sent == executed in the sum.
 TEST(Comm, GlobalStatsCountMessagesSentJustBefore) {
   comm world(MPI_COMM_WORLD);

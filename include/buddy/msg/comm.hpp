@@ -12,7 +12,12 @@
 // values only: a reference or pointer capture ([&], [this], [p = &x]) compiles (C++ cannot
 // detect it) but carries a sender-side address to another rank. Use local_ptr instead. Arguments
 // are copied by value into the message (archive.hpp lists the supported types). There is no
-// ordering guarantee between messages. barrier(), all_reduce_*() and the destructor are
+// ordering guarantee between messages. A handler whose arguments all have one fixed size may
+// have a const member prefetch(args...) (same arguments, no comm&): it is a hint, called once
+// for each message a few messages before that message runs (the messages of one frame, in
+// order), so a handler that reads a random table entry can start the cache miss early
+// (__builtin_prefetch). It must not change what the handler computes; if it throws, the
+// exception is dropped (the message still runs). barrier(), all_reduce_*() and the destructor are
 // collective and must not be called from a handler. After barrier() returns, every message sent
 // before any rank entered it has run; ranks that leave first may already send new ones.
 #pragma once
@@ -228,16 +233,47 @@ struct handler {
   static constexpr std::size_t fixed_bytes =
       (archive::raw_v<Args> && ...) ? (std::size_t{0} + ... + sizeof(Args)) : 0;
 
-  static void call(comm& c, const std::byte* fn_src, std::tuple<Args...>& args) {
-    alignas(Fn) std::byte storage[sizeof(Fn)];
-    Fn* fn;
+  // fn.prefetch(args...) on a const copy of the function object: see the contract at the top.
+  static constexpr bool has_prefetch = fixed_bytes != 0 && requires(const Fn& f, const Args&... a) {
+    f.prefetch(a...);
+  };
+  static constexpr std::size_t prefetch_ahead = 32;
+
+  static void decode_fixed(const std::byte* p, std::tuple<Args...>& args) {
+    std::apply(
+        [p](auto&... a) {
+          std::size_t off = 0;
+          ((std::memcpy(&a, p + off, sizeof(a)), off += sizeof(a)), ...);
+        },
+        args);
+  }
+
+  // A hint: an error in it (a forgotten local_ptr, say) is the record's own, reported when it runs.
+  static void prefetch(const std::byte* fn_src, const std::byte* rec) noexcept {
+    try {
+      alignas(Fn) std::byte storage[sizeof(Fn)];
+      const Fn* fn = function_at(storage, fn_src);
+      std::tuple<Args...> args;
+      decode_fixed(rec, args);
+      std::apply([fn](const auto&... a) { fn->prefetch(a...); }, args);
+    } catch (...) {
+    }
+  }
+
+  // A fresh copy of the frame's function object in storage.
+  static Fn* function_at(std::byte* storage, const std::byte* fn_src) {
     if constexpr (std::is_empty_v<Fn>) {
       (void)fn_src;
-      fn = ::new (static_cast<void*>(storage)) Fn();
+      return ::new (static_cast<void*>(storage)) Fn();
     } else {
       std::memcpy(storage, fn_src, sizeof(Fn));  // trivially copyable: the bytes are the object
-      fn = std::launder(reinterpret_cast<Fn*>(storage));
+      return std::launder(reinterpret_cast<Fn*>(storage));
     }
+  }
+
+  static void call(comm& c, const std::byte* fn_src, std::tuple<Args...>& args) {
+    alignas(Fn) std::byte storage[sizeof(Fn)];
+    Fn* fn = function_at(storage, fn_src);
     std::apply(
         [&](auto&... a) {
           if constexpr (std::is_invocable_v<Fn&, comm&, Args&...>) {
@@ -267,16 +303,25 @@ struct handler {
                     " bytes are not a whole number of " + std::to_string(fixed_bytes) +
                     "-byte messages");
       }
+      // A handler with a prefetch member sees each record's arguments prefetch_ahead records
+      // before it runs (the frame's function object), so the misses of a run overlap.
+      [[maybe_unused]] const std::byte* ahead = p;
+      if constexpr (has_prefetch) {
+        for (std::size_t k = 0; k < prefetch_ahead && ahead != end; ++k, ahead += fixed_bytes) {
+          prefetch(payload, ahead);
+        }
+      }
       for (; p != end; p += fixed_bytes) {
         ++ran;
+        if constexpr (has_prefetch) {
+          if (ahead != end) {
+            prefetch(payload, ahead);
+            ahead += fixed_bytes;
+          }
+        }
         try {
           std::tuple<Args...> args;
-          std::apply(
-              [p](auto&... a) {
-                std::size_t off = 0;
-                ((std::memcpy(&a, p + off, sizeof(a)), off += sizeof(a)), ...);
-              },
-              args);
+          decode_fixed(p, args);
           call(c, payload, args);
         } catch (...) {
           c.keep_handler_error();

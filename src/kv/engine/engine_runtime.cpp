@@ -11,7 +11,7 @@ using namespace serving;
 EngineRuntime::EngineRuntime(KvQueue& q, TransportFactory factory)
     : q_(q),
       claim_(q.segment().claim_attacher()),
-      block_(EngineBlock::attach(q.segment().extra().data(), q.segment().extra().size())),
+      block_(EngineBlock::attach(q.extra().data(), q.extra().size())),
       factory_(std::move(factory)) {
   placement_ = place(block_->plan.config());
   if (!factory_) factory_ = udp_factory(block_->plan.bind_address());

@@ -91,7 +91,7 @@ qp::SegmentLayout KvQueueLayout::segment_layout() const {
   l.queue_pairs = queue_pairs;
   l.request = qp::RingSpec::records(request_ring_bytes);
   l.response = qp::RingSpec::records(response_ring_bytes);
-  l.extra_bytes = extra_bytes;
+  l.extra_bytes = doorbell_offset() + doorbell_bytes();
   qp::Segment::validate(l);
   return l;
 }
@@ -104,7 +104,13 @@ KvQueueLayout KvQueueLayout::from_segment(const qp::SegmentLayout& l) {
   k.queue_pairs = l.queue_pairs;
   k.request_ring_bytes = l.request.capacity;
   k.response_ring_bytes = l.response.capacity;
-  k.extra_bytes = l.extra_bytes;
+  // The application's part: what is left before the doorbells (KvQueue::checked reads the exact
+  // figure from the user header).
+  const std::uint64_t bells = std::uint64_t{l.queue_pairs} * 2 * qp::kCacheLine;
+  if (l.extra_bytes < bells) {
+    throw qp::Error("kv queue: not a KV queue segment (its extra area has no doorbells)");
+  }
+  k.extra_bytes = l.extra_bytes - bells;
   return k;
 }
 
@@ -114,12 +120,13 @@ KvQueue KvQueue::create(std::string_view name, const KvQueueLayout& layout,
   auto user = seg.user_header();
   const std::uint32_t ver[2] = {kKvQueueVersion, 0};
   std::memcpy(user.data() + 8, ver, sizeof ver);
+  std::memcpy(user.data() + 16, &layout.extra_bytes, sizeof layout.extra_bytes);
   std::atomic_ref<std::uint64_t>(*marker_word(seg)).store(kKvQueueMagic, std::memory_order_release);
   return KvQueue(std::move(seg), layout);
 }
 
 KvQueue KvQueue::checked(qp::Segment seg, const qp::AttachOptions& opts) {
-  const KvQueueLayout l = KvQueueLayout::from_segment(seg.layout());
+  KvQueueLayout l = KvQueueLayout::from_segment(seg.layout());
   // The creator writes the KV marker right after the segment itself: wait a moment for it.
   const auto deadline =
       std::chrono::steady_clock::now() +
@@ -145,6 +152,16 @@ KvQueue KvQueue::checked(qp::Segment seg, const qp::AttachOptions& opts) {
                   kKvQueueVersion);
     throw qp::Error(buf);
   }
+  std::uint64_t app_extra = 0;
+  std::memcpy(&app_extra, seg.user_header().data() + 16, sizeof app_extra);
+  if (qp::round_up(app_extra, qp::kCacheLine) != l.extra_bytes) {
+    char buf[200];
+    std::snprintf(
+        buf, sizeof buf, "kv queue: extra area of %llu bytes does not fit the %llu the segment has",
+        static_cast<unsigned long long>(app_extra), static_cast<unsigned long long>(l.extra_bytes));
+    throw qp::Error(buf);
+  }
+  l.extra_bytes = app_extra;
   return KvQueue(std::move(seg), l);
 }
 
@@ -154,7 +171,15 @@ KvQueue KvQueue::attach(std::string_view name, const qp::AttachOptions& opts) {
 
 KvQueue KvQueue::attach(std::string_view name, const KvQueueLayout& expected,
                         const qp::AttachOptions& opts) {
-  return checked(qp::Segment::attach(name, expected.segment_layout(), opts), opts);
+  KvQueue q = checked(qp::Segment::attach(name, expected.segment_layout(), opts), opts);
+  if (q.layout_.extra_bytes != expected.extra_bytes) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "kv queue: extra area %llu B, expected %llu B",
+                  static_cast<unsigned long long>(q.layout_.extra_bytes),
+                  static_cast<unsigned long long>(expected.extra_bytes));
+    throw qp::Error(buf);
+  }
+  return q;
 }
 
 void KvQueue::check_pair(std::uint32_t pair) const {
@@ -178,6 +203,22 @@ KvPeEnd KvQueue::pe(std::uint32_t pair) const {
   qp::RingHeader* rq = seg_.request_ring(pair);
   qp::RingHeader* rs = seg_.response_ring(pair);
   return KvPeEnd(rq, qp::Segment::ring_data(rq), rs, qp::Segment::ring_data(rs));
+}
+
+qp::Doorbell* KvQueue::bells() const {
+  // The segment's extra area is 64-byte aligned (docs/protocol.md section 1).
+  return reinterpret_cast<qp::Doorbell*>(const_cast<qp::Segment&>(seg_).extra().data() +
+                                         layout_.doorbell_offset());
+}
+
+qp::Doorbell& KvQueue::request_bell(std::uint32_t pair) const {
+  check_pair(pair);
+  return bells()[2 * std::size_t{pair}];
+}
+
+qp::Doorbell& KvQueue::response_bell(std::uint32_t pair) const {
+  check_pair(pair);
+  return bells()[2 * std::size_t{pair} + 1];
 }
 
 void KvQueue::reset_pair(std::uint32_t pair) {

@@ -99,8 +99,7 @@ Server::Server(ServerConfig cfg, TransportFactory factory) : cfg_(std::move(cfg)
     const EnginePlan plan =
         EnginePlan::make(cfg_.placement, cfg_.store, cfg_.worker, cfg_.max_datagram, cfg_.bind,
                          serving_ports(placement_, Side::engine, first));
-    block_ = EngineBlock::create(queue_->segment().extra().data(), queue_->segment().extra().size(),
-                                 plan);
+    block_ = EngineBlock::create(queue_->extra().data(), queue_->extra().size(), plan);
     block_->epoch.store(1);
     engine_carry_.assign(placement_.count(Side::engine), Counters{});
     engine_carry_cpu_.assign(placement_.count(Side::engine), 0.0);

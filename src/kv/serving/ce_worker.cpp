@@ -63,6 +63,7 @@ bool CeWorker::push_tail() {
   if (n == 0) return false;
   s.pushed += n;
   q_.publish();
+  if (pe_bell_ != nullptr) qp::ring(*pe_bell_);  // wakes the PE if it sleeps (else: one load)
   return true;
 }
 
@@ -127,10 +128,23 @@ void CeWorker::run(const std::atomic<bool>& stop) {
       continue;
     }
     ++empty;
-    // With bursts in flight the CE waits on the PE, not on the socket: back off (spin, yield,
-    // sleep) so a PE sharing this core gets it.
+    // With bursts in flight the CE waits on the PE, not on the socket: it sleeps on its
+    // response bell, which the PE rings after publishing answers (announce, one more step as the
+    // re-check, then FUTEX_WAIT for at most cfg_.wait); without a bell it backs off (spin,
+    // yield, sleep). Either way a PE sharing this core gets it. Datagrams that arrive meanwhile
+    // wait in the socket until the answers come.
     if (blocking && count_ > 0) {
-      waiting_for_pe.pause();
+      if (own_bell_ != nullptr) {
+        qp::announce(*own_bell_);
+        if (step(std::chrono::microseconds{0})) {
+          qp::cancel(*own_bell_);
+          empty = 0;
+          continue;
+        }
+        qp::wait(*own_bell_, cfg_.wait);
+      } else {
+        waiting_for_pe.pause();
+      }
       clock_.lap(c_, Stage::idle);  // a sleep's wall time is not the next stage's
     }
     if (blocking) publish();

@@ -18,6 +18,11 @@ void PeWorker::follow_epoch(const std::atomic<std::uint32_t>* wanted, KvQueue* q
   epoch_.store(wanted_ != nullptr ? wanted_->load(std::memory_order_acquire) : 0);
 }
 
+void PeWorker::use_doorbells(qp::Doorbell* sleep_on, std::vector<qp::Doorbell*> ring) {
+  bell_ = sleep_on;
+  ring_ = std::move(ring);
+}
+
 void PeWorker::reset_pairs(std::uint32_t to) {
   for (std::size_t i = 0; i < pairs_.size() && i < queues_.size(); ++i) {
     q_->reset_pair(pairs_[i]);
@@ -32,10 +37,15 @@ std::size_t PeWorker::step() {
     if (want != epoch_.load(std::memory_order_relaxed)) reset_pairs(want);
   }
   std::size_t served = 0;
-  for (KvPeEnd& q : queues_) {
+  for (std::size_t i = 0; i < queues_.size(); ++i) {
+    KvPeEnd& q = queues_[i];
     // An empty batch still publishes: answers spilled earlier move into the ring once the CE
     // made room.
-    served += serve_batch(pe_, q, cfg_.pe_batch, results_, arena_);
+    const bool spilled = q.spilled();
+    const std::size_t n = serve_batch(pe_, q, cfg_.pe_batch, results_, arena_);
+    // Answers published: wake the CE if it sleeps on them (a load when it does not).
+    if ((n != 0 || spilled) && i < ring_.size()) qp::ring(*ring_[i]);
+    served += n;
   }
   c_.processed += served;
   c_.replayed = pe_.replayed() + pe_.superseded();
@@ -47,16 +57,27 @@ void PeWorker::run(const std::atomic<bool>& stop) {
   clock_.restart();
   // An idle PE polls briefly, then sleeps: its polling is host CPU that the offloaded designs
   // exist to save, and on a shared core it slows the CE and the clients down. It polls for
-  // kSpinNs of wall time (about what 64 steps took with a 0.55 us clock syscall each; by the step's
-  // own clock mark: no extra clock read), yields 4 times, then sleeps 10..100 us (timer slack
-  // included) so that the next batch waits little. The spin is timed, not counted: a counted spin
-  // got 10x shorter when the steps stopped making a clock system call, and at low load p50 latency
-  // tripled (30 -> 95 us, sav, window 16).
-  constexpr std::uint64_t kSpinNs = 50'000;
+  // kSpinNs of wall time (by the step's own clock mark: no extra clock read), then sleeps on its
+  // doorbell until a CE rings it (qp/doorbell.hpp: it announces the sleep, polls once more, then
+  // waits in FUTEX_WAIT for at most kSleep, so a stop, an epoch change or a dead CE costs at most
+  // that). The spin is short: most gaps between batches at full load outlast it, and spinning
+  // through them cost more host CPU than sleeping (sav, YCSB-B Zipf at full load, host CPU per
+  // request against cpu-only's: 0.33-0.37x with a 2 us spin, 0.40-0.42x with 5 us, 0.53-0.60x
+  // with 25 us, 0.74-0.82x with the 50 us spun before the doorbell; docs/kv-designs.md, "Idle
+  // polling and the doorbell"). Without a doorbell (or while answers wait in the spill buffer for
+  // the CE to make room, which the CE does not ring for) it yields 4 times, then sleeps 10..100 us.
+  constexpr std::uint64_t kSpinNs = 2'000;
+  constexpr std::chrono::milliseconds kSleep{2};
   qp::Backoff idle(
       qp::BackoffConfig{.spins = 0, .yields = 4, .min_sleep_us = 10, .max_sleep_us = 100});
   std::uint64_t idle_since = 0;  // the first empty step's clock mark; 0: not idle
   std::uint32_t idle_publish = 0;
+  const auto spilling = [this] {
+    for (const KvPeEnd& q : queues_) {
+      if (q.spilled()) return true;
+    }
+    return false;
+  };
   while (!stop.load(std::memory_order_relaxed)) {
     if (step() != 0) {
       clock_.settle_every(c_);
@@ -68,9 +89,22 @@ void PeWorker::run(const std::atomic<bool>& stop) {
     if (idle_since == 0) idle_since = clock_.last_lap();
     if (clock_.last_lap() - idle_since < kSpinNs) {
       qp::cpu_relax();
+    } else if (bell_ != nullptr && !spilling()) {
+      clock_.settle_every(c_);
+      shared_.publish(c_);
+      // The re-check after the announcement is a whole step: what it finds, it serves.
+      qp::announce(*bell_);
+      if (step() != 0) {
+        qp::cancel(*bell_);
+        idle_since = 0;
+        continue;
+      }
+      qp::wait(*bell_, kSleep);
+      clock_.lap(c_, Stage::idle);  // a sleep's wall time is not the next batch's
+      // idle_since stays: after a timeout the next empty step sleeps again at once.
     } else {
       idle.pause();
-      clock_.lap(c_, Stage::idle);  // a sleep's wall time is not the next batch's
+      clock_.lap(c_, Stage::idle);
     }
     if (++idle_publish % 256 == 0) {
       clock_.settle_every(c_);

@@ -53,6 +53,17 @@ KvQueue& queue_of(const SideResources& r, const ThreadPlan& t) {
   return *r.queue;
 }
 
+// The pair whose request bell the PE serving `pair` sleeps on: its first pair (KvQueue).
+std::uint32_t pe_bell_pair(const Placement& p, std::uint32_t pair) {
+  for (const ThreadPlan& t : p.threads) {
+    if (t.role != Role::pe) continue;
+    for (std::uint32_t q : t.pairs) {
+      if (q == pair) return t.pairs.front();
+    }
+  }
+  throw std::runtime_error("queue pair " + std::to_string(pair) + " has no PE in the placement");
+}
+
 }  // namespace
 
 ServingThread::ServingThread(const Placement& p, const ThreadPlan& plan, std::size_t k,
@@ -77,6 +88,9 @@ ServingThread::ServingThread(const Placement& p, const ThreadPlan& plan, std::si
       ce_ = std::make_unique<CeWorker>(
           *transport_, comm_engine(p, plan_, r.max_datagram),
           queue_of(r, plan_).ce(static_cast<std::uint32_t>(plan_.pair)), *shared_, r.worker);
+      ce_->use_doorbells(
+          &queue_of(r, plan_).request_bell(pe_bell_pair(p, static_cast<std::uint32_t>(plan_.pair))),
+          &queue_of(r, plan_).response_bell(static_cast<std::uint32_t>(plan_.pair)));
       break;
     case Role::pe: {
       std::vector<KvPeEnd> ends;
@@ -84,6 +98,11 @@ ServingThread::ServingThread(const Placement& p, const ThreadPlan& plan, std::si
       pe_ = std::make_unique<PeWorker>(ProcessingEngine(store_of(r, plan_), plan_.partitions),
                                        std::move(ends), *shared_, r.worker);
       if (r.queue_epoch != nullptr) pe_->follow_epoch(r.queue_epoch, r.queue, plan_.pairs);
+      if (!plan_.pairs.empty()) {
+        std::vector<qp::Doorbell*> ring;
+        for (std::uint32_t q : plan_.pairs) ring.push_back(&queue_of(r, plan_).response_bell(q));
+        pe_->use_doorbells(&queue_of(r, plan_).request_bell(plan_.pairs.front()), std::move(ring));
+      }
       break;
     }
   }

@@ -69,7 +69,8 @@ static_assert(kv_response_footprint(0) == 8);
 
 // The segment's user header starts with this marker (bytes 0..15; bytes 16..63 stay free).
 inline constexpr std::uint64_t kKvQueueMagic = 0x3151564B59444442ull;  // "BDDYKVQ1" in LE
-inline constexpr std::uint32_t kKvQueueVersion = 2;  // 2: sequenced writes (KvSeqTag)
+// 2: sequenced writes (KvSeqTag); 3: the doorbells after the application's extra area
+inline constexpr std::uint32_t kKvQueueVersion = 3;
 
 // The store's status as the queue pair (and the wire) carries it.
 constexpr wire::Status to_wire(kv::Status s) {
@@ -95,6 +96,12 @@ struct KvQueueLayout {
   std::uint64_t request_ring_bytes = 4u << 20;   // a power of two, >= 256
   std::uint64_t response_ring_bytes = 4u << 20;  // a power of two, >= 256
   std::uint64_t extra_bytes = 0;                 // the segment's extra area, for the application
+
+  // The qp segment's extra area holds the application's extra_bytes (rounded up to 64), then
+  // two doorbells per pair (docs/protocol.md section 3, "Doorbells"): the request bell (its PE
+  // sleeps on it, its CE rings it) and the response bell (its CE sleeps, its PE rings).
+  std::uint64_t doorbell_offset() const { return qp::round_up(extra_bytes, qp::kCacheLine); }
+  std::uint64_t doorbell_bytes() const { return std::uint64_t{queue_pairs} * 2 * qp::kCacheLine; }
 
   // Throws qp::Error with a one-line reason if the layout is invalid.
   qp::SegmentLayout segment_layout() const;

@@ -39,6 +39,7 @@
 #include "buddy/kv/queue/format.hpp"
 #include "buddy/kv/store/partition.hpp"
 #include "buddy/kv/wire/format.hpp"
+#include "buddy/qp/doorbell.hpp"
 #include "buddy/qp/segment.hpp"
 
 namespace buddy::kv::queue {
@@ -281,6 +282,16 @@ class KvQueue {
   std::uint32_t queue_pairs() const { return layout_.queue_pairs; }
   qp::Segment& segment() { return seg_; }
   const qp::Segment& segment() const { return seg_; }
+  // The application's part of the segment's extra area (layout().extra_bytes bytes).
+  std::span<std::byte> extra() { return seg_.extra().first(layout_.extra_bytes); }
+
+  // Pair i's doorbells (qp/doorbell.hpp), in the segment: the request bell (the pair's PE sleeps
+  // on it when it has nothing to do; the CE rings it after publishing requests) and the response
+  // bell (the CE sleeps on it while it waits for answers; the PE rings it after publishing them).
+  // A PE serving several pairs sleeps on the request bell of its first pair, so every CE of its
+  // pairs rings that one.
+  qp::Doorbell& request_bell(std::uint32_t pair) const;
+  qp::Doorbell& response_bell(std::uint32_t pair) const;
 
   // The two ends of pair i. Exactly one CE end and one PE end may be in use per pair.
   KvCeEnd ce(std::uint32_t pair) const;
@@ -295,6 +306,7 @@ class KvQueue {
   KvQueue(qp::Segment seg, const KvQueueLayout& l) : seg_(std::move(seg)), layout_(l) {}
   static KvQueue checked(qp::Segment seg, const qp::AttachOptions& opts);
   void check_pair(std::uint32_t pair) const;
+  qp::Doorbell* bells() const;
 
   qp::Segment seg_;
   KvQueueLayout layout_;

@@ -15,6 +15,7 @@
 #include "buddy/kv/serving/stats.hpp"
 #include "buddy/kv/serving/worker_config.hpp"
 #include "buddy/kv/wire/transport.hpp"
+#include "buddy/qp/doorbell.hpp"
 
 namespace buddy::kv::serving {
 
@@ -27,6 +28,13 @@ class CeWorker {
 
   // Serves until stop is set; bursts still in flight then are dropped (clients retransmit).
   void run(const std::atomic<bool>& stop);
+  // Its pair's doorbells (KvQueue::request_bell, response_bell): it rings `pe` (its PE's bell:
+  // the request bell of the PE's first pair) after publishing requests, and sleeps on `own` (its
+  // pair's response bell) while it waits for answers. Before run() or step().
+  void use_doorbells(qp::Doorbell* pe, qp::Doorbell* own) noexcept {
+    pe_bell_ = pe;
+    own_bell_ = own;
+  }
   // One round: take answers, send finished bursts, push, receive (waiting up to `wait` only when
   // nothing is in flight). True if anything moved.
   bool step(std::chrono::microseconds wait);
@@ -63,6 +71,8 @@ class CeWorker {
   std::size_t head_ = 0, count_ = 0;
   std::size_t answering_ = 0;  // slot (from head) the next answer belongs to
   std::uint32_t idle_steps_ = 0;
+  qp::Doorbell* pe_bell_ = nullptr;   // rung after each publish (null: none)
+  qp::Doorbell* own_bell_ = nullptr;  // slept on while waiting for answers (null: back off)
 };
 
 }  // namespace buddy::kv::serving

@@ -10,6 +10,7 @@
 #include "buddy/kv/serving/processing_engine.hpp"
 #include "buddy/kv/serving/stats.hpp"
 #include "buddy/kv/serving/worker_config.hpp"
+#include "buddy/qp/doorbell.hpp"
 
 namespace buddy::kv::serving {
 
@@ -18,8 +19,13 @@ class PeWorker {
   PeWorker(ProcessingEngine pe, std::vector<queue::KvPeEnd> queues, SharedCounters& shared,
            WorkerConfig cfg = {});
 
-  // Serves until stop is set, backing off (spin, yield, sleep) while every pair is empty.
+  // Serves until stop is set. While every pair is empty it spins a while, then sleeps on its
+  // doorbell (use_doorbells) or, without one, backs off (yield, sleep).
   void run(const std::atomic<bool>& stop);
+  // The doorbells of its pairs (KvQueue::request_bell, response_bell): it sleeps on `sleep_on`
+  // (which every CE of its pairs rings) and rings ring[i] after publishing answers on its i-th
+  // pair. Before run().
+  void use_doorbells(qp::Doorbell* sleep_on, std::vector<qp::Doorbell*> ring);
   // One pass over every pair; the number of requests served.
   std::size_t step();
 
@@ -40,6 +46,8 @@ class PeWorker {
 
   ProcessingEngine pe_;
   std::vector<queue::KvPeEnd> queues_;
+  qp::Doorbell* bell_ = nullptr;     // slept on (null: back off instead)
+  std::vector<qp::Doorbell*> ring_;  // per pair: rung after answers are published
   SharedCounters& shared_;
   WorkerConfig cfg_;
   Counters c_;

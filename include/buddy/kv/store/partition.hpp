@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "buddy/kv/store/detail/bucket.hpp"
 #include "buddy/kv/store/detail/item.hpp"
@@ -73,9 +75,12 @@ class alignas(64) Partition {
   static constexpr double kItemsPerBucket = 8.0;  // index sizing: 80% of the 10 slots
   // Store mode: the index lives in the arena and grows by kGrowth when the items pass kGrowAt
   // per bucket (90% of the slots: an index sized for expected_items has 12% to spare, for the
-  // partitions' uneven shares of the keys).
+  // partitions' uneven shares of the keys). Growth is incremental: each insert moves the slots
+  // of kMovePerInsert old buckets into the new index (partition_grow.cpp), so no request waits
+  // for a whole rehash; the move ends long before the new index is full.
   static constexpr double kGrowth = 1.5;
   static constexpr double kGrowAt = 9.0;
+  static constexpr std::uint32_t kMovePerInsert = 2;
 
   explicit Partition(const PartitionConfig& cfg);  // throws kv::Error on a bad config
   Partition(const PartitionConfig& cfg, const PartitionMemory& mem);  // a named store's
@@ -84,9 +89,12 @@ class alignas(64) Partition {
 
   Mode mode() const noexcept { return mode_; }
   std::uint32_t buckets() const noexcept { return nbuckets_; }
+  // The index's bytes: while it grows, the old index's too.
   std::size_t index_bytes() const noexcept {
-    return std::size_t{nbuckets_} * sizeof(detail::Bucket);
+    return (std::size_t{nbuckets_} + old_buckets_) * sizeof(detail::Bucket);
   }
+  // Store mode: true while the index grows (slots still move from the old index to the new).
+  bool growing() const noexcept { return old_ != nullptr; }
 
   GetResult get(std::uint64_t hash, std::string_view key) {
     GetResult r = get_impl(hash, key);
@@ -161,7 +169,12 @@ class alignas(64) Partition {
     return !key.empty() && key.size() <= kMaxKeyBytes;
   }
 
+  // While the index grows, a key whose old bucket has not moved yet is still in the old index.
   detail::Bucket* bucket_of(std::uint64_t hash) const noexcept {
+    if (old_ != nullptr) [[unlikely]] {
+      const std::uint32_t ob = hashbits::bucket(hash, old_buckets_);
+      if (ob >= moved_) return old_ + ob;
+    }
     return buckets_ + hashbits::bucket(hash, nbuckets_);
   }
   detail::Bucket* overflow_at(std::uint32_t next) const noexcept {
@@ -265,7 +278,16 @@ class alignas(64) Partition {
                       std::uint32_t units);
   Status cache_insert(const Lookup& r, std::string_view key, std::string_view value,
                       std::uint32_t units);
+  // Index growth (partition_grow.cpp).
   void grow_index();
+  void move_buckets(std::uint32_t count);
+  bool move_bucket(std::uint32_t ob);
+  void zero_new_up_to(std::uint32_t ob);
+  void end_growth();
+  bool finish_growth();
+  // A named store grows its index at once, switched to with one store (partition_grow_whole.cpp):
+  // an incremental move's two live indexes are not kept consistent across a kill.
+  void grow_index_whole();
   void attach_index(const PartitionMemory& mem);  // partition_attach.cpp
   bool durable() const noexcept { return index_word_ != nullptr; }
   void cache_sweep(std::uint32_t appended_units);
@@ -282,8 +304,17 @@ class alignas(64) Partition {
   Mode mode_;
   std::uint32_t nbuckets_ = 0;
   detail::Bucket* buckets_ = nullptr;
-  detail::SlabAllocator slab_;  // store mode
-  detail::CircularLog log_;     // cache mode
+  // Store mode, while the index grows: the old index, its size, how many of its buckets have
+  // moved to the new one (buckets_), how many new buckets are zeroed (the moved keys and the
+  // keys inserted since land only below that line), and the old index's page run.
+  detail::Bucket* old_ = nullptr;
+  std::uint32_t old_buckets_ = 0;
+  std::uint32_t moved_ = 0;
+  std::uint32_t zeroed_ = 0;
+  std::uint32_t old_off_ = 0;
+  std::uint64_t move_retry_at_ = 0;  // a move refused for want of memory: retry at this SET count
+  detail::SlabAllocator slab_;       // store mode
+  detail::CircularLog log_;          // cache mode
   std::uint64_t sweep_credit_ = 0;
   std::uint32_t sweep_next_ = 0;
   std::uint32_t index_off_ = 0;  // store mode: the index's page run in the arena (units)
@@ -291,6 +322,18 @@ class alignas(64) Partition {
   std::atomic<std::uint64_t>* index_word_ = nullptr;  // a named store's (else null)
   StatsSnapshot c_;
   bool memory_dirty_ = true;
+  // Scratch of a bucket move (kept to reuse its memory): the slots of the old chain, and the
+  // overflow buckets the move linked into the new index (undone if one cannot be had).
+  struct MoveSlot {
+    std::uint32_t off;
+    std::uint16_t tag;
+    detail::Bucket* to;    // the new bucket (head of its chain) the key hashes to
+    detail::Bucket* into;  // where it was placed
+    int slot;
+  };
+  bool place(MoveSlot& m);
+  std::vector<MoveSlot> move_slots_;
+  std::vector<std::pair<detail::Bucket*, std::uint32_t>> move_linked_;
   detail::Region region_;
 
   PartitionStats shared_;  // read by other threads; alignas(64) keeps it on lines of its own
