@@ -9,13 +9,8 @@
 namespace buddy::kv {
 
 using detail::Bucket;
-using detail::durable_store;
 using detail::SlabAllocator;
 namespace item = detail::item;
-
-namespace {
-constexpr std::size_t kPage = SlabAllocator::kPageBytes;
-}  // namespace
 
 // A named store's index growth: every slot moved at once to a kGrowth times larger index,
 // rehashing each item's key. The old index stays intact until the new one is complete and the
@@ -24,7 +19,7 @@ constexpr std::size_t kPage = SlabAllocator::kPageBytes;
 // dropped and the store goes on with longer overflow chains (nothing is lost); it tries again
 // after a quarter more items.
 void Partition::grow_index_whole() {
-  constexpr std::size_t kPerPage = kPage / sizeof(Bucket);
+  constexpr std::size_t kPerPage = SlabAllocator::kPageBytes / sizeof(Bucket);
   const auto want = static_cast<std::size_t>(std::ceil(nbuckets_ * kGrowth / kPerPage)) * kPerPage;
   const std::uint32_t run = want <= UINT32_MAX
                                 ? slab_.alloc_run(static_cast<std::uint32_t>(want / kPerPage))
@@ -94,7 +89,7 @@ void Partition::grow_index_whole() {
     }
   }
   if (!flush()) return drop_new();
-  durable_store(*index_word_, std::uint64_t{run} << 32 | n);  // the switch
+  detail::durable_store(*index_word_, std::uint64_t{run} << 32 | n);  // the switch
   for (std::uint32_t i = 0; i < nbuckets_; ++i) {  // the old overflow buckets, then the old run
     for (std::uint32_t next = buckets_[i].next; next != 0;) {
       const std::uint32_t after = overflow_at(next)->next;
