@@ -3,10 +3,13 @@
 // everything it needs comes through that segment (the engine control block). One engine per
 // segment: it claims the segment's attacher side, and a second one is refused (exit status 4).
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "buddy/kv/engine/engine_runtime.hpp"
 #include "buddy/qp/error.hpp"
@@ -54,9 +57,12 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_UNBLOCK, &term, nullptr);
 
   using namespace buddy::kv;
+  const pid_t parent = ::getppid();
   try {
     auto q = queue::KvQueue::attach(name);
     engine::EngineRuntime rt(q);
+    const std::string store_name = engine::store_segment_name(name);
+    rt.keep_store_in(store_name);
     if (const buddy::qp::Replaced& old = rt.claim().replaced(); old.pid != 0) {
       std::fprintf(stderr, "buddykv-engine: segment %s: replacing the engine pid %lld, %s\n",
                    name.c_str(), static_cast<long long>(old.pid),
@@ -70,7 +76,25 @@ int main(int argc, char** argv) {
       if (!rt.claim().peer_alive()) std::fprintf(stderr, "buddykv-engine: %s\n", e.what());
       return kExitError;
     }
-    if (!rt.serve(g_stop, host_timeout)) {
+    if (const Store* st = rt.store(); st != nullptr && st->reattached()) {
+      std::fprintf(stderr,
+                   "buddykv-engine: store segment %s: re-attached (generation %llu): %llu items, "
+                   "rebuilt in %.1f ms\n",
+                   store_name.c_str(), static_cast<unsigned long long>(st->generation()),
+                   static_cast<unsigned long long>(st->stats().items), st->attach_ms());
+    }
+    const bool host_alive = rt.serve(g_stop, host_timeout);
+    // Nobody starts another engine for a server that died (this engine, its child, has another
+    // parent then), so its engine store goes too; a live server removes it when it stops, and one
+    // that merely stopped beating keeps it (it may start another engine). A SIGTERM is what
+    // PR_SET_PDEATHSIG sends when the server's thread that started this engine exits: when the
+    // whole server dies, this engine is first handed to one of its other threads (the same
+    // parent pid) and then to another process, so the parent is watched for a while.
+    for (int i = 0; g_stop.load() && ::getppid() == parent && i < 60; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    if (::getppid() != parent) Store::remove_segment(store_name);
+    if (!host_alive) {
       std::fprintf(stderr, "buddykv-engine: the server of segment %s is gone; stopped\n",
                    name.c_str());
       return kExitHostGone;

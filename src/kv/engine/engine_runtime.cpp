@@ -66,7 +66,13 @@ void EngineRuntime::start() {
   try {
     const EnginePlan& plan = block_->plan;
     held_ = placement_.partitions_on(Side::engine);
-    store_ = make_side_store(placement_, Side::engine, plan.store());
+    if (auto sc = side_store_config(placement_, Side::engine, plan.store())) {
+      if (!store_segment_.empty() && sc->mode == Mode::store) {
+        sc->segment = store_segment_;
+        sc->segment_attach = block_->epoch.load() > 1;  // a restarted engine
+      }
+      store_ = std::make_unique<Store>(*sc);
+    }
     if (placement_.count(Side::engine) > kMaxEngineThreads) {
       throw std::runtime_error("too many engine threads");
     }

@@ -195,11 +195,14 @@ Server::EngineRestarts Server::engine_restarts() const {
 }
 
 void Server::engine_gone(const std::string& why) {
-  // Only an engine process restarts, and only where no partition lives in the engine's store.
+  // Only an engine process restarts. Its own store (shrd, engine-only) is a named store that
+  // outlives it (store mode); a cache-mode store is in the engine process and went with it.
   if (stop_.load() || cfg_.engine != EngineMode::process || cfg_.engine_restarts == 0) {
     engine_died(why);
-  } else if (!placement_.partitions_on(Side::engine).empty()) {
-    engine_died(why + "; not restarted: its store was in the engine process");
+  } else if (!placement_.partitions_on(Side::engine).empty() && cfg_.store.mode != Mode::store) {
+    engine_died(why +
+                "; not restarted: its cache was in the engine process (only a store-mode "
+                "store is kept in a named store)");
   } else if (std::string failed = restart_engine(why); !failed.empty() && !stop_.load()) {
     engine_died(why + "; not restarted: " + failed);
   }

@@ -60,6 +60,9 @@ Server::Server(ServerConfig cfg, TransportFactory factory) : cfg_(std::move(cfg)
     } catch (const std::exception& e) {
       throw std::runtime_error(std::string("segment: ") + e.what());
     }
+    // The engine's named store is made by its first engine: one a dead server of this segment
+    // name left behind is not this server's.
+    Store::remove_segment(engine::store_segment_name(cfg_.segment));
   }
 
   control_ = factory(cfg_.port);
@@ -184,6 +187,7 @@ void Server::stop() {
   if (watch_thread_.joinable()) watch_thread_.join();
   stop_engine();
   host_->stop();
+  if (queue_) Store::remove_segment(engine::store_segment_name(cfg_.segment));
 }
 
 void Server::control_loop() {

@@ -6,10 +6,13 @@
 #include <cstring>
 #include <string>
 
+#include "buddy/kv/store/detail/durable.hpp"
+
 namespace buddy::kv {
 
 using detail::Bucket;
 using detail::CircularLog;
+using detail::durable_store;
 using detail::Region;
 using detail::SlabAllocator;
 namespace item = detail::item;
@@ -23,7 +26,12 @@ std::size_t round_down(std::size_t x, std::size_t to) {
 
 }  // namespace
 
-Partition::Partition(const PartitionConfig& cfg) : mode_(cfg.mode) {
+Partition::Partition(const PartitionConfig& cfg) : Partition(cfg, PartitionMemory{}) {}
+
+Partition::Partition(const PartitionConfig& cfg, const PartitionMemory& mem) : mode_(cfg.mode) {
+  if (mem.arena != nullptr && mode_ != Mode::store) {
+    throw Error("a named store keeps store mode only (cache mode's log is not kept)");
+  }
   const std::size_t budget = cfg.memory_bytes;
   if (budget < kMinMemory || budget > kMaxMemory) {
     throw Error("partition memory must be " + std::to_string(kMinMemory >> 10) + " KiB.." +
@@ -44,11 +52,24 @@ Partition::Partition(const PartitionConfig& cfg) : mode_(cfg.mode) {
   index = std::min(index, round_down(budget / 2, kPage));
   nbuckets_ = static_cast<std::uint32_t>(index / sizeof(Bucket));
   if (mode_ == Mode::store) {
-    const std::size_t arena = round_down(budget, kPage);
-    region_ = Region(arena, cfg.huge_pages, cfg.prefault);
+    const std::size_t arena = mem.arena != nullptr ? mem.arena_bytes : round_down(budget, kPage);
+    region_ = mem.arena != nullptr ? Region::borrowed(mem.arena, arena, cfg.prefault && !mem.attach)
+                                   : Region(arena, cfg.huge_pages, cfg.prefault);
     slab_.reset(region_.data(), arena);
-    index_off_ = slab_.alloc_run(static_cast<std::uint32_t>(index / kPage));
-    buckets_ = reinterpret_cast<Bucket*>(slab_.at(index_off_));
+    if (mem.arena != nullptr) {
+      slab_.persist_pages(mem.page_words);
+      index_word_ = mem.index_word;
+    }
+    if (mem.attach) {
+      attach_index(mem);
+    } else {
+      index_off_ = slab_.alloc_run(static_cast<std::uint32_t>(index / kPage));
+      buckets_ = reinterpret_cast<Bucket*>(slab_.at(index_off_));
+      if (durable()) {
+        std::memset(static_cast<void*>(buckets_), 0, index);
+        durable_store(*index_word_, std::uint64_t{index_off_} << 32 | nbuckets_);
+      }
+    }
     grow_at_ = cfg.grow_index ? static_cast<std::uint64_t>(nbuckets_ * kGrowAt) : UINT64_MAX;
   } else {
     const std::size_t arena = round_down(budget - index, kPage);
@@ -90,7 +111,7 @@ Status Partition::set_slow(const Lookup& r, std::string_view key, std::string_vi
       return Status::out_of_memory;
     }
     item::write(slab_.at(off), key, value);
-    b->off[r.slot] = off;
+    durable_store(b->off[r.slot], off);  // one store: the old item or the new one, never half
     slab_.free(old_off);
   } else {
     if (!log_.fits(units)) {
@@ -123,8 +144,9 @@ Status Partition::store_insert(const Lookup& r, std::string_view key, std::strin
   }
   Bucket* b = r.free_b;
   int s = r.free_slot;
+  std::uint32_t boff = SlabAllocator::kNone;
   if (b == nullptr) {  // chain full: link an overflow bucket taken from the arena
-    const std::uint32_t boff = slab_.alloc(sizeof(Bucket) / item::kUnitBytes);
+    boff = slab_.alloc(sizeof(Bucket) / item::kUnitBytes);
     if (boff == SlabAllocator::kNone) {
       slab_.free(off);
       if (finish_growth()) return set_impl(key_hash(key), key, value);
@@ -133,12 +155,14 @@ Status Partition::store_insert(const Lookup& r, std::string_view key, std::strin
     }
     b = reinterpret_cast<Bucket*>(slab_.at(boff));
     std::memset(static_cast<void*>(b), 0, sizeof(Bucket));
-    r.last->next = boff + 1;
     s = 0;
   }
+  // The item, then its slot (offset, then tag: a slot is reachable by its tag), then, for a new
+  // overflow bucket, the link that makes the bucket reachable.
   item::write(slab_.at(off), key, value);
-  b->tag[s] = r.tag;
   b->off[s] = off;
+  durable_store(b->tag[s], r.tag);
+  if (boff != SlabAllocator::kNone) durable_store(r.last->next, boff + 1);
   ++c_.items;
   c_.bytes += key.size() + value.size();
   ++c_.sets;
@@ -223,7 +247,7 @@ Status Partition::del_impl(std::uint64_t hash, std::string_view key) {
   const std::uint32_t off = b->off[r.slot];
   std::byte* p = item_at(off);
   const std::uint32_t h = item::header(p);
-  b->tag[r.slot] = 0;
+  durable_store(b->tag[r.slot], std::uint16_t{0});
   --c_.items;
   c_.bytes -= item::key_len(h) + item::value_len(h);
   ++c_.deletes;
@@ -234,7 +258,7 @@ Status Partition::del_impl(std::uint64_t hash, std::string_view key) {
   slab_.free(off);
   if (r.prev != nullptr && b->empty()) {  // an emptied overflow bucket goes back to the arena
     const std::uint32_t next = r.prev->next;
-    r.prev->next = b->next;
+    durable_store(r.prev->next, b->next);
     slab_.free(next - 1);
   }
   return Status::ok;

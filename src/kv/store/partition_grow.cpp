@@ -30,6 +30,7 @@ constexpr std::uint64_t kRetryAfterSets = 64;
 }  // namespace
 
 void Partition::grow_index() {
+  if (durable()) return grow_index_whole();
   const auto give_up = [this] { grow_at_ = c_.items + c_.items / 4 + 1; };
   if (old_ != nullptr && !finish_growth()) return give_up();  // the last move is still going
   constexpr std::size_t kPerPage = SlabAllocator::kPageBytes / sizeof(Bucket);

@@ -39,17 +39,20 @@ void Region::populate() noexcept {
 }
 
 Region::~Region() {
-  if (data_ != nullptr) ::munmap(data_, size_);
+  if (data_ != nullptr && owned_) ::munmap(data_, size_);
 }
 
 Region::Region(Region&& o) noexcept
-    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+    : data_(std::exchange(o.data_, nullptr)),
+      size_(std::exchange(o.size_, 0)),
+      owned_(std::exchange(o.owned_, true)) {}
 
 Region& Region::operator=(Region&& o) noexcept {
   if (this != &o) {
-    if (data_ != nullptr) ::munmap(data_, size_);
+    if (data_ != nullptr && owned_) ::munmap(data_, size_);
     data_ = std::exchange(o.data_, nullptr);
     size_ = std::exchange(o.size_, 0);
+    owned_ = std::exchange(o.owned_, true);
   }
   return *this;
 }

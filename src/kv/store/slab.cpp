@@ -47,6 +47,7 @@ SlabAllocator::SlabAllocator() {
 
 void SlabAllocator::reset(std::byte* base, std::size_t bytes) {
   base_ = base;
+  persist_ = nullptr;
   used_pages_ = 0;
   const auto pages = static_cast<std::uint32_t>(bytes / kPageBytes);
   page_meta_.assign(pages, 0);
@@ -117,6 +118,9 @@ std::uint32_t SlabAllocator::new_slab(std::uint16_t cls) {
   s.first_page = first;
   s.cls = cls;
   for (std::uint32_t p = 0; p < pages; ++p) page_meta_[first + p] = sid + 1;
+  if (persist_ != nullptr) {
+    for (std::uint32_t p = 0; p < pages; ++p) persist_[first + p] = slab_word(cls, p);
+  }
   link_partial(sid);
   return sid;
 }
@@ -147,6 +151,7 @@ std::uint32_t SlabAllocator::alloc_run(std::uint32_t pages) {
   const std::uint32_t start = alloc_pages(pages);
   if (start == kNone) return kNone;
   page_meta_[start] = kLarge | pages;
+  if (persist_ != nullptr) persist_[start] = kRunWord | pages;
   return start * kPageUnits;
 }
 

@@ -1,7 +1,11 @@
 // Store: validates the configuration and builds one partition per share of the budget.
 #include "buddy/kv/store/store.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <string>
+
+#include "buddy/kv/store/detail/store_segment.hpp"
 
 namespace buddy::kv {
 
@@ -65,11 +69,46 @@ Store::Store(const StoreConfig& cfg) : cfg_(cfg) {
   pc.prefault = cfg.prefault;
   pc.grow_index = cfg.grow_index;
   parts_.resize(cfg.partitions);
+  if (!cfg.segment.empty()) {
+    const auto t0 = std::chrono::steady_clock::now();
+    seg_ = std::make_unique<detail::StoreSegment>(
+        cfg.segment,
+        detail::StoreSegment::Layout{cfg.mode, cfg.partitions, cfg.only, pc.memory_bytes},
+        cfg.segment_attach);
+    std::size_t k = 0;
+    for (std::uint32_t i = 0; i < cfg.partitions; ++i) {
+      if (!cfg.only.empty() && !std::binary_search(cfg.only.begin(), cfg.only.end(), i)) continue;
+      try {
+        parts_[i] = std::make_unique<Partition>(pc, seg_->memory(k++));
+      } catch (const Error& e) {
+        throw Error("store segment '" + cfg.segment + "': partition " + std::to_string(i) + ": " +
+                    e.what());
+      }
+    }
+    if (!seg_->attached()) seg_->seal();
+    attach_ms_ =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return;
+  }
   if (cfg.only.empty()) {
     for (auto& p : parts_) p = std::make_unique<Partition>(pc);
   } else {
     for (std::uint32_t i : cfg.only) parts_[i] = std::make_unique<Partition>(pc);
   }
+}
+
+Store::~Store() = default;
+
+bool Store::reattached() const noexcept {
+  return seg_ != nullptr && seg_->attached();
+}
+
+std::uint64_t Store::generation() const noexcept {
+  return seg_ != nullptr ? seg_->generation() : 0;
+}
+
+void Store::remove_segment(const std::string& name) noexcept {
+  detail::StoreSegment::unlink(name);
 }
 
 StatsSnapshot Store::stats() const noexcept {

@@ -8,11 +8,14 @@
 // the other serving ports over UDP, like on the host in cpu-only), and
 // publishes its state, counters and CPU time back into the block. It holds the
 // segment's attacher side (qp liveness) for as long as it lives, beating it; one engine per
-// segment.
+// segment. An engine process keeps its store in a named store (keep_store_in: a shared-memory
+// segment that outlives it, docs/store.md): the first engine of a server makes it, a restarted
+// one (the block's epoch > 1) re-attaches to it, so a killed engine loses no acknowledged write.
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -25,6 +28,11 @@
 
 namespace buddy::kv::engine {
 
+// The named store of the engine of server segment `segment`.
+inline std::string store_segment_name(const std::string& segment) {
+  return segment + ".store";
+}
+
 class EngineRuntime {
  public:
   // q: the server's segment, attached. factory: the engine's transports (default: UDP on the
@@ -35,6 +43,12 @@ class EngineRuntime {
   ~EngineRuntime();
   EngineRuntime(const EngineRuntime&) = delete;
   EngineRuntime& operator=(const EngineRuntime&) = delete;
+
+  // Before start(): keep the engine's store (store mode) in the named store `segment`, made by
+  // the first engine and re-attached to by a restarted one (the block's epoch > 1): a missing
+  // or unusable one then fails start() with its one line.
+  void keep_store_in(std::string segment) { store_segment_ = std::move(segment); }
+  const Store* store() const noexcept { return store_.get(); }
 
   // Builds the store, binds every port and starts the threads, then marks the block ready. On
   // failure marks it failed with the reason and throws std::runtime_error.
@@ -57,6 +71,7 @@ class EngineRuntime {
   EngineBlock* block_;
   serving::TransportFactory factory_;
   serving::Placement placement_;
+  std::string store_segment_;
   std::unique_ptr<Store> store_;
   std::vector<std::uint32_t> held_;
   std::unique_ptr<serving::ServingSide> side_;

@@ -62,7 +62,8 @@ struct ServerConfig {
   std::chrono::milliseconds engine_start_timeout{20000};
   // An engine process that dies is started again (docs/kv-designs.md, "Engine restart"): up to
   // this many attempts per death, 100 ms apart and doubling; 0: never (the engine stays lost).
-  // Only the designs whose store is all on the host restart (lat, sav, dual).
+  // Every offloaded design restarts; in shrd and engine-only the engine's store is a named store
+  // that the new engine re-attaches to (store mode only: a cache-mode engine is not restarted).
   unsigned engine_restarts = 5;
   // The memcached front end (docs/memcached.md) on this TCP port of bind; -1: off, 0: any free.
   int memcached_port = -1;

@@ -37,6 +37,18 @@ struct PartitionConfig {
   bool grow_index = true;  // store mode: grow the index with the items (false: chains only)
 };
 
+// The memory of a partition in a named store (store_segment.hpp): its arena, one page word per
+// arena page, and the word that names its index (index run << 32 | buckets). attach: rebuild
+// the partition from what is there (throws kv::Error, one line, if it is not consistent) instead
+// of starting empty. Store mode only.
+struct PartitionMemory {
+  std::byte* arena = nullptr;
+  std::size_t arena_bytes = 0;
+  std::uint32_t* page_words = nullptr;
+  std::atomic<std::uint64_t>* index_word = nullptr;
+  bool attach = false;
+};
+
 // One request of a batch. `hash` is key_hash(key), computed by the client.
 struct Request {
   Op op = Op::get;
@@ -71,6 +83,7 @@ class alignas(64) Partition {
   static constexpr std::uint32_t kMovePerInsert = 2;
 
   explicit Partition(const PartitionConfig& cfg);  // throws kv::Error on a bad config
+  Partition(const PartitionConfig& cfg, const PartitionMemory& mem);  // a named store's
   Partition(const Partition&) = delete;
   Partition& operator=(const Partition&) = delete;
 
@@ -247,7 +260,7 @@ class alignas(64) Partition {
       std::byte* p = item_at(r.bucket->off[r.slot]);
       const std::uint32_t h = detail::item::header(p);
       const std::uint32_t old_units = detail::item::units(key.size(), detail::item::value_len(h));
-      if (mode_ == Mode::store ? slab_.footprint(old_units) == slab_.footprint(units)
+      if (mode_ == Mode::store ? !durable() && slab_.footprint(old_units) == slab_.footprint(units)
                                : old_units == units) {
         detail::item::rewrite_value(p, h, value);
         c_.bytes = c_.bytes - detail::item::value_len(h) + value.size();
@@ -272,6 +285,11 @@ class alignas(64) Partition {
   void zero_new_up_to(std::uint32_t ob);
   void end_growth();
   bool finish_growth();
+  // A named store grows its index at once, switched to with one store (partition_grow_whole.cpp):
+  // an incremental move's two live indexes are not kept consistent across a kill.
+  void grow_index_whole();
+  void attach_index(const PartitionMemory& mem);  // partition_attach.cpp
+  bool durable() const noexcept { return index_word_ != nullptr; }
   void cache_sweep(std::uint32_t appended_units);
   std::uint32_t cache_evict_oldest(detail::Bucket* b);
   void publish() noexcept {
@@ -301,6 +319,7 @@ class alignas(64) Partition {
   std::uint32_t sweep_next_ = 0;
   std::uint32_t index_off_ = 0;  // store mode: the index's page run in the arena (units)
   std::uint64_t grow_at_ = 0;    // store mode: items past which the index grows
+  std::atomic<std::uint64_t>* index_word_ = nullptr;  // a named store's (else null)
   StatsSnapshot c_;
   bool memory_dirty_ = true;
   // Scratch of a bucket move (kept to reuse its memory): the slots of the old chain, and the

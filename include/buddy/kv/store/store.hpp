@@ -10,6 +10,10 @@
 
 #include "buddy/kv/store/partition.hpp"
 
+namespace buddy::kv::detail {
+class StoreSegment;
+}
+
 namespace buddy::kv {
 
 struct StoreConfig {
@@ -25,6 +29,13 @@ struct StoreConfig {
   // holding a share of the key space (buddykv's shrd design: host and engine each hold theirs)
   // splits memory_bytes and expected_items over its own partitions only.
   std::vector<std::uint32_t> only;
+  // A named store (docs/store.md): the held partitions live in the shared-memory segment of this
+  // name (/dev/shm/NAME), which outlives the process; store mode only. Empty: anonymous memory.
+  // segment_attach false: the segment is made (one that exists is an error); true: it must exist
+  // with this layout, and the store re-attaches to what it holds (a one-line kv::Error if it is
+  // missing, not a store, of another layout version or another layout, or not consistent).
+  std::string segment;
+  bool segment_attach = false;
 };
 
 // Empty when cfg makes a store, else the one-line reason the constructor would throw. Each held
@@ -35,6 +46,17 @@ std::string validate(const StoreConfig& cfg);
 class Store {
  public:
   explicit Store(const StoreConfig& cfg);  // throws kv::Error (validate's reason) on a bad config
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // A named store: whether it re-attached to items already there, the segment's generation
+  // (1 when made, one more at every re-attach) and how long the re-attach took.
+  bool reattached() const noexcept;
+  std::uint64_t generation() const noexcept;
+  double attach_ms() const noexcept { return attach_ms_; }
+  // Removes a named store's segment (the store of a stopped server); nothing when there is none.
+  static void remove_segment(const std::string& name) noexcept;
 
   const StoreConfig& config() const noexcept { return cfg_; }
   std::uint32_t partition_count() const noexcept { return cfg_.partitions; }
@@ -51,7 +73,9 @@ class Store {
 
  private:
   StoreConfig cfg_;
+  std::unique_ptr<detail::StoreSegment> seg_;  // a named store's (outlives the partitions)
   std::vector<std::unique_ptr<Partition>> parts_;
+  double attach_ms_ = 0;
 };
 
 }  // namespace buddy::kv

@@ -9,12 +9,19 @@
 // that is in use holds at most one partly filled slab of a few items, not 64 KiB. Larger items
 // take a run of whole pages. Offsets and sizes are in 8-byte units (32-bit offsets: arena <= 32
 // GiB).
+//
+// A named store (store_segment.hpp) also keeps one word per page in its segment (persist_pages):
+// which class and which page of its slab a slab page is, or the length of a run at its first
+// page, written before any block of the slab or run is handed out. Nothing else of the allocator
+// is kept: on re-attach rebuild() makes it again from the blocks the index reaches (any block
+// the index does not reach is free), checking that they fit those words and do not overlap.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -54,6 +61,20 @@ class SlabAllocator {
   std::size_t metadata_bytes() const noexcept;
   std::size_t pages() const noexcept { return page_meta_.size(); }
 
+  // A named store's page words (pages() of them), after reset(); written from now on.
+  void persist_pages(std::uint32_t* words) noexcept { persist_ = words; }
+  // A block the index reaches: an item or an overflow bucket (a slab block) or a page run (the
+  // index, a large item).
+  struct Block {
+    std::uint32_t off = 0;
+    std::uint32_t units = 0;
+    bool run = false;
+  };
+  // After reset() and persist_pages(): every block in use is one of `blocks` (sorted here), every
+  // other one free. Returns the one-line reason the blocks do not fit the page words (and
+  // leaves the allocator unusable), else empty.
+  std::string rebuild(std::vector<Block> blocks);
+
  private:
   struct Slab {
     std::uint32_t first_page = 0;
@@ -64,6 +85,14 @@ class SlabAllocator {
     std::uint16_t cls = 0;
     bool partial = false;
   };
+
+  // Page words of a named store: kRunWord | pages at a run's first page; kSlabWord | class << 8 |
+  // page of the slab on each slab page (read back by rebuild()).
+  static constexpr std::uint32_t kRunWord = 0x80000000u;
+  static constexpr std::uint32_t kSlabWord = 0x40000000u;
+  static constexpr std::uint32_t slab_word(std::uint32_t cls, std::uint32_t page) noexcept {
+    return kSlabWord | cls << 8 | page;
+  }
 
   std::uint32_t alloc_pages(std::uint32_t n);
   void free_pages(std::uint32_t start, std::uint32_t n);
@@ -76,6 +105,7 @@ class SlabAllocator {
   }
 
   std::byte* base_ = nullptr;
+  std::uint32_t* persist_ = nullptr;  // a named store's page words, or null
   std::size_t used_pages_ = 0;
   std::vector<std::uint32_t> class_units_;  // units of each class
   std::vector<std::uint32_t> class_pages_;  // pages of each class's slabs
