@@ -319,12 +319,44 @@ void Client::expire(std::uint64_t now) {
           break;
         }
         q.pop_front();
+        if (pt.newest_answered < slots_[d.slot].tx) {  // nothing sent since was answered: silent
+          if (probe_out(pt) && !(pt.probe_slot == d.slot && pt.probe_id == d.id)) {
+            hold(pt, level, d, now, next);
+            continue;
+          }
+          pt.probe_slot = d.slot;
+          pt.probe_id = d.id;
+        }
         retry(d.slot, now);
       }
       if (q.empty()) pt.busy &= ~(1u << level);
     }
   }
   next_deadline_ns_ = next;
+}
+
+bool Client::probe_out(const PortTimers& pt) const noexcept {
+  return pt.probe_id != 0 && slots_[pt.probe_slot].id == pt.probe_id;
+}
+
+void Client::hold(PortTimers& pt, unsigned level, const Deadline& d, std::uint64_t now,
+                  std::uint64_t& next) {
+  const auto give_up_ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.give_up).count());
+  const unsigned up = std::min<unsigned>(level + 1, kBackoffLevels - 1);
+  if (level == up && now - slots_[d.slot].ts >= give_up_ns) return time_out(d.slot, now);
+  ++ctr_.held;
+  pt.q[up].push_back({d.slot, d.id, now});
+  pt.busy |= 1u << up;
+  next = std::min(next, now + pt.rto.timeout_ns(up));
+}
+
+void Client::time_out(std::uint32_t s, std::uint64_t now) {
+  const std::uint64_t latency = now - slots_[s].ts;
+  ++ctr_.timeouts;
+  Ready& r = complete(s);
+  r.c.timed_out = true;
+  r.c.latency_ns = latency;
 }
 
 void Client::ask_hello(std::uint64_t now) {
@@ -357,14 +389,7 @@ void Client::retry(std::uint32_t s, std::uint64_t now) {
   Slot& sl = slots_[s];
   const auto give_up_ns = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.give_up).count());
-  if (sl.retries >= cfg_.max_retries && now - sl.ts >= give_up_ns) {
-    const std::uint64_t latency = now - sl.ts;
-    ++ctr_.timeouts;
-    Ready& r = complete(s);
-    r.c.timed_out = true;
-    r.c.latency_ns = latency;
-    return;
-  }
+  if (sl.retries >= cfg_.max_retries && now - sl.ts >= give_up_ns) return time_out(s, now);
   ++sl.retries;
   ++ctr_.retries;
   if (cfg_.rehello_after != 0 && sl.retries >= cfg_.rehello_after) ask_hello(now);
@@ -404,16 +429,18 @@ std::size_t Client::receive(std::chrono::microseconds wait) {
         continue;
       }
       const Slot& sl = slots_[s];
+      PortTimers& pt = timers_[sl.port];
+      pt.newest_answered = std::max(pt.newest_answered, v.h.timestamp);
       const std::uint64_t rtt = now >= v.h.timestamp ? now - v.h.timestamp : 0;
       if (sl.retries == 0) {
-        if (!sampled) timers_[sl.port].rto.sample(rtt, now);
+        if (!sampled) pt.rto.sample(rtt, now);
         sampled = true;
       } else if (v.h.timestamp < sl.tx) {
         // The answer to an earlier copy: the last retransmission was not needed, the timeout was
         // too short for this round trip (a stall of the server or this thread, not a loss).
         // Karn's rule still holds for the estimate; the timer takes the round trip as a floor.
         ++ctr_.spurious;
-        timers_[sl.port].rto.spurious(rtt);
+        pt.rto.spurious(rtt);
       }
       const std::uint64_t latency = now >= sl.ts ? now - sl.ts : 0;
       Ready& r = complete(s);

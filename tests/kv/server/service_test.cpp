@@ -440,6 +440,69 @@ TEST(Service, AnswersWaitingAfterAStallAreTakenNotRetransmitted) {
   }
 }
 
+// Hides every answer from the client until a set time (a stall of the server or of the path):
+// the datagrams wait in the fake network meanwhile.
+class StallReceive final : public wire::BurstTransport {
+ public:
+  explicit StallReceive(std::unique_ptr<wire::BurstTransport> t) : t_(std::move(t)) {}
+  void stall_until(std::chrono::steady_clock::time_point t) { until_ = t; }
+  std::size_t recv_burst(std::span<wire::Datagram> out, std::chrono::microseconds wait) override {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < until_) {
+      std::this_thread::sleep_for(
+          std::min<std::chrono::steady_clock::duration>(wait, until_ - now));
+      return 0;
+    }
+    return t_->recv_burst(out, wait);
+  }
+  std::size_t send_burst(std::span<const wire::Datagram> d) override { return t_->send_burst(d); }
+  wire::Endpoint local() const override { return t_->local(); }
+
+ private:
+  std::unique_ptr<wire::BurstTransport> t_;
+  std::chrono::steady_clock::time_point until_{};
+};
+
+// The server answers nothing for 60 ms while a whole window is out (a stall, as a VM's vCPU being
+// taken away gives): the timeouts pass, but since nothing sent since was answered, one request
+// (the probe) is resent with backoff and the rest wait for it unsent; when the answers come, the
+// window completes with a handful of retransmissions, not 1024 of them.
+TEST(Service, AServerStallCostsOneProbeNotTheWindow) {
+  wire::FakeNetwork net({.seed = 9});
+  ServerConfig cfg = small_config(1, 1);
+  Server s(cfg, [&](std::uint16_t port) { return net.bind(port); });
+  s.start();
+  ClientConfig cc = client_for(s);
+  cc.window = 1024;
+  cc.min_timeout = 2ms;
+  cc.hello_timeout = 5s;
+  auto t = std::make_unique<StallReceive>(net.bind());
+  StallReceive* stall = t.get();
+  Client c(cc, std::move(t));
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(c.get("warm").status, Status::not_found);  // round trips
+  const ClientCounters before = c.counters();
+  stall->stall_until(std::chrono::steady_clock::now() + 60ms);
+  for (int i = 0; i < 1024; ++i) {
+    std::string key = "s";
+    key += std::to_string(i);
+    ASSERT_TRUE(c.submit(Opcode::set, key, std::to_string(i * 5), static_cast<std::uint64_t>(i)));
+  }
+  const auto got = drain(c);
+  ASSERT_EQ(got.size(), 1024u);
+  for (const auto& [tag, r] : got) {
+    ASSERT_EQ(r.first.status, Status::ok) << tag;
+    ASSERT_FALSE(r.first.timed_out);
+  }
+  const ClientCounters& k = c.counters();
+  EXPECT_GT(k.held - before.held, 1000u);  // every request but the probe waited at least once
+  EXPECT_LE(k.retries - before.retries, 10u) << "the probe's retransmissions only";
+  for (int i = 0; i < 1024; i += 101) {
+    std::string key = "s";
+    key += std::to_string(i);
+    ASSERT_EQ(c.get(key).value, std::to_string(i * 5));
+  }
+}
+
 // The members of the JSON object that follows "key": (no nesting inside), e.g. a drops object.
 std::string object_after(const std::string& js, const std::string& key) {
   const auto at = js.find("\"" + key + "\":{");

@@ -82,6 +82,8 @@ struct ClientCounters {
   std::uint64_t datagrams_in = 0;
   std::uint64_t retries = 0;
   std::uint64_t spurious = 0;  // retries answered by an earlier copy (not lost, only late)
+  std::uint64_t held =
+      0;  // timeouts passed while the port was silent: waited for the probe, unsent
   std::uint64_t timeouts = 0;
   std::uint64_t stale = 0;    // answers to requests already answered or given up (duplicates)
   std::uint64_t dropped = 0;  // response datagrams that did not parse or were not ours
@@ -96,6 +98,7 @@ struct ClientCounters {
     f("datagrams_in", s.datagrams_in...);
     f("retries", s.retries...);
     f("spurious", s.spurious...);
+    f("held", s.held...);
     f("timeouts", s.timeouts...);
     f("stale", s.stale...);
     f("dropped", s.dropped...);
@@ -176,12 +179,28 @@ class Client {
   // per port and level holds that port's requests in the order sent, so with the port's current
   // timeout the front is always the first to expire, and a check looks at the fronts only.
   static constexpr std::size_t kBackoffLevels = 12;
+  // Loss or stall: a request whose timeout passed is resent at once when the port has answered
+  // a request sent at or after it (so it, or its answer, was lost). When the port has answered
+  // nothing sent since (a stall of the server or of the path, or everything lost), only one of
+  // them is resent, the probe, and the others wait one backoff level more, unsent (held): a
+  // stall then costs one retransmission instead of the window's (TCP sends one segment on a
+  // retransmission timeout for the same reason).
   struct PortTimers {
     explicit PortTimers(RtoEstimator r) : rto(r) {}
     RtoEstimator rto;
     std::array<RingFifo<Deadline>, kBackoffLevels> q;
-    std::uint32_t busy = 0;  // bit L: q[L] not empty
+    std::uint32_t busy = 0;             // bit L: q[L] not empty
+    std::uint64_t newest_answered = 0;  // the latest send time of a copy this port answered
+    std::uint32_t probe_slot = 0;       // the probe resent while the port was silent
+    std::uint64_t probe_id = 0;         // its request id (0: none)
   };
+  bool probe_out(const PortTimers& pt) const noexcept;
+  // A request whose timeout passed while its port was silent and a probe is out: waits one
+  // level more from now without being sent; timed out once it waited through every level and
+  // `give_up` has passed.
+  void hold(PortTimers& pt, unsigned level, const Deadline& d, std::uint64_t now,
+            std::uint64_t& next);
+  void time_out(std::uint32_t slot, std::uint64_t now);
   std::string control(wire::Command cmd, wire::ControlResponse& resp);
   // Packs the slot's request into its port's open datagram; `sent` is this copy's timestamp,
   // hash the key's.
