@@ -1,5 +1,6 @@
 #include "buddy/qp/segment.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -378,6 +379,31 @@ Segment Segment::attach(std::string_view name, const SegmentLayout& expected,
 void Segment::remove(std::string_view name) {
   check_name(name);
   ::shm_unlink(shm_path(name).c_str());
+}
+
+std::vector<std::string> Segment::remove_stale(std::string_view prefix) {
+  const std::string file_prefix = "buddy." + std::string(prefix);
+  std::vector<std::string> removed;
+  DIR* dir = ::opendir("/dev/shm");
+  if (dir == nullptr) return removed;
+  std::vector<std::string> names;
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string_view file = e->d_name;
+    if (file.starts_with(file_prefix)) names.emplace_back(file.substr(6));  // past "buddy."
+  }
+  ::closedir(dir);
+  for (const std::string& name : names) {
+    if (!segment_name_error(name).empty()) continue;
+    try {
+      const Segment old = attach(name);
+      if (old.alive(Side::creator) || old.alive(Side::attacher)) continue;
+    } catch (const Error&) {
+      continue;  // being made, or not a segment: not ours to judge
+    }
+    ::shm_unlink(shm_path(name).c_str());
+    removed.push_back(name);
+  }
+  return removed;
 }
 
 Segment::Segment(Segment&& o) noexcept

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -205,6 +206,35 @@ TEST(Segment, LiveSegmentIsNeverReplaced) {
   const auto name = unique_name("live");
   Segment s = Segment::create(name, kv_layout(1));
   expect_error([&] { Segment::create(name, kv_layout(1)); }, {"already exists", "alive"});
+}
+
+// What a killed creator leaves behind is swept; a segment with a live side, one still being
+// made, a foreign file and other prefixes are not.
+TEST(Segment, RemoveStaleSweepsOnlyDeadCreatorsSegments) {
+  const auto prefix = unique_name("sweep");
+  const std::string dead = prefix + "-dead";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    Segment s = Segment::create(dead, kv_layout(1));
+    std::_Exit(0);  // as if killed: the destructor never removes the name
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(::access(("/dev/shm/buddy." + dead).c_str(), F_OK), 0);
+  Segment live = Segment::create(prefix + "-live", kv_layout(1));
+  const std::string foreign = "/dev/shm/buddy." + prefix + "-foreign";
+  std::ofstream(foreign) << std::string(100, 'x');
+  const auto other = unique_name("other");
+  Segment other_live = Segment::create(other, kv_layout(1));
+
+  EXPECT_EQ(Segment::remove_stale(prefix), std::vector<std::string>{dead});
+  EXPECT_NE(::access(("/dev/shm/buddy." + dead).c_str(), F_OK), 0);
+  EXPECT_NO_THROW(Segment::attach(prefix + "-live"));
+  EXPECT_EQ(::access(foreign.c_str(), F_OK), 0);
+  EXPECT_TRUE(Segment::remove_stale(prefix).empty());
+  ::unlink(foreign.c_str());
 }
 
 TEST(Segment, WrongEntryTypeIsAnError) {

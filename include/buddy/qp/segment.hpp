@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "buddy/qp/fixed_ring.hpp"
 #include "buddy/qp/liveness.hpp"
@@ -70,6 +71,11 @@ class Segment {
                         const AttachOptions& opts = {});
   // Removes a segment name (no error if it does not exist).
   static void remove(std::string_view name);
+  // Removes every segment whose name starts with `prefix` and that nobody can be using: a valid
+  // segment whose creator and attacher are both gone (or their pids now run other processes),
+  // what a killed creator leaves behind. A segment still being made (not initialized), a foreign
+  // file, or one with a live side is left alone. Returns the names removed.
+  static std::vector<std::string> remove_stale(std::string_view prefix);
   // Bytes a segment of this layout maps; throws Error if the layout is invalid.
   static std::uint64_t size_for(const SegmentLayout& layout);
   // Throws Error with a one-line reason if the layout is invalid.

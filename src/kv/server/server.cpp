@@ -3,9 +3,14 @@
 // start, watch and stop are in engine_process.cpp, the statistics' formats in server_stats.cpp.
 #include "buddy/kv/server/server.hpp"
 
+#include <dirent.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <stdexcept>
 
@@ -31,6 +36,37 @@ std::vector<std::uint16_t> serving_ports(const Placement& p, Side side, std::uin
   }
   return ports;
 }
+// What dead servers left in /dev/shm (a kill -9 runs no destructor): their queue segments, and the
+// named engine stores of segments that are gone, if the server that named them is gone too.
+// Only the default names (buddykv-<pid>-<n>) are swept; a named segment is replaced when reused.
+void remove_stale_segments() {
+  std::vector<std::string> removed = KvQueue::remove_stale("buddykv-");
+  if (DIR* dir = ::opendir("/dev/shm")) {
+    std::vector<std::string> stores;
+    while (const dirent* e = ::readdir(dir)) {
+      const std::string_view f = e->d_name;
+      if (f.starts_with("buddykv-") && f.ends_with(".store")) stores.emplace_back(f);
+    }
+    ::closedir(dir);
+    for (const std::string& f : stores) {
+      const std::string segment = f.substr(0, f.size() - 6);
+      char* end = nullptr;
+      const long pid = std::strtol(segment.c_str() + 8, &end, 10);
+      if (pid <= 0 || *end != '-') continue;
+      if (::access(("/dev/shm/buddy." + segment).c_str(), F_OK) == 0) continue;
+      if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+      Store::remove_segment(f);
+      removed.push_back(f);
+    }
+  }
+  if (removed.empty()) return;
+  std::string names;
+  for (std::size_t i = 0; i < removed.size() && i < 4; ++i) names += (i ? ", " : "") + removed[i];
+  if (removed.size() > 4) names += ", ...";
+  std::fprintf(stderr,
+               "buddykv-server: removed %zu stale segment(s) of dead servers from /dev/shm: %s\n",
+               removed.size(), names.c_str());
+}
 }  // namespace
 
 Server::Server(ServerConfig cfg, TransportFactory factory) : cfg_(std::move(cfg)) {
@@ -52,6 +88,7 @@ Server::Server(ServerConfig cfg, TransportFactory factory) : cfg_(std::move(cfg)
     layout.response_ring_bytes = cfg_.ring_bytes;
     layout.extra_bytes = sizeof(EngineBlock);
     if (cfg_.segment.empty()) {
+      remove_stale_segments();
       cfg_.segment = "buddykv-" + std::to_string(::getpid()) + "-" +
                      std::to_string(segment_counter.fetch_add(1));
     }

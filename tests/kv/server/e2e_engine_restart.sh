@@ -41,6 +41,7 @@ store_file() {
 }
 
 worst=0
+killed_segments=()
 for design in lat sav dual shrd engine-only; do
   start_server 0 --design "$design"
   [[ -n "$engine_pid" ]] || fail "$design: no engine process announced"
@@ -181,6 +182,22 @@ for design in sav shrd; do
     engine_exited_within "$pid" 1000 || fail "$design: engine $pid outlived its killed server by 1 s"
     echo "$design (restarted engine: $restarted): engine $pid stopped $(( $(now_ms) - t0 )) ms after its server's kill -9"
     [[ ! -e "$store" ]] || fail "$design: the named engine store $store outlived its killed server"
+    # Its queue segment is still in /dev/shm (no destructor ran); the next server sweeps it.
+    seg="/dev/shm/buddy.$(basename "$store" .store)"
+    [[ -e "$seg" ]] || fail "$design: the killed server's segment $seg is gone before any sweep"
+    killed_segments+=("$seg")
   done
 done
+# The next server sweeps what a killed one left (both sides dead) and says so; a clean stop
+# leaves nothing behind.
+start_server 0 --design sav
+grep -q "removed [0-9]* stale segment(s) of dead servers" "$work/server.err" ||
+  fail "the next server did not report the sweep: $(cat "$work/server.err")"
+for seg in "${killed_segments[@]}"; do
+  [[ ! -e "$seg" ]] || fail "the killed server's segment $seg outlived the next server's start"
+done
+live_segment="/dev/shm/buddy.$(basename "$(store_file)" .store)"
+[[ -e "$live_segment" ]] || fail "the running server's own segment $live_segment is missing"
+stop_server
+[[ ! -e "$live_segment" ]] || fail "a cleanly stopped server left its segment $live_segment"
 echo "engine restart e2e: ok"

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -335,6 +336,11 @@ class KvQueue {
   static KvQueue attach(std::string_view name, const qp::AttachOptions& opts = {});
   static KvQueue attach(std::string_view name, const KvQueueLayout& expected,
                         const qp::AttachOptions& opts = {});
+  // Removes the segments named prefix* that a killed creator left behind
+  // (qp::Segment::remove_stale: both sides gone); returns their names.
+  static std::vector<std::string> remove_stale(std::string_view prefix) {
+    return qp::Segment::remove_stale(prefix);
+  }
 
   const KvQueueLayout& layout() const { return layout_; }
   std::uint32_t queue_pairs() const { return layout_.queue_pairs; }
