@@ -3,10 +3,12 @@
 // and absl::flat_hash_map<uint64_t, uint64_t>, one core each, measured in the same run. Both
 // read their request keys from the same pre-generated stream; the buddy side also computes the
 // xxh3 hash of each key inside the timed loop (the client's job, counted here anyway unless
-// --prehashed). Both use transparent huge pages unless --no-huge-pages. Reports the median of
-// --repeat runs and the memory per item (buddy: index + item pages + allocator metadata; absl: ctrl
-// bytes + slots), and, for a mixed-size distribution (SizeMix), the bytes in use per key + value
-// byte stored (--mixed-keys; buddy: stats().memory, absl<string, string>: malloc heap bytes).
+// --prehashed). Both use transparent huge pages unless --no-huge-pages. Runs --repeat interleaved
+// pairs (buddy, then absl) and reports each side's median rate and the median and range of the
+// pairs' ratios (as buddykv-queue-bench does), and the memory per item (buddy: index + item pages +
+// allocator metadata; absl: ctrl bytes + slots), and, for a mixed-size distribution (SizeMix), the
+// bytes in use per key + value byte stored (--mixed-keys; buddy: stats().memory, absl<string,
+// string>: malloc heap bytes).
 #include <absl/container/flat_hash_map.h>
 #include <malloc.h>
 #include <sys/mman.h>
@@ -40,7 +42,10 @@ using buddy::kv::Status;
 struct Options {
   std::vector<std::uint64_t> keys{1'000'000, 10'000'000};
   std::uint64_t ops = 10'000'000;
-  int repeat = 3;
+  int repeat = 5;
+  std::vector<std::string> dists{"uniform", "zipf"};  // --dist
+  std::vector<std::string> op_names{"get", "set"};    // --op
+  std::string only;  // --only buddy|absl: one side's runs alone (for perf stat); no ratio
   std::size_t batch = 32;
   double theta = 0.99;
   double budget = 40;  // bytes per item given to the buddy store
@@ -190,21 +195,26 @@ struct Row {
   const char* dist;
   const char* op;
   double buddy_mops, absl_mops, buddy_bpi, absl_bpi;
+  buddy::tools::Spread pair;  // buddy / absl of each back-to-back pair of runs
 };
 
-void print_json(const char* impl, const Row& r, double mops, double bpi) {
+void print_json(const char* impl, const Row& r, double mops, double bpi, bool ratio) {
   using buddy::base::json::Fixed;
   buddy::base::json::Writer w;
   w.begin_object().member("impl", impl).member("op", r.op).member("keys", r.keys);
   w.member("dist", r.dist).member("mops", Fixed{mops, 2}).member("bytes_per_item", Fixed{bpi, 2});
+  if (ratio) {
+    w.member("pair_ratio_median", Fixed{r.pair.median, 2});
+    w.member("pair_ratio_min", Fixed{r.pair.min, 2}).member("pair_ratio_max", Fixed{r.pair.max, 2});
+  }
   std::printf("%s\n", w.end_object().str().c_str());
   std::fflush(stdout);
 }
 
 void print_row(const Row& r) {
-  std::printf("%10llu  %-7s  %-3s  %11.2f  %10.2f  %7.2fx  %13.1f  %12.1f\n",
+  std::printf("%10llu  %-7s  %-3s  %11.2f  %10.2f  %7.2fx  [%.2f-%.2f]  %13.1f  %12.1f\n",
               static_cast<unsigned long long>(r.keys), r.dist, r.op, r.buddy_mops, r.absl_mops,
-              r.buddy_mops / r.absl_mops, r.buddy_bpi, r.absl_bpi);
+              r.pair.median, r.pair.min, r.pair.max, r.buddy_bpi, r.absl_bpi);
   std::fflush(stdout);
 }
 
@@ -236,26 +246,31 @@ void run_keys(const Options& o, std::uint64_t n) {
   const buddy::kv::ZipfGenerator zipf(n, o.theta);
   std::mt19937_64 rng(n);
   std::vector<std::uint64_t> stream(o.ops);
-  for (const char* dist : {"uniform", "zipf"}) {
-    const bool uniform = std::strcmp(dist, "uniform") == 0;
+  for (const std::string& dist_name : o.dists) {
+    const char* dist = dist_name.c_str();
+    const bool uniform = dist_name == "uniform";
     for (auto& s : stream) s = keys[uniform ? rng() % n : zipf.scrambled(rng)];
     std::vector<std::uint64_t> hashes;
     if (o.prehashed) {
       hashes.reserve(stream.size());
       for (const std::uint64_t& k : stream) hashes.push_back(buddy::kv::key_hash(bytes_of(k)));
     }
-    for (const Op op : {Op::get, Op::set}) {
-      std::vector<double> tb, ta;
-      for (int r = 0; r < o.repeat; ++r) {  // interleaved, so drift hits both alike
-        tb.push_back(buddy_run(part, stream, hashes, op, o.batch, vals));
-        ta.push_back(absl_run(m, stream, op, vals));
-      }
+    for (const std::string& op_name : o.op_names) {
+      const Op op = op_name == "get" ? Op::get : Op::set;
+      // Interleaved pairs (buddy, absl), so drift hits both alike; the ratio reported is the
+      // median of the pairs' ratios, with their range beside it.
+      std::vector<double> rb, ra;
       const double ops = static_cast<double>(o.ops) / 1e6;
-      Row row{n,         dist,    op == Op::get ? "get" : "set", ops / median(tb), ops / median(ta),
-              buddy_bpi, absl_bpi};
+      for (int r = 0; r < o.repeat; ++r) {
+        rb.push_back(o.only == "absl" ? 0
+                                      : ops / buddy_run(part, stream, hashes, op, o.batch, vals));
+        ra.push_back(o.only == "buddy" ? 0 : ops / absl_run(m, stream, op, vals));
+      }
+      Row row{n,         dist,     op == Op::get ? "get" : "set",    median(rb), median(ra),
+              buddy_bpi, absl_bpi, buddy::tools::pair_ratios(rb, ra)};
       if (o.json) {
-        print_json("buddy", row, row.buddy_mops, row.buddy_bpi);
-        print_json("absl", row, row.absl_mops, row.absl_bpi);
+        print_json("buddy", row, row.buddy_mops, row.buddy_bpi, true);
+        print_json("absl", row, row.absl_mops, row.absl_bpi, false);
       } else {
         print_row(row);
       }
@@ -344,8 +359,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::uint64_t{1000}, std::uint64_t{200'000'000}));
   app.add_option("--ops,-n", o.ops, "operations per run")
       ->check(CLI::Range(std::uint64_t{1000}, std::uint64_t{1'000'000'000}));
-  app.add_option("--repeat", o.repeat, "runs per point; the median is reported")
+  app.add_option(
+         "--repeat", o.repeat,
+         "interleaved (buddy, absl) pairs of runs per point; medians and the pair-ratio range")
       ->check(CLI::Range(1, 100));
+  app.add_option("--dist", o.dists, "key distributions (comma separated)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"uniform", "zipf"}));
+  app.add_option("--op", o.op_names, "operations (comma separated)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"get", "set"}));
+  app.add_option("--only", o.only, "run one side alone (for perf stat; the other reads 0)")
+      ->check(CLI::IsMember({"buddy", "absl"}));
   app.add_option("--batch", o.batch, "buddy requests per execute() call")
       ->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
   app.add_option("--theta", o.theta, "Zipf skew")->check(CLI::Range(0.01, 0.999));
@@ -384,11 +409,12 @@ int main(int argc, char** argv) {
     if (!o.json) {
       std::printf(
           "buddy kv store (store mode, batch %zu, xxh3 %s) vs absl::flat_hash_map: "
-          "8 B keys / 8 B values, one core, median of %d x %llu ops, huge pages %s\n",
+          "8 B keys / 8 B values, one core, %d interleaved pairs of %llu ops (median rates; "
+          "ratio: median of the pairs' ratios [min-max]), huge pages %s\n",
           o.batch, o.prehashed ? "precomputed" : "in the loop", o.repeat,
           static_cast<unsigned long long>(o.ops), o.huge_pages ? "on" : "off");
-      std::printf("%10s  %-7s  %-3s  %11s  %10s  %8s  %13s  %12s\n", "keys", "dist", "op",
-                  "buddy Mops", "absl Mops", "ratio", "buddy B/item", "absl B/item");
+      std::printf("%10s  %-7s  %-3s  %11s  %10s  %8s  %11s  %13s  %12s\n", "keys", "dist", "op",
+                  "buddy Mops", "absl Mops", "ratio", "[min-max]", "buddy B/item", "absl B/item");
     }
     for (const std::uint64_t n : o.keys) run_keys(o, n);
     if (o.mixed_keys > 0) run_mixed(o);
