@@ -52,6 +52,7 @@ struct Options {
   bool huge_pages = true;
   int cpu = -1;
   bool json = false;
+  bool lookahead = true;              // prefetch the next batch's buckets before running this one
   bool prehashed = false;             // hashes computed before the timed loop (by "the client")
   std::uint64_t mixed_keys = 10'000;  // mixed-size memory run (0: skip)
   std::uint32_t mixed_partitions = 4;
@@ -130,22 +131,34 @@ volatile std::uint64_t g_sink;
 // `hashes` is empty (hash each key inside the timed loop) or holds key_hash of every stream key.
 double buddy_run(buddy::kv::Partition& p, const std::vector<std::uint64_t>& stream,
                  const std::vector<std::uint64_t>& hashes, Op op, std::size_t batch,
-                 const std::array<std::uint64_t, 64>& vals) {
-  std::vector<Request> reqs(batch);
-  std::uint64_t ok = 0, sum = 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < stream.size(); i += batch) {
+                 const std::array<std::uint64_t, 64>& vals, bool lookahead) {
+  // Two request buffers: batch k + 1 is built (and, with lookahead, its buckets prefetched)
+  // before batch k runs, as a server that holds its next burst can.
+  std::array<std::vector<Request>, 2> reqs{std::vector<Request>(batch),
+                                           std::vector<Request>(batch)};
+  auto build = [&](std::size_t i, std::vector<Request>& into) {
     const std::size_t n = std::min(batch, stream.size() - i);
     for (std::size_t j = 0; j < n; ++j) {
       const std::string_view key = bytes_of(stream[i + j]);
-      reqs[j] = {op, hashes.empty() ? buddy::kv::key_hash(key) : hashes[i + j], key,
+      into[j] = {op, hashes.empty() ? buddy::kv::key_hash(key) : hashes[i + j], key,
                  op == Op::set ? bytes_of(vals[(i + j) & 63]) : std::string_view{}};
     }
-    p.execute(std::span<const Request>(reqs.data(), n),
-              [&](std::size_t, Status s, std::string_view v) {
-                ok += s == Status::ok;
-                sum += load64(v);
-              });
+    return std::span<const Request>(into.data(), n);
+  };
+  std::uint64_t ok = 0, sum = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::span<const Request> cur = build(0, reqs[0]);
+  for (std::size_t i = 0, k = 0; i < stream.size(); i += batch, k ^= 1) {
+    std::span<const Request> next;
+    if (i + batch < stream.size()) {
+      next = build(i + batch, reqs[k ^ 1]);
+      if (lookahead) p.prefetch(next);
+    }
+    p.execute(cur, [&](std::size_t, Status s, std::string_view v) {
+      ok += s == Status::ok;
+      sum += load64(v);
+    });
+    cur = next;
   }
   const double t = seconds_since(t0);
   g_sink = sum;
@@ -234,7 +247,8 @@ void run_keys(const Options& o, std::uint64_t n) {
   cfg.huge_pages = o.huge_pages;
   buddy::kv::Store store(cfg);
   buddy::kv::Partition& part = store.partition(0);
-  buddy_run(part, keys, {}, Op::set, o.batch, vals);  // load (throws if the budget is too small)
+  // Load (throws if the budget is too small).
+  buddy_run(part, keys, {}, Op::set, o.batch, vals, o.lookahead);
   const double buddy_bpi =
       static_cast<double>(part.stats().memory) / static_cast<double>(part.stats().items);
 
@@ -262,8 +276,9 @@ void run_keys(const Options& o, std::uint64_t n) {
       std::vector<double> rb, ra;
       const double ops = static_cast<double>(o.ops) / 1e6;
       for (int r = 0; r < o.repeat; ++r) {
-        rb.push_back(o.only == "absl" ? 0
-                                      : ops / buddy_run(part, stream, hashes, op, o.batch, vals));
+        rb.push_back(o.only == "absl"
+                         ? 0
+                         : ops / buddy_run(part, stream, hashes, op, o.batch, vals, o.lookahead));
         ra.push_back(o.only == "buddy" ? 0 : ops / absl_run(m, stream, op, vals));
       }
       Row row{n,         dist,     op == Op::get ? "get" : "set",    median(rb), median(ra),
@@ -380,6 +395,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(-1, 4095))
       ->check([](const std::string& s) { return buddy::tools::check_usable_cpu(s); });
   app.add_flag("--no-huge-pages", no_huge, "no transparent huge pages for either side");
+  bool no_lookahead = false;
+  app.add_flag("--no-lookahead", no_lookahead,
+               "do not prefetch the next batch's buckets (Partition::prefetch) before each batch");
   app.add_flag("--prehashed", o.prehashed,
                "hash the keys before the timed loop, as the client does (default: in the loop)");
   app.add_option("--mixed-keys", o.mixed_keys,
@@ -394,6 +412,7 @@ int main(int argc, char** argv) {
   app.name("buddykv-store-bench");
   if (auto rc = buddy::tools::parse_args(app, argc, argv)) return *rc;
   o.huge_pages = g_huge_pages = !no_huge;
+  o.lookahead = !no_lookahead;
   o.mixed_memory = *buddy::tools::parse_size(mixed_memory);
   buddy::kv::StoreConfig mixed_cfg;
   mixed_cfg.partitions = o.mixed_partitions;
