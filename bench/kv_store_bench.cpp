@@ -113,7 +113,7 @@ std::uint64_t load64(std::string_view v) {
   std::uint64_t x = 0;
   if (v.size() == sizeof x) {  // the benchmark's values (a fixed-size copy, no memcpy call)
     std::memcpy(&x, v.data(), sizeof x);
-  } else {
+  } else if (!v.empty()) {  // a SET's answer has no value (and no data pointer)
     std::memcpy(&x, v.data(), std::min(v.size(), sizeof x));
   }
   return x;
