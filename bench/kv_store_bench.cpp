@@ -3,10 +3,12 @@
 // and absl::flat_hash_map<uint64_t, uint64_t>, one core each, measured in the same run. Both
 // read their request keys from the same pre-generated stream; the buddy side also computes the
 // xxh3 hash of each key inside the timed loop (the client's job, counted here anyway unless
-// --prehashed). Both use transparent huge pages unless --no-huge-pages. Reports the median of
-// --repeat runs and the memory per item (buddy: index + item pages + allocator metadata; absl: ctrl
-// bytes + slots), and, for a mixed-size distribution (SizeMix), the bytes in use per key + value
-// byte stored (--mixed-keys; buddy: stats().memory, absl<string, string>: malloc heap bytes).
+// --prehashed). Both use transparent huge pages unless --no-huge-pages. Runs --repeat interleaved
+// pairs (buddy, then absl) and reports each side's median rate and the median and range of the
+// pairs' ratios (as buddykv-queue-bench does), and the memory per item (buddy: index + item pages +
+// allocator metadata; absl: ctrl bytes + slots), and, for a mixed-size distribution (SizeMix), the
+// bytes in use per key + value byte stored (--mixed-keys; buddy: stats().memory, absl<string,
+// string>: malloc heap bytes).
 #include <absl/container/flat_hash_map.h>
 #include <malloc.h>
 #include <sys/mman.h>
@@ -40,13 +42,17 @@ using buddy::kv::Status;
 struct Options {
   std::vector<std::uint64_t> keys{1'000'000, 10'000'000};
   std::uint64_t ops = 10'000'000;
-  int repeat = 3;
+  int repeat = 5;
+  std::vector<std::string> dists{"uniform", "zipf"};  // --dist
+  std::vector<std::string> op_names{"get", "set"};    // --op
+  std::string only;  // --only buddy|absl: one side's runs alone (for perf stat); no ratio
   std::size_t batch = 32;
   double theta = 0.99;
   double budget = 40;  // bytes per item given to the buddy store
   bool huge_pages = true;
   int cpu = -1;
   bool json = false;
+  bool lookahead = true;              // prefetch the next batch's buckets before running this one
   bool prehashed = false;             // hashes computed before the timed loop (by "the client")
   std::uint64_t mixed_keys = 10'000;  // mixed-size memory run (0: skip)
   std::uint32_t mixed_partitions = 4;
@@ -107,7 +113,7 @@ std::uint64_t load64(std::string_view v) {
   std::uint64_t x = 0;
   if (v.size() == sizeof x) {  // the benchmark's values (a fixed-size copy, no memcpy call)
     std::memcpy(&x, v.data(), sizeof x);
-  } else {
+  } else if (!v.empty()) {  // a SET's answer has no value (and no data pointer)
     std::memcpy(&x, v.data(), std::min(v.size(), sizeof x));
   }
   return x;
@@ -125,22 +131,34 @@ volatile std::uint64_t g_sink;
 // `hashes` is empty (hash each key inside the timed loop) or holds key_hash of every stream key.
 double buddy_run(buddy::kv::Partition& p, const std::vector<std::uint64_t>& stream,
                  const std::vector<std::uint64_t>& hashes, Op op, std::size_t batch,
-                 const std::array<std::uint64_t, 64>& vals) {
-  std::vector<Request> reqs(batch);
-  std::uint64_t ok = 0, sum = 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < stream.size(); i += batch) {
+                 const std::array<std::uint64_t, 64>& vals, bool lookahead) {
+  // Two request buffers: batch k + 1 is built (and, with lookahead, its buckets prefetched)
+  // before batch k runs, as a server that holds its next burst can.
+  std::array<std::vector<Request>, 2> reqs{std::vector<Request>(batch),
+                                           std::vector<Request>(batch)};
+  auto build = [&](std::size_t i, std::vector<Request>& into) {
     const std::size_t n = std::min(batch, stream.size() - i);
     for (std::size_t j = 0; j < n; ++j) {
       const std::string_view key = bytes_of(stream[i + j]);
-      reqs[j] = {op, hashes.empty() ? buddy::kv::key_hash(key) : hashes[i + j], key,
+      into[j] = {op, hashes.empty() ? buddy::kv::key_hash(key) : hashes[i + j], key,
                  op == Op::set ? bytes_of(vals[(i + j) & 63]) : std::string_view{}};
     }
-    p.execute(std::span<const Request>(reqs.data(), n),
-              [&](std::size_t, Status s, std::string_view v) {
-                ok += s == Status::ok;
-                sum += load64(v);
-              });
+    return std::span<const Request>(into.data(), n);
+  };
+  std::uint64_t ok = 0, sum = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::span<const Request> cur = build(0, reqs[0]);
+  for (std::size_t i = 0, k = 0; i < stream.size(); i += batch, k ^= 1) {
+    std::span<const Request> next;
+    if (i + batch < stream.size()) {
+      next = build(i + batch, reqs[k ^ 1]);
+      if (lookahead) p.prefetch(next);
+    }
+    p.execute(cur, [&](std::size_t, Status s, std::string_view v) {
+      ok += s == Status::ok;
+      sum += load64(v);
+    });
+    cur = next;
   }
   const double t = seconds_since(t0);
   g_sink = sum;
@@ -190,21 +208,26 @@ struct Row {
   const char* dist;
   const char* op;
   double buddy_mops, absl_mops, buddy_bpi, absl_bpi;
+  buddy::tools::Spread pair;  // buddy / absl of each back-to-back pair of runs
 };
 
-void print_json(const char* impl, const Row& r, double mops, double bpi) {
+void print_json(const char* impl, const Row& r, double mops, double bpi, bool ratio) {
   using buddy::base::json::Fixed;
   buddy::base::json::Writer w;
   w.begin_object().member("impl", impl).member("op", r.op).member("keys", r.keys);
   w.member("dist", r.dist).member("mops", Fixed{mops, 2}).member("bytes_per_item", Fixed{bpi, 2});
+  if (ratio) {
+    w.member("pair_ratio_median", Fixed{r.pair.median, 2});
+    w.member("pair_ratio_min", Fixed{r.pair.min, 2}).member("pair_ratio_max", Fixed{r.pair.max, 2});
+  }
   std::printf("%s\n", w.end_object().str().c_str());
   std::fflush(stdout);
 }
 
 void print_row(const Row& r) {
-  std::printf("%10llu  %-7s  %-3s  %11.2f  %10.2f  %7.2fx  %13.1f  %12.1f\n",
+  std::printf("%10llu  %-7s  %-3s  %11.2f  %10.2f  %7.2fx  [%.2f-%.2f]  %13.1f  %12.1f\n",
               static_cast<unsigned long long>(r.keys), r.dist, r.op, r.buddy_mops, r.absl_mops,
-              r.buddy_mops / r.absl_mops, r.buddy_bpi, r.absl_bpi);
+              r.pair.median, r.pair.min, r.pair.max, r.buddy_bpi, r.absl_bpi);
   std::fflush(stdout);
 }
 
@@ -224,7 +247,8 @@ void run_keys(const Options& o, std::uint64_t n) {
   cfg.huge_pages = o.huge_pages;
   buddy::kv::Store store(cfg);
   buddy::kv::Partition& part = store.partition(0);
-  buddy_run(part, keys, {}, Op::set, o.batch, vals);  // load (throws if the budget is too small)
+  // Load (throws if the budget is too small).
+  buddy_run(part, keys, {}, Op::set, o.batch, vals, o.lookahead);
   const double buddy_bpi =
       static_cast<double>(part.stats().memory) / static_cast<double>(part.stats().items);
 
@@ -236,26 +260,32 @@ void run_keys(const Options& o, std::uint64_t n) {
   const buddy::kv::ZipfGenerator zipf(n, o.theta);
   std::mt19937_64 rng(n);
   std::vector<std::uint64_t> stream(o.ops);
-  for (const char* dist : {"uniform", "zipf"}) {
-    const bool uniform = std::strcmp(dist, "uniform") == 0;
+  for (const std::string& dist_name : o.dists) {
+    const char* dist = dist_name.c_str();
+    const bool uniform = dist_name == "uniform";
     for (auto& s : stream) s = keys[uniform ? rng() % n : zipf.scrambled(rng)];
     std::vector<std::uint64_t> hashes;
     if (o.prehashed) {
       hashes.reserve(stream.size());
       for (const std::uint64_t& k : stream) hashes.push_back(buddy::kv::key_hash(bytes_of(k)));
     }
-    for (const Op op : {Op::get, Op::set}) {
-      std::vector<double> tb, ta;
-      for (int r = 0; r < o.repeat; ++r) {  // interleaved, so drift hits both alike
-        tb.push_back(buddy_run(part, stream, hashes, op, o.batch, vals));
-        ta.push_back(absl_run(m, stream, op, vals));
-      }
+    for (const std::string& op_name : o.op_names) {
+      const Op op = op_name == "get" ? Op::get : Op::set;
+      // Interleaved pairs (buddy, absl), so drift hits both alike; the ratio reported is the
+      // median of the pairs' ratios, with their range beside it.
+      std::vector<double> rb, ra;
       const double ops = static_cast<double>(o.ops) / 1e6;
-      Row row{n,         dist,    op == Op::get ? "get" : "set", ops / median(tb), ops / median(ta),
-              buddy_bpi, absl_bpi};
+      for (int r = 0; r < o.repeat; ++r) {
+        rb.push_back(o.only == "absl"
+                         ? 0
+                         : ops / buddy_run(part, stream, hashes, op, o.batch, vals, o.lookahead));
+        ra.push_back(o.only == "buddy" ? 0 : ops / absl_run(m, stream, op, vals));
+      }
+      Row row{n,         dist,     op == Op::get ? "get" : "set",    median(rb), median(ra),
+              buddy_bpi, absl_bpi, buddy::tools::pair_ratios(rb, ra)};
       if (o.json) {
-        print_json("buddy", row, row.buddy_mops, row.buddy_bpi);
-        print_json("absl", row, row.absl_mops, row.absl_bpi);
+        print_json("buddy", row, row.buddy_mops, row.buddy_bpi, true);
+        print_json("absl", row, row.absl_mops, row.absl_bpi, false);
       } else {
         print_row(row);
       }
@@ -344,8 +374,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(std::uint64_t{1000}, std::uint64_t{200'000'000}));
   app.add_option("--ops,-n", o.ops, "operations per run")
       ->check(CLI::Range(std::uint64_t{1000}, std::uint64_t{1'000'000'000}));
-  app.add_option("--repeat", o.repeat, "runs per point; the median is reported")
+  app.add_option(
+         "--repeat", o.repeat,
+         "interleaved (buddy, absl) pairs of runs per point; medians and the pair-ratio range")
       ->check(CLI::Range(1, 100));
+  app.add_option("--dist", o.dists, "key distributions (comma separated)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"uniform", "zipf"}));
+  app.add_option("--op", o.op_names, "operations (comma separated)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"get", "set"}));
+  app.add_option("--only", o.only, "run one side alone (for perf stat; the other reads 0)")
+      ->check(CLI::IsMember({"buddy", "absl"}));
   app.add_option("--batch", o.batch, "buddy requests per execute() call")
       ->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
   app.add_option("--theta", o.theta, "Zipf skew")->check(CLI::Range(0.01, 0.999));
@@ -355,6 +395,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(-1, 4095))
       ->check([](const std::string& s) { return buddy::tools::check_usable_cpu(s); });
   app.add_flag("--no-huge-pages", no_huge, "no transparent huge pages for either side");
+  bool no_lookahead = false;
+  app.add_flag("--no-lookahead", no_lookahead,
+               "do not prefetch the next batch's buckets (Partition::prefetch) before each batch");
   app.add_flag("--prehashed", o.prehashed,
                "hash the keys before the timed loop, as the client does (default: in the loop)");
   app.add_option("--mixed-keys", o.mixed_keys,
@@ -369,6 +412,7 @@ int main(int argc, char** argv) {
   app.name("buddykv-store-bench");
   if (auto rc = buddy::tools::parse_args(app, argc, argv)) return *rc;
   o.huge_pages = g_huge_pages = !no_huge;
+  o.lookahead = !no_lookahead;
   o.mixed_memory = *buddy::tools::parse_size(mixed_memory);
   buddy::kv::StoreConfig mixed_cfg;
   mixed_cfg.partitions = o.mixed_partitions;
@@ -384,11 +428,12 @@ int main(int argc, char** argv) {
     if (!o.json) {
       std::printf(
           "buddy kv store (store mode, batch %zu, xxh3 %s) vs absl::flat_hash_map: "
-          "8 B keys / 8 B values, one core, median of %d x %llu ops, huge pages %s\n",
+          "8 B keys / 8 B values, one core, %d interleaved pairs of %llu ops (median rates; "
+          "ratio: median of the pairs' ratios [min-max]), huge pages %s\n",
           o.batch, o.prehashed ? "precomputed" : "in the loop", o.repeat,
           static_cast<unsigned long long>(o.ops), o.huge_pages ? "on" : "off");
-      std::printf("%10s  %-7s  %-3s  %11s  %10s  %8s  %13s  %12s\n", "keys", "dist", "op",
-                  "buddy Mops", "absl Mops", "ratio", "buddy B/item", "absl B/item");
+      std::printf("%10s  %-7s  %-3s  %11s  %10s  %8s  %11s  %13s  %12s\n", "keys", "dist", "op",
+                  "buddy Mops", "absl Mops", "ratio", "[min-max]", "buddy B/item", "absl B/item");
     }
     for (const std::uint64_t n : o.keys) run_keys(o, n);
     if (o.mixed_keys > 0) run_mixed(o);

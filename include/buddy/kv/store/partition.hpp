@@ -146,6 +146,14 @@ class alignas(64) Partition {
     publish();
   }
 
+  // Prefetches the buckets of requests that the next execute() will run (the caller's next
+  // batch), to be called before running the current one: the next batch then starts with its
+  // buckets on their way instead of waiting for them first, so the pipeline spans batches. A
+  // hint: it changes nothing (owner thread only, as it reads the index).
+  void prefetch(std::span<const Request> next) const noexcept {
+    for (const Request& q : next) detail::prefetch(bucket_of(q.hash));
+  }
+
   // Any thread.
   StatsSnapshot stats() const noexcept { return shared_.read(); }
 
