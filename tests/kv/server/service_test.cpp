@@ -503,6 +503,105 @@ TEST(Service, AServerStallCostsOneProbeNotTheWindow) {
   }
 }
 
+// Lets `allow` answer datagrams through, then hides the rest until a set time (a stall of the
+// server right after it answered the first of a burst).
+class StallAfter final : public wire::BurstTransport {
+ public:
+  StallAfter(std::unique_ptr<wire::BurstTransport> t, std::size_t allow,
+             std::chrono::steady_clock::time_point until)
+      : t_(std::move(t)), allow_(allow), until_(until) {}
+  std::size_t recv_burst(std::span<wire::Datagram> out, std::chrono::microseconds wait) override {
+    const auto now = std::chrono::steady_clock::now();
+    if (passed_ < allow_) {
+      const std::size_t n = t_->recv_burst(out.first(std::min(out.size(), allow_ - passed_)), wait);
+      passed_ += n;
+      return n;
+    }
+    if (now < until_) {
+      std::this_thread::sleep_for(
+          std::min<std::chrono::steady_clock::duration>(wait, until_ - now));
+      return 0;
+    }
+    return t_->recv_burst(out, wait);
+  }
+  std::size_t send_burst(std::span<const wire::Datagram> d) override { return t_->send_burst(d); }
+  wire::Endpoint local() const override { return t_->local(); }
+  void arm(std::size_t allow, std::chrono::steady_clock::time_point until) {
+    passed_ = 0;
+    allow_ = allow;
+    until_ = until;
+  }
+
+ private:
+  std::unique_ptr<wire::BurstTransport> t_;
+  std::size_t allow_;
+  std::chrono::steady_clock::time_point until_;
+  std::size_t passed_ = 0;
+};
+
+// Requests submitted back to back share one clock reading (Client's kClockReuse), but every copy
+// still carries its own, increasing timestamp: when the server answers the first of 16 datagrams
+// and then stalls, the other 15 were sent after the one answered, so they wait behind one probe
+// instead of each being resent as if lost (which equal timestamps made them: 15 retransmissions
+// and more).
+TEST(Service, RequestsSharingAClockReadingAreStillOrderedForTheStallCheck) {
+  wire::FakeNetwork net({.seed = 11});
+  ServerConfig cfg = small_config(1, 1);
+  Server s(cfg, [&](std::uint16_t port) { return net.bind(port); });
+  s.start();
+  ClientConfig cc = client_for(s);
+  cc.window = 64;
+  cc.batch = 1;  // one request per datagram: 16 datagrams
+  cc.min_timeout = 2ms;
+  cc.hello_timeout = 5s;
+  auto t =
+      std::make_unique<StallAfter>(net.bind(), SIZE_MAX, std::chrono::steady_clock::time_point{});
+  StallAfter* stall = t.get();
+  Client c(cc, std::move(t));
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(c.get("warm").status, Status::not_found);  // round trips
+  const ClientCounters before = c.counters();
+  stall->arm(1, std::chrono::steady_clock::now() + 30ms);
+  for (int i = 0; i < 16; ++i) {
+    std::string key = "r";
+    key += std::to_string(i);
+    ASSERT_TRUE(c.submit(Opcode::get, key, {}, static_cast<std::uint64_t>(i)));
+  }
+  const auto got = drain(c);
+  ASSERT_EQ(got.size(), 16u);
+  for (const auto& [tag, r] : got) ASSERT_EQ(r.first.status, Status::not_found) << tag;
+  const ClientCounters& k = c.counters();
+  EXPECT_GE(k.held - before.held, 14u);  // the 15 behind the answered one wait for the probe
+  EXPECT_LE(k.retries - before.retries, 8u) << "the probe's retransmissions only";
+}
+
+// A request's timeout counts from when its datagram left, not from submit(): a client thread that
+// is held up between the two (descheduled, or busy with its own work) for longer than the
+// timeout does not resend what it has only just sent.
+TEST(Service, TimeBetweenSubmitAndSendDoesNotCountAgainstTheTimeout) {
+  wire::FakeNetwork net({.seed = 13});
+  ServerConfig cfg = small_config(1, 1);
+  Server s(cfg, [&](std::uint16_t port) { return net.bind(port); });
+  s.start();
+  ClientConfig cc = client_for(s);
+  cc.window = 256;
+  cc.min_timeout = 20ms;  // the answers come well within it, even under the sanitizers
+  cc.hello_timeout = 5s;
+  Client c(cc, net.bind());
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(c.get("warm").status, Status::not_found);  // round trips
+  const ClientCounters before = c.counters();
+  for (int i = 0; i < 256; ++i) {
+    std::string key = "d";
+    key += std::to_string(i);
+    ASSERT_TRUE(c.submit(Opcode::set, key, std::to_string(i), static_cast<std::uint64_t>(i)));
+  }
+  std::this_thread::sleep_for(100ms);  // past the timeout before anything was sent
+  const auto got = drain(c);
+  ASSERT_EQ(got.size(), 256u);
+  for (const auto& [tag, r] : got) ASSERT_EQ(r.first.status, Status::ok) << tag;
+  EXPECT_EQ(c.counters().retries - before.retries, 0u);
+  EXPECT_EQ(c.counters().held - before.held, 0u);
+}
+
 // The members of the JSON object that follows "key": (no nesting inside), e.g. a drops object.
 std::string object_after(const std::string& js, const std::string& key) {
   const auto at = js.find("\"" + key + "\":{");
