@@ -222,7 +222,9 @@ bool Client::submit(wire::Opcode op, std::string_view key, std::string_view valu
   }
   base::copy_bytes(b, key.data(), key.size());
   base::copy_bytes(b + key.size(), value.data(), value.size());
-  enqueue(s, sl.ts, hash);
+  // From the caller's bytes, not the slot's copy just written: that line may still be on its
+  // way into the cache (1024 slots' bytes are 48 KiB), and reading it back waits for it.
+  enqueue(s, sl.ts, hash, key, value);
   return true;
 }
 
@@ -252,14 +254,12 @@ void Client::close(std::size_t lane) {
   o.buf = UINT32_MAX;
 }
 
-void Client::enqueue(std::uint32_t s, std::uint64_t sent, std::uint64_t hash) {
+void Client::enqueue(std::uint32_t s, std::uint64_t sent, std::uint64_t hash, std::string_view key,
+                     std::string_view value) {
   Slot& sl = slots_[s];
   const std::size_t lane = std::size_t{sl.port} * kLanes + (sl.op == wire::Opcode::set ? 1 : 0);
   if (out_[lane].buf == UINT32_MAX) open(lane);
   PortOut* o = &out_[lane];
-  const std::string_view bytes = request_bytes(s);
-  const std::string_view key = bytes.substr(0, sl.key_len);
-  const std::string_view value = bytes.substr(sl.key_len);
   const bool at_batch = cfg_.batch != 0 && o->w.count() >= cfg_.batch;
   // Each copy carries its own send time, which the server echoes: an answer then tells which
   // copy it answers, so a retransmission the original's answer overtook is seen as spurious.
@@ -419,7 +419,9 @@ void Client::retry(std::uint32_t s, std::uint64_t now) {
   if (cfg_.rehello_after != 0 && sl.retries >= cfg_.rehello_after) ask_hello(now);
   // Into this port's open datagram, with the new requests; sent by the next flush. The key's hash
   // is computed again (a retransmission is rare; the slot stays small without it).
-  enqueue(s, next_stamp(now), wire::key_hash(request_bytes(s).substr(0, sl.key_len)));
+  const std::string_view bytes = request_bytes(s);
+  const std::string_view key = bytes.substr(0, sl.key_len);
+  enqueue(s, next_stamp(now), wire::key_hash(key), key, bytes.substr(sl.key_len));
 }
 
 std::size_t Client::receive(std::chrono::microseconds wait) {

@@ -216,9 +216,10 @@ class Client {
             std::uint64_t& next);
   void time_out(std::uint32_t slot, std::uint64_t now);
   std::string control(wire::Command cmd, wire::ControlResponse& resp);
-  // Packs the slot's request into its port's open datagram; `sent` is this copy's timestamp,
-  // hash the key's.
-  void enqueue(std::uint32_t slot, std::uint64_t sent, std::uint64_t hash);
+  // Packs the slot's request (key and value: its bytes) into its port's open datagram; `sent`
+  // is this copy's timestamp, hash the key's.
+  void enqueue(std::uint32_t slot, std::uint64_t sent, std::uint64_t hash, std::string_view key,
+               std::string_view value);
   // Datagrams being filled: one per serving port and lane (lane = port * kLanes + is_set).
   static constexpr std::size_t kLanes = 2;
   void open(std::size_t lane);
