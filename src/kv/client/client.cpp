@@ -99,6 +99,8 @@ Client::Client(ClientConfig cfg, std::unique_ptr<wire::BurstTransport> transport
   free_.reserve(cfg_.window);
   for (std::size_t i = cfg_.window; i-- > 0;) free_.push_back(static_cast<std::uint32_t>(i));
   out_.resize(map_.ports.size() * kLanes);
+  give_up_ns_ = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.give_up).count());
   const auto ns = [](std::chrono::microseconds us) {
     return static_cast<std::uint64_t>(us.count()) * 1000;
   };
@@ -127,13 +129,15 @@ std::string_view Client::request_bytes(std::uint32_t s) const {
 
 // Reading the clock costs as much as the rest of a submit on some virtual machines, so requests
 // submitted back to back share one reading for up to kClockReuse of them (a few microseconds).
+// The stamps are made unique (next_stamp): one nanosecond apart within a reading.
 std::uint64_t Client::clock_ns() {
   if (now_uses_ == 0 || now_uses_ >= kClockReuse) {
-    now_cache_ = now_ns();
     now_uses_ = 0;
+    ++now_uses_;
+    return next_stamp(now_ns());
   }
   ++now_uses_;
-  return now_cache_;
+  return next_stamp(0);
 }
 
 std::string Client::control(wire::Command cmd, wire::ControlResponse& resp) {
@@ -218,7 +222,9 @@ bool Client::submit(wire::Opcode op, std::string_view key, std::string_view valu
   }
   base::copy_bytes(b, key.data(), key.size());
   base::copy_bytes(b + key.size(), value.data(), value.size());
-  enqueue(s, sl.ts, hash);
+  // From the caller's bytes, not the slot's copy just written: that line may still be on its
+  // way into the cache (1024 slots' bytes are 48 KiB), and reading it back waits for it.
+  enqueue(s, sl.ts, hash, key, value);
   return true;
 }
 
@@ -248,14 +254,12 @@ void Client::close(std::size_t lane) {
   o.buf = UINT32_MAX;
 }
 
-void Client::enqueue(std::uint32_t s, std::uint64_t sent, std::uint64_t hash) {
+void Client::enqueue(std::uint32_t s, std::uint64_t sent, std::uint64_t hash, std::string_view key,
+                     std::string_view value) {
   Slot& sl = slots_[s];
   const std::size_t lane = std::size_t{sl.port} * kLanes + (sl.op == wire::Opcode::set ? 1 : 0);
   if (out_[lane].buf == UINT32_MAX) open(lane);
   PortOut* o = &out_[lane];
-  const std::string_view bytes = request_bytes(s);
-  const std::string_view key = bytes.substr(0, sl.key_len);
-  const std::string_view value = bytes.substr(sl.key_len);
   const bool at_batch = cfg_.batch != 0 && o->w.count() >= cfg_.batch;
   // Each copy carries its own send time, which the server echoes: an answer then tells which
   // copy it answers, so a retransmission the original's answer overtook is seen as spurious.
@@ -269,20 +273,40 @@ void Client::enqueue(std::uint32_t s, std::uint64_t sent, std::uint64_t hash) {
   const auto level = static_cast<unsigned>(std::min<std::size_t>(sl.retries, kBackoffLevels - 1));
   sl.tx = sent;
   PortTimers& pt = timers_[sl.port];
+  // Its deadline counts from the send (flush() stamps it), not from now.
   pt.q[level].push_back({s, sl.id, sent});
   pt.busy |= 1u << level;
-  next_deadline_ns_ = std::min(next_deadline_ns_, sent + pt.rto.timeout_ns(level));
+  ++pt.fresh[level];
+  pt.fresh_levels |= 1u << level;
 }
 
 void Client::flush() {
   for (std::size_t p = 0; p < out_.size(); ++p) close(p);
-  if (tx_.empty()) return;
-  const std::size_t sent = t_->send_burst(tx_);
-  ctr_.datagrams_out += sent;
-  ctr_.send_failures += tx_.size() - sent;  // lost: their requests time out and are retried
-  for (std::uint32_t b : tx_bufs_) free_bufs_.push_back(b);
-  tx_.clear();
-  tx_bufs_.clear();
+  if (!tx_.empty()) {
+    const std::size_t sent = t_->send_burst(tx_);
+    ctr_.datagrams_out += sent;
+    ctr_.send_failures += tx_.size() - sent;  // lost: their requests time out and are retried
+    for (std::uint32_t b : tx_bufs_) free_bufs_.push_back(b);
+    tx_.clear();
+    tx_bufs_.clear();
+  }
+  bool fresh = false;
+  for (const PortTimers& pt : timers_) fresh |= pt.fresh_levels != 0;
+  if (fresh) stamp_fresh(now_ns());
+}
+
+void Client::stamp_fresh(std::uint64_t sent) {
+  for (PortTimers& pt : timers_) {
+    for (std::uint32_t m = pt.fresh_levels; m != 0; m &= m - 1) {
+      const auto level = static_cast<unsigned>(__builtin_ctz(m));
+      RingFifo<Deadline>& q = pt.q[level];
+      const std::size_t n = std::min<std::size_t>(pt.fresh[level], q.size());
+      for (std::size_t i = 0; i < n; ++i) q.from_back(i).sent_ns = sent;
+      pt.fresh[level] = 0;
+      next_deadline_ns_ = std::min(next_deadline_ns_, sent + pt.rto.timeout_ns(level));
+    }
+    pt.fresh_levels = 0;
+  }
 }
 
 Client::Ready& Client::complete(std::uint32_t s) {
@@ -341,13 +365,15 @@ bool Client::probe_out(const PortTimers& pt) const noexcept {
 
 void Client::hold(PortTimers& pt, unsigned level, const Deadline& d, std::uint64_t now,
                   std::uint64_t& next) {
-  const auto give_up_ns = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.give_up).count());
   const unsigned up = std::min<unsigned>(level + 1, kBackoffLevels - 1);
-  if (level == up && now - slots_[d.slot].ts >= give_up_ns) return time_out(d.slot, now);
+  if (level == up && past_give_up(slots_[d.slot].ts, now)) return time_out(d.slot, now);
   ++ctr_.held;
+  // Fresh too, as if sent by the next flush: the last fresh[up] entries of q[up] stay the ones
+  // pushed since the last flush, whatever their mix of retries and holds.
   pt.q[up].push_back({d.slot, d.id, now});
   pt.busy |= 1u << up;
+  ++pt.fresh[up];
+  pt.fresh_levels |= 1u << up;
   next = std::min(next, now + pt.rto.timeout_ns(up));
 }
 
@@ -387,15 +413,15 @@ void Client::take_hello(const wire::Datagram& d) {
 
 void Client::retry(std::uint32_t s, std::uint64_t now) {
   Slot& sl = slots_[s];
-  const auto give_up_ns = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(cfg_.give_up).count());
-  if (sl.retries >= cfg_.max_retries && now - sl.ts >= give_up_ns) return time_out(s, now);
+  if (sl.retries >= cfg_.max_retries && past_give_up(sl.ts, now)) return time_out(s, now);
   ++sl.retries;
   ++ctr_.retries;
   if (cfg_.rehello_after != 0 && sl.retries >= cfg_.rehello_after) ask_hello(now);
   // Into this port's open datagram, with the new requests; sent by the next flush. The key's hash
   // is computed again (a retransmission is rare; the slot stays small without it).
-  enqueue(s, now, wire::key_hash(request_bytes(s).substr(0, sl.key_len)));
+  const std::string_view bytes = request_bytes(s);
+  const std::string_view key = bytes.substr(0, sl.key_len);
+  enqueue(s, next_stamp(now), wire::key_hash(key), key, bytes.substr(sl.key_len));
 }
 
 std::size_t Client::receive(std::chrono::microseconds wait) {
@@ -535,6 +561,8 @@ std::vector<Client::Abandoned> Client::abandon() {
   for (PortTimers& pt : timers_) {
     for (auto& q : pt.q) q.clear();
     pt.busy = 0;
+    pt.fresh.fill(0);
+    pt.fresh_levels = 0;
   }
   next_deadline_ns_ = UINT64_MAX;
   return out;

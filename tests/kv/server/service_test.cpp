@@ -440,14 +440,39 @@ TEST(Service, AnswersWaitingAfterAStallAreTakenNotRetransmitted) {
   }
 }
 
+// One server thread with one partition on the fake network, and its first 100 round trips
+// for a client (the rto then follows the measured round trip, at its floor).
+struct OneThreadServer {
+  explicit OneThreadServer(std::uint64_t seed)
+      : net({.seed = seed}),
+        s(small_config(1, 1), [this](std::uint16_t p) { return net.bind(p); }) {
+    s.start();
+  }
+  wire::FakeNetwork net;
+  Server s;
+};
+
+void warm_up(Client& c) {
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(c.get("warm").status, Status::not_found);
+}
+
 // Hides every answer from the client until a set time (a stall of the server or of the path):
-// the datagrams wait in the fake network meanwhile.
+// the datagrams wait in the fake network meanwhile. With `allow`, that many answer datagrams
+// come through first (the server answered them, then stalled).
 class StallReceive final : public wire::BurstTransport {
  public:
   explicit StallReceive(std::unique_ptr<wire::BurstTransport> t) : t_(std::move(t)) {}
-  void stall_until(std::chrono::steady_clock::time_point t) { until_ = t; }
+  void stall_until(std::chrono::steady_clock::time_point t, std::size_t allow = 0) {
+    until_ = t;
+    allow_ = allow;
+  }
   std::size_t recv_burst(std::span<wire::Datagram> out, std::chrono::microseconds wait) override {
     const auto now = std::chrono::steady_clock::now();
+    if (allow_ > 0) {
+      const std::size_t n = t_->recv_burst(out.first(std::min(out.size(), allow_)), wait);
+      allow_ -= n;
+      return n;
+    }
     if (now < until_) {
       std::this_thread::sleep_for(
           std::min<std::chrono::steady_clock::duration>(wait, until_ - now));
@@ -461,25 +486,32 @@ class StallReceive final : public wire::BurstTransport {
  private:
   std::unique_ptr<wire::BurstTransport> t_;
   std::chrono::steady_clock::time_point until_{};
+  std::size_t allow_ = 0;
 };
+
+// A warmed-up client of srv whose answers `stall` can hide, with a 2 ms floor.
+std::unique_ptr<Client> stallable_client(OneThreadServer& srv, ClientConfig cc,
+                                         StallReceive*& stall) {
+  cc.min_timeout = 2ms;
+  cc.hello_timeout = 5s;
+  auto t = std::make_unique<StallReceive>(srv.net.bind());
+  stall = t.get();
+  auto c = std::make_unique<Client>(cc, std::move(t));
+  warm_up(*c);
+  return c;
+}
 
 // The server answers nothing for 60 ms while a whole window is out (a stall, as a VM's vCPU being
 // taken away gives): the timeouts pass, but since nothing sent since was answered, one request
 // (the probe) is resent with backoff and the rest wait for it unsent; when the answers come, the
 // window completes with a handful of retransmissions, not 1024 of them.
 TEST(Service, AServerStallCostsOneProbeNotTheWindow) {
-  wire::FakeNetwork net({.seed = 9});
-  ServerConfig cfg = small_config(1, 1);
-  Server s(cfg, [&](std::uint16_t port) { return net.bind(port); });
-  s.start();
-  ClientConfig cc = client_for(s);
+  OneThreadServer srv(9);
+  ClientConfig cc = client_for(srv.s);
   cc.window = 1024;
-  cc.min_timeout = 2ms;
-  cc.hello_timeout = 5s;
-  auto t = std::make_unique<StallReceive>(net.bind());
-  StallReceive* stall = t.get();
-  Client c(cc, std::move(t));
-  for (int i = 0; i < 100; ++i) ASSERT_EQ(c.get("warm").status, Status::not_found);  // round trips
+  StallReceive* stall = nullptr;
+  const auto client = stallable_client(srv, cc, stall);
+  Client& c = *client;
   const ClientCounters before = c.counters();
   stall->stall_until(std::chrono::steady_clock::now() + 60ms);
   for (int i = 0; i < 1024; ++i) {
@@ -501,6 +533,59 @@ TEST(Service, AServerStallCostsOneProbeNotTheWindow) {
     key += std::to_string(i);
     ASSERT_EQ(c.get(key).value, std::to_string(i * 5));
   }
+}
+
+// Requests submitted back to back share one clock reading (Client's kClockReuse), but every copy
+// still carries its own, increasing timestamp: when the server answers the first of 16 datagrams
+// and then stalls, the other 15 were sent after the one answered, so they wait behind one probe
+// instead of each being resent as if lost (which equal timestamps made them: 15 retransmissions
+// and more).
+TEST(Service, RequestsSharingAClockReadingAreStillOrderedForTheStallCheck) {
+  OneThreadServer srv(11);
+  ClientConfig cc = client_for(srv.s);
+  cc.window = 64;
+  cc.batch = 1;  // one request per datagram: 16 datagrams
+  StallReceive* stall = nullptr;
+  const auto client = stallable_client(srv, cc, stall);
+  Client& c = *client;
+  const ClientCounters before = c.counters();
+  stall->stall_until(std::chrono::steady_clock::now() + 30ms, 1);
+  for (int i = 0; i < 16; ++i) {
+    std::string key = "r";
+    key += std::to_string(i);
+    ASSERT_TRUE(c.submit(Opcode::get, key, {}, static_cast<std::uint64_t>(i)));
+  }
+  const auto got = drain(c);
+  ASSERT_EQ(got.size(), 16u);
+  for (const auto& [tag, r] : got) ASSERT_EQ(r.first.status, Status::not_found) << tag;
+  const ClientCounters& k = c.counters();
+  EXPECT_GE(k.held - before.held, 14u);  // the 15 behind the answered one wait for the probe
+  EXPECT_LE(k.retries - before.retries, 8u) << "the probe's retransmissions only";
+}
+
+// A request's timeout counts from when its datagram left, not from submit(): a client thread that
+// is held up between the two (descheduled, or busy with its own work) for longer than the
+// timeout does not resend what it has only just sent.
+TEST(Service, TimeBetweenSubmitAndSendDoesNotCountAgainstTheTimeout) {
+  OneThreadServer srv(13);
+  ClientConfig cc = client_for(srv.s);
+  cc.window = 256;
+  cc.min_timeout = 20ms;  // the answers come well within it, even under the sanitizers
+  cc.hello_timeout = 5s;
+  Client c(cc, srv.net.bind());
+  warm_up(c);
+  const ClientCounters before = c.counters();
+  for (int i = 0; i < 256; ++i) {
+    std::string key = "d";
+    key += std::to_string(i);
+    ASSERT_TRUE(c.submit(Opcode::set, key, std::to_string(i), static_cast<std::uint64_t>(i)));
+  }
+  std::this_thread::sleep_for(100ms);  // past the timeout before anything was sent
+  const auto got = drain(c);
+  ASSERT_EQ(got.size(), 256u);
+  for (const auto& [tag, r] : got) ASSERT_EQ(r.first.status, Status::ok) << tag;
+  EXPECT_EQ(c.counters().retries - before.retries, 0u);
+  EXPECT_EQ(c.counters().held - before.held, 0u);
 }
 
 // The members of the JSON object that follows "key": (no nesting inside), e.g. a drops object.

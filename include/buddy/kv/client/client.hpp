@@ -13,6 +13,7 @@
 //   std::size_t n = c.poll(done, std::chrono::milliseconds(1));
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -173,7 +174,9 @@ class Client {
   struct Deadline {
     std::uint32_t slot;
     std::uint64_t id;
-    std::uint64_t sent_ns;  // this transmission; it expires at sent_ns + rto.timeout_ns(level)
+    // This transmission: when flush() sent its datagram (or, held, when it was held); it
+    // expires at sent_ns + rto.timeout_ns(level).
+    std::uint64_t sent_ns;
   };
   // Retransmissions back off exponentially: level = min(retries, kBackoffLevels - 1). One FIFO
   // per port and level holds that port's requests in the order sent, so with the port's current
@@ -193,7 +196,18 @@ class Client {
     std::uint64_t newest_answered = 0;  // the latest send time of a copy this port answered
     std::uint32_t probe_slot = 0;       // the probe resent while the port was silent
     std::uint64_t probe_id = 0;         // its request id (0: none)
+    // Entries pushed since the last flush(), per level (the last fresh[L] of q[L]): flush()
+    // stamps them with the time their datagrams left, so time spent between submit() and the
+    // send (this thread descheduled, or busy) does not count against the timeout.
+    std::array<std::uint32_t, kBackoffLevels> fresh{};
+    std::uint32_t fresh_levels = 0;  // bit L: fresh[L] != 0
   };
+  // Stamps the entries pushed since the last flush with `sent` and lowers next_deadline_ns_.
+  void stamp_fresh(std::uint64_t sent);
+  // Whether a request submitted at `submitted` has been out for `give_up` (0: always).
+  bool past_give_up(std::uint64_t submitted, std::uint64_t now) const noexcept {
+    return now - submitted >= give_up_ns_;
+  }
   bool probe_out(const PortTimers& pt) const noexcept;
   // A request whose timeout passed while its port was silent and a probe is out: waits one
   // level more from now without being sent; timed out once it waited through every level and
@@ -202,9 +216,10 @@ class Client {
             std::uint64_t& next);
   void time_out(std::uint32_t slot, std::uint64_t now);
   std::string control(wire::Command cmd, wire::ControlResponse& resp);
-  // Packs the slot's request into its port's open datagram; `sent` is this copy's timestamp,
-  // hash the key's.
-  void enqueue(std::uint32_t slot, std::uint64_t sent, std::uint64_t hash);
+  // Packs the slot's request (key and value: its bytes) into its port's open datagram; `sent`
+  // is this copy's timestamp, hash the key's.
+  void enqueue(std::uint32_t slot, std::uint64_t sent, std::uint64_t hash, std::string_view key,
+               std::string_view value);
   // Datagrams being filled: one per serving port and lane (lane = port * kLanes + is_set).
   static constexpr std::size_t kLanes = 2;
   void open(std::size_t lane);
@@ -265,9 +280,17 @@ class Client {
   std::vector<wire::Datagram> rx_;
   std::vector<wire::ResponseView> views_;
   ClientCounters ctr_;
+  // Each copy's timestamp (the one the server echoes) is unique and increasing in send order,
+  // also among the requests that share one clock reading (kClockReuse): the stall check
+  // (newest_answered) then tells "answered a copy sent after it" from "sent together with it".
   static constexpr std::uint32_t kClockReuse = 16;
-  std::uint64_t now_cache_ = 0;
+  std::uint64_t last_stamp_ = 0;
   std::uint32_t now_uses_ = 0;
+  std::uint64_t next_stamp(std::uint64_t reading) noexcept {
+    last_stamp_ = std::max(reading, last_stamp_ + 1);
+    return last_stamp_;
+  }
+  std::uint64_t give_up_ns_ = 0;
   std::uint64_t last_hello_ns_ = 0;
   bool engine_down_ = false;
 };

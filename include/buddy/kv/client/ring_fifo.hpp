@@ -20,6 +20,8 @@ class RingFifo {
   std::size_t size() const noexcept { return static_cast<std::size_t>(tail_ - head_); }
   const T& front() const noexcept { return buf_[head_ & mask_]; }
   void pop_front() noexcept { ++head_; }
+  // The i-th entry from the back (0: the last pushed); i < size().
+  T& from_back(std::size_t i) noexcept { return buf_[(tail_ - 1 - i) & mask_]; }
   void push_back(const T& v) {
     if (tail_ - head_ == cap_) grow();
     buf_[tail_++ & mask_] = v;
