@@ -187,7 +187,9 @@ RunResult run_buddy(const Options& o, std::size_t batch, const Keys& keys) {
       [&] { return ce.responded() >= o.requests; },
       [&] {
         const auto reqs = pe.consume(batch);
-        for (const Request& r : reqs) pe.respond(buddy::kv::wire::Status::ok, answer_of(r));
+        pe.respond_n(reqs.size(), [&](std::size_t i) {
+          return srv::KvAnswer{buddy::kv::wire::Status::ok, answer_of(reqs[i])};
+        });
         pe.publish();
         return !reqs.empty();
       });

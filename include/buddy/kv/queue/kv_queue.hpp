@@ -192,6 +192,13 @@ class KvCeEnd {
 
 // ---- The PE end ----------------------------------------------------------------------------
 
+// One answer, as KvPeEnd::respond_n takes it: a status and, for a GET that found its key, the value
+// (copied into the ring at once).
+struct KvAnswer {
+  wire::Status status = wire::Status::ok;
+  std::string_view value;
+};
+
 class KvPeEnd {
  public:
   KvPeEnd() = default;
@@ -233,25 +240,51 @@ class KvPeEnd {
   // GET value larger than the response ring can ever carry is answered too_large.
   void respond(wire::Status st, std::string_view value = {}) {
     if (owed_ == 0) detail::throw_kv_usage("respond: no consumed request is waiting for an answer");
-    --owed_;
-    if (value.size() > max_value_) {
-      st = wire::Status::too_large;
-      value = {};
+    respond_one(clamped(KvAnswer{st, value}));
+  }
+
+  // Answers the next n consumed requests in order: answer(i) (i = 0..n-1, each called once, in
+  // order) gives the i-th as a KvAnswer. The same bytes as n respond() calls, but the answers
+  // that fit the open batch (opened here if none is) are written with the writer's state in
+  // locals and counted once; the rest go through respond(). Throws std::invalid_argument when
+  // fewer than n requests wait for an answer. If answer(i) throws, the answers before it stand.
+  template <class F>
+  void respond_n(std::size_t n, F&& answer) {
+    if (n > owed_) detail::throw_kv_usage("respond: more answers than requests waiting for one");
+    std::size_t i = 0;
+    while (i < n) {
+      KvAnswer a = clamped(answer(i));
+      std::uint64_t bytes = kv_response_footprint(a.value.size());
+      if (!spilled() && w_.ensure_open(bytes)) {
+        std::byte* const first = w_.cursor();
+        std::byte* p = first;
+        std::uint64_t room = w_.room_left();
+        std::size_t k = 0;  // answers written at first.. and not yet counted
+        const auto count = [&] {
+          w_.take_n(static_cast<std::uint64_t>(p - first), static_cast<std::uint32_t>(k));
+          written_ += k;
+          owed_ -= k;
+          i += k;
+        };
+        try {
+          while (bytes <= room) {
+            write_response(p, a, bytes);
+            p += bytes;
+            room -= bytes;
+            if (i + ++k == n) break;
+            a = clamped(answer(i + k));
+            bytes = kv_response_footprint(a.value.size());
+          }
+        } catch (...) {
+          count();
+          throw;
+        }
+        count();
+        if (i == n) break;
+      }
+      respond_one(a);  // it did not fit: a new batch, or the spill buffer
+      ++i;
     }
-    const std::uint64_t bytes = kv_response_footprint(value.size());
-    std::byte* p = spilled() ? nullptr : w_.append(bytes, written_);
-    if (p != nullptr) {
-      ++written_;
-    } else {  // no room: keep the answer (a copy) until flush()
-      const std::size_t at = spill_.size();
-      spill_.resize(at + bytes);
-      p = spill_.data() + at;
-    }
-    std::memset(p + bytes - 8, 0, 8);
-    const KvResponseEntry h{static_cast<std::uint8_t>(st), 0, 0,
-                            static_cast<std::uint32_t>(value.size())};
-    std::memcpy(p, &h, sizeof h);
-    detail::copy_bytes(p + sizeof h, value.data(), value.size());
   }
   // The store's answer: status and, for a GET that found the key, its value.
   void respond(kv::Status st, std::string_view value) {
@@ -292,6 +325,35 @@ class KvPeEnd {
     return flush_slow();
   }
   bool flush_slow();
+
+  // A GET value larger than the response ring can ever carry is answered too_large.
+  KvAnswer clamped(KvAnswer a) const {
+    if (a.value.size() > max_value_) [[unlikely]]
+      return KvAnswer{wire::Status::too_large, {}};
+    return a;
+  }
+  // Writes answer a as an entry of `bytes` (its footprint) at p.
+  static void write_response(std::byte* p, const KvAnswer& a, std::uint64_t bytes) {
+    std::memset(p + bytes - 8, 0, 8);  // the padding (the header overwrites it if there is none)
+    const KvResponseEntry h{static_cast<std::uint8_t>(a.status), 0, 0,
+                            static_cast<std::uint32_t>(a.value.size())};
+    std::memcpy(p, &h, sizeof h);
+    detail::copy_bytes(p + sizeof h, a.value.data(), a.value.size());
+  }
+  // Answers the next request (owed_ > 0) with a (clamped): into the ring, or the spill buffer.
+  void respond_one(const KvAnswer& a) {
+    --owed_;
+    const std::uint64_t bytes = kv_response_footprint(a.value.size());
+    std::byte* p = spilled() ? nullptr : w_.append(bytes, written_);
+    if (p != nullptr) {
+      ++written_;
+    } else {  // no room: keep the answer (a copy) until flush()
+      const std::size_t at = spill_.size();
+      spill_.resize(at + bytes);
+      p = spill_.data() + at;
+    }
+    write_response(p, a, bytes);
+  }
 
   // The request entry at p, with `avail` bytes left in its batch, as a view; `bytes` gets its
   // footprint. Throws qp::Error if it runs past its batch or has a bad opcode.
