@@ -143,16 +143,21 @@ class KvCeEnd {
     return kv_request_footprint(q.key.size(), value_of(q).size(), sequenced(q));
   }
   // Writes request q as an entry of `bytes` (its footprint) at p.
+  static_assert(offsetof(KvRequestEntry, key_len) == 1 && offsetof(KvRequestEntry, flags) == 2 &&
+                offsetof(KvRequestEntry, value_len) == 4 && offsetof(KvRequestEntry, key_hash) == 8);
   static void write_request(std::byte* p, const kv::Request& q, std::uint64_t bytes) {
     const std::string_view value = value_of(q);
     const bool seq = sequenced(q);
     std::memset(p + bytes - 8, 0, 8);  // the padding (the header overwrites it if there is none)
-    const KvRequestEntry h{static_cast<std::uint8_t>(static_cast<std::uint8_t>(q.op) + 1),
-                           static_cast<std::uint8_t>(q.key.size()),
-                           static_cast<std::uint16_t>(seq ? kSequenced : 0),
-                           static_cast<std::uint32_t>(value.size()), q.hash};
-    std::memcpy(p, &h, sizeof h);
-    std::byte* k = p + sizeof h;
+    // The KvRequestEntry as two little-endian words (wire/format.hpp asserts little-endian):
+    // op, key_len, flags, value_len; then key_hash.
+    const std::uint64_t w0 = (std::uint64_t{static_cast<std::uint8_t>(q.op)} + 1) |
+                             std::uint64_t{q.key.size()} << 8 |
+                             std::uint64_t{seq ? kSequenced : 0u} << 16 |
+                             std::uint64_t{value.size()} << 32;
+    std::memcpy(p, &w0, 8);
+    std::memcpy(p + 8, &q.hash, 8);
+    std::byte* k = p + sizeof(KvRequestEntry);
     if (seq) {
       const KvSeqTag t{q.client, 0, q.seq};
       std::memcpy(k, &t, sizeof t);
