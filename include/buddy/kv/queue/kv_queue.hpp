@@ -21,6 +21,9 @@
 //     ... r.seq, r.status, r.value });                          string_view v) { pe.respond(s, v);
 //     });
 //                                          pe.publish();
+// A PE that has a batch's answers at hand (results in an array) gives them in one call,
+// pe.respond_n(n, [&](size_t i) { return KvAnswer{st[i], v[i]}; }): the same bytes as n
+// respond() calls, written into the open batch with one reservation.
 // Back-pressure, never loss: push() takes fewer requests than offered when the request ring is
 // full; a response that does not fit the response ring waits in a PE-local spill buffer (the value
 // is copied at once, as Partition::execute's callback contract requires) and consume() hands out
@@ -142,19 +145,19 @@ class KvCeEnd {
   static std::uint64_t footprint(const kv::Request& q) {
     return kv_request_footprint(q.key.size(), value_of(q).size(), sequenced(q));
   }
-  // Writes request q as an entry of `bytes` (its footprint) at p.
   static_assert(offsetof(KvRequestEntry, key_len) == 1 && offsetof(KvRequestEntry, flags) == 2 &&
-                offsetof(KvRequestEntry, value_len) == 4 && offsetof(KvRequestEntry, key_hash) == 8);
+                offsetof(KvRequestEntry, value_len) == 4 &&
+                offsetof(KvRequestEntry, key_hash) == 8);
+  // Writes request q as an entry of `bytes` (its footprint) at p.
   static void write_request(std::byte* p, const kv::Request& q, std::uint64_t bytes) {
     const std::string_view value = value_of(q);
     const bool seq = sequenced(q);
     std::memset(p + bytes - 8, 0, 8);  // the padding (the header overwrites it if there is none)
     // The KvRequestEntry as two little-endian words (wire/format.hpp asserts little-endian):
     // op, key_len, flags, value_len; then key_hash.
-    const std::uint64_t w0 = (std::uint64_t{static_cast<std::uint8_t>(q.op)} + 1) |
-                             std::uint64_t{q.key.size()} << 8 |
-                             std::uint64_t{seq ? kSequenced : 0u} << 16 |
-                             std::uint64_t{value.size()} << 32;
+    const std::uint64_t w0 =
+        (std::uint64_t{static_cast<std::uint8_t>(q.op)} + 1) | std::uint64_t{q.key.size()} << 8 |
+        std::uint64_t{seq ? kSequenced : 0u} << 16 | std::uint64_t{value.size()} << 32;
     std::memcpy(p, &w0, 8);
     std::memcpy(p + 8, &q.hash, 8);
     std::byte* k = p + sizeof(KvRequestEntry);
