@@ -6,12 +6,15 @@
 
 namespace buddy::qp {
 
-namespace {
-[[noreturn]] void throw_append_too_large(std::uint64_t bytes, std::uint64_t max) {
+namespace detail {
+void throw_append_too_large(std::uint64_t bytes, std::uint64_t max) {
   throw Error("an append of " + std::to_string(bytes) + " B never fits this ring (at most " +
               std::to_string(max) + " B: half the ring less the headers)");
 }
-}  // namespace
+void throw_open_while_open() {
+  throw std::logic_error("qp::BatchWriter::open: close the open record first");
+}
+}  // namespace detail
 
 BatchWriter::BatchWriter(const RecordProducer& ring, std::uint64_t record_cap, std::uint64_t prefix)
     : ring_(ring), cap_(std::min(record_cap, ring.max_record())), prefix_(prefix) {
@@ -19,20 +22,6 @@ BatchWriter::BatchWriter(const RecordProducer& ring, std::uint64_t record_cap, s
     throw Error("a record prefix of " + std::to_string(prefix_) +
                 " B leaves no room in a ring of " + std::to_string(ring_.capacity()) + " B");
   }
-}
-
-bool BatchWriter::open(std::uint64_t bytes) {
-  if (count_ != 0) throw std::logic_error("qp::BatchWriter::open: close the open record first");
-  if (bytes > max_append()) throw_append_too_large(bytes, max_append());
-  const std::uint64_t len = prefix_ + bytes;
-  std::byte* p = ring_.open(len);
-  if (p == nullptr) return false;
-  rec_ = p;
-  used_ = prefix_;
-  count_ = 0;
-  limit_ = std::min(std::max(cap_, len), ring_.room_to_end());
-  room_ = std::min(limit_, ring_.room_free());  // >= len: open() checked the room
-  return true;
 }
 
 std::byte* BatchWriter::grow_append(std::uint64_t bytes) {

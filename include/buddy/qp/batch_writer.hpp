@@ -12,12 +12,18 @@
 // (docs/protocol.md section 1), read with qp::RecordConsumer.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
 #include "buddy/qp/record_ring.hpp"
 
 namespace buddy::qp {
+
+namespace detail {
+[[noreturn]] void throw_append_too_large(std::uint64_t bytes, std::uint64_t max);
+[[noreturn]] void throw_open_while_open();
+}  // namespace detail
 
 // The patch of a writer without prefix: nothing to fill in.
 struct NoPatch {
@@ -65,14 +71,29 @@ class BatchWriter {
     if (used_ + bytes <= room_) [[likely]] {
       return take(bytes);
     }
-    if (std::byte* p = grow_append(bytes)) return p;
-    close(patch);
+    if (rec_ != nullptr) {  // none is open right after a publish: straight to open()
+      if (std::byte* p = grow_append(bytes)) return p;
+      close(patch);
+    }
     return open(bytes) ? take(bytes) : nullptr;
   }
 
   // Opens a record with room for at least `bytes` after the prefix (the open one must be closed
-  // first); false while the ring is too full. Throws Error if bytes > max_append().
-  bool open(std::uint64_t bytes);
+  // first); false while the ring is too full. Throws Error if bytes > max_append(). Inline: a
+  // batch of 8 small entries opens a record every 8 appends.
+  bool open(std::uint64_t bytes) {
+    if (count_ != 0) detail::throw_open_while_open();
+    if (bytes > max_append()) detail::throw_append_too_large(bytes, max_append());
+    const std::uint64_t len = prefix_ + bytes;
+    std::byte* p = ring_.open(len);
+    if (p == nullptr) return false;
+    rec_ = p;
+    used_ = prefix_;
+    const std::uint64_t to_end = ring_.room_to_end();
+    limit_ = std::min(std::max(cap_, len), to_end);
+    room_ = std::min(limit_, ring_.room_free());  // >= len: open() checked the room
+    return true;
+  }
 
   // Closes the open record: patch(its first byte, appends) fills the prefix, then its header is
   // written (not yet published). Returns its payload bytes, prefix included; 0 when none was open

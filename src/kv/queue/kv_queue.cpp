@@ -26,26 +26,19 @@ void throw_kv_usage(const char* what) {
   throw std::invalid_argument(msg);
 }
 
-bool BatchRecordReader::next_record(std::uint64_t expected_seq) {
-  const auto rec = rc_.front();
-  if (!rec) return false;
-  if (rec->size() < sizeof(KvBatchHeader)) {
-    throw_kv_corrupt(ring_, "record shorter than a batch header", rec->size(), 0);
+void BatchRecordReader::throw_bad_batch(std::uint64_t size, std::uint64_t header,
+                                        std::uint64_t expected_seq) const {
+  if (size < sizeof(KvBatchHeader)) {
+    throw_kv_corrupt(ring_, "record shorter than a batch header", size, 0);
   }
-  KvBatchHeader bh;
-  std::memcpy(&bh, rec->data(), sizeof bh);
-  const std::uint64_t body = rec->size() - sizeof bh;
-  if (bh.count == 0 || std::uint64_t{bh.count} * 8 > body) {
-    throw_kv_corrupt(ring_, "batch count does not fit its record", bh.count, body);
+  const std::uint32_t count = static_cast<std::uint32_t>(header);
+  const std::uint32_t first_seq = static_cast<std::uint32_t>(header >> 32);
+  const std::uint64_t body = size - sizeof(KvBatchHeader);
+  if (count == 0 || std::uint64_t{count} * 8 > body) {
+    throw_kv_corrupt(ring_, "batch count does not fit its record", count, body);
   }
-  if (bh.first_seq != static_cast<std::uint32_t>(expected_seq)) {
-    throw_kv_corrupt(ring_, "batch out of sequence (got, expected)", bh.first_seq,
-                     static_cast<std::uint32_t>(expected_seq));
-  }
-  cur_ = rec->data() + sizeof bh;
-  left_bytes_ = body;
-  left_count_ = bh.count;
-  return true;
+  throw_kv_corrupt(ring_, "batch out of sequence (got, expected)", first_seq,
+                   static_cast<std::uint32_t>(expected_seq));
 }
 
 }  // namespace detail

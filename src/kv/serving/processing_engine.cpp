@@ -144,10 +144,11 @@ std::size_t serve_batch(ProcessingEngine& pe, queue::KvPeEnd& q, std::size_t max
     results.assign(reqs.size(), PeResult{});
     arena.clear();
     pe.execute(reqs, results, arena);
-    for (const PeResult& r : results) {
-      q.respond(r.status,
-                r.value_len == 0 ? std::string_view{} : arena.view(r.value_off, r.value_len));
-    }
+    q.respond_n(results.size(), [&](std::size_t i) {
+      const PeResult& r = results[i];
+      return queue::KvAnswer{
+          r.status, r.value_len == 0 ? std::string_view{} : arena.view(r.value_off, r.value_len)};
+    });
   }
   q.publish();
   return reqs.size();

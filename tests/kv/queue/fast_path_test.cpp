@@ -1,13 +1,15 @@
 // The KV queue pair's bulk fast paths: push() packing many requests into the open batch with
-// locals, poll() and consume() walking a batch at once, and the inline copies of short keys and
-// values. Each test fails if a fast path writes or reads one byte wrong, publishes early, counts
-// wrong, or loses its place when a check or a callback throws.
+// locals, poll() and consume() walking a batch at once, respond_n() writing a batch of answers
+// with locals, and the inline copies of short keys and values. Each test fails if a fast path
+// writes or reads one byte wrong, publishes early, counts wrong, or loses its place when a check or
+// a callback throws.
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "buddy/kv/queue/kv_queue.hpp"
@@ -162,6 +164,113 @@ TEST(KvQueueFastPath, PollKeepsItsPlaceWhenTheCallbackThrows) {
   EXPECT_EQ(ce.responded(), 5u);
   EXPECT_EQ(ce.poll(100, record), 5u);
   EXPECT_EQ(ce.responded(), 10u);
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
+// respond_n() writes exactly the bytes that as many respond() calls write: two queue pairs get
+// the same requests, one PE answers with respond(), the other with respond_n(); answers of 0 to
+// 300 B (some over what the 1 KiB response ring can carry: too_large) fill the response ring, so
+// both spill and take the slow path. After every publish both response rings hold the same bytes
+// at the same positions, and both CEs poll the same answers.
+TEST(KvQueueFastPath, RespondNWritesWhatRespondWrites) {
+  const KvQueueLayout l = ring_bytes(4096, 1024);
+  KvQueue qa = KvQueue::create(unique_name("fast-resp-a"), l);
+  KvQueue qb = KvQueue::create(unique_name("fast-resp-b"), l);
+  KvCeEnd cea = qa.ce(0), ceb = qb.ce(0);
+  KvPeEnd pea = qa.pe(0), peb = qb.pe(0);
+  std::mt19937_64 rng(11);
+  const std::string big(600, 'v');
+  std::uint64_t spilled_rounds = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::vector<std::string> keys;
+    const std::size_t n = 1 + rng() % 40;
+    for (std::size_t i = 0; i < n; ++i) keys.push_back(cat("key", round, ".", i));
+    std::vector<kv::Request> reqs;
+    for (const auto& k : keys) reqs.push_back({Op::get, key_hash(k), k, {}});
+    const std::size_t took = cea.push(reqs);
+    ASSERT_EQ(ceb.push(std::span(reqs).first(took)), took);
+    cea.publish();
+    ceb.publish();
+    std::vector<wire::Status> st;
+    std::vector<std::string_view> val;
+    for (std::size_t i = 0; i < took; ++i) {
+      const std::size_t len =
+          rng() % 4 == 0 ? 0 : (rng() % 10 == 0 ? 300 + rng() % 300 : rng() % 40);
+      st.push_back(len == 0 ? wire::Status::not_found : wire::Status::ok);
+      val.push_back(std::string_view(big).substr(0, len));
+    }
+    std::size_t done = 0;
+    while (done < took) {
+      const auto ra = pea.consume(1 + rng() % 50);
+      const auto rb = peb.consume(ra.size());
+      ASSERT_EQ(ra.size(), rb.size());
+      if (ra.empty()) {  // both spilled: the CEs make room
+        ++spilled_rounds;
+        ASSERT_TRUE(pea.spilled() && peb.spilled());
+      }
+      for (std::size_t i = 0; i < ra.size(); ++i) pea.respond(st[done + i], val[done + i]);
+      std::size_t calls = 0;
+      peb.respond_n(rb.size(), [&](std::size_t i) {
+        EXPECT_EQ(i, calls++) << "answer(i) in order, once each";
+        return KvAnswer{st[done + i], val[done + i]};
+      });
+      EXPECT_EQ(calls, rb.size());
+      EXPECT_EQ(pea.publish(), peb.publish());
+      done += ra.size();
+      const qp::RingHeader* ha = qa.segment().response_ring(0);
+      const qp::RingHeader* hb = qb.segment().response_ring(0);
+      ASSERT_EQ(ha->head.load(), hb->head.load());
+      ASSERT_EQ(std::memcmp(qp::Segment::ring_data(const_cast<qp::RingHeader*>(ha)),
+                            qp::Segment::ring_data(const_cast<qp::RingHeader*>(hb)), 1024),
+                0)
+          << "round " << round;
+      std::vector<std::pair<wire::Status, std::string>> ga, gb;
+      cea.poll(SIZE_MAX, [&](const KvResponse& x) { ga.emplace_back(x.status, x.value); });
+      ceb.poll(SIZE_MAX, [&](const KvResponse& x) { gb.emplace_back(x.status, x.value); });
+      ASSERT_EQ(ga, gb);
+    }
+  }
+  EXPECT_GT(spilled_rounds, 0u) << "the response ring must have been full at some point";
+  EXPECT_EQ(cea.responded(), cea.pushed());
+  EXPECT_EQ(ceb.responded(), ceb.pushed());
+}
+
+// An answer callback that throws leaves the answers before it written and counted; the rest are
+// answered afterwards, and the CE sees every answer once, in order. Asking for more answers than
+// requests wait for throws and writes nothing.
+TEST(KvQueueFastPath, RespondNKeepsItsPlaceWhenTheCallbackThrows) {
+  KvQueue q = KvQueue::create(unique_name("fast-resp-throw"), ring_bytes(4096, 4096));
+  KvCeEnd ce = q.ce(0);
+  KvPeEnd pe = q.pe(0);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 10; ++i) keys.push_back(cat("key", 2000 + i));
+  std::vector<kv::Request> reqs;
+  for (const auto& k : keys) reqs.push_back({Op::get, key_hash(k), k, {}});
+  ASSERT_EQ(ce.push(reqs), reqs.size());
+  ce.publish();
+  const auto got = pe.consume(100);
+  ASSERT_EQ(got.size(), reqs.size());
+  EXPECT_THROW(pe.respond_n(11,
+                            [&](std::size_t i) {
+                              return KvAnswer{wire::Status::ok, got[i].key};
+                            }),
+               std::invalid_argument);
+  EXPECT_EQ(pe.answered(), 0u);
+  EXPECT_THROW(pe.respond_n(10,
+                            [&](std::size_t i) {
+                              if (i == 4) throw std::runtime_error("answer");
+                              return KvAnswer{wire::Status::ok, got[i].key};
+                            }),
+               std::runtime_error);
+  EXPECT_EQ(pe.answered(), 4u);
+  pe.respond_n(6, [&](std::size_t i) { return KvAnswer{wire::Status::ok, got[4 + i].key}; });
+  EXPECT_EQ(pe.answered(), 10u);
+  pe.publish();
+  std::vector<std::uint64_t> seen;
+  ce.poll(100, [&](const KvResponse& x) {
+    EXPECT_EQ(x.value, keys[x.seq]);
+    seen.push_back(x.seq);
+  });
   EXPECT_EQ(seen, (std::vector<std::uint64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
 }
 

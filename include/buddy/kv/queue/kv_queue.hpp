@@ -21,6 +21,9 @@
 //     ... r.seq, r.status, r.value });                          string_view v) { pe.respond(s, v);
 //     });
 //                                          pe.publish();
+// A PE that has a batch's answers at hand (results in an array) gives them in one call,
+// pe.respond_n(n, [&](size_t i) { return KvAnswer{st[i], v[i]}; }): the same bytes as n
+// respond() calls, written into the open batch with one reservation.
 // Back-pressure, never loss: push() takes fewer requests than offered when the request ring is
 // full; a response that does not fit the response ring waits in a PE-local spill buffer (the value
 // is copied at once, as Partition::execute's callback contract requires) and consume() hands out
@@ -70,6 +73,11 @@ class KvCeEnd {
   std::size_t push(std::span<const kv::Request> reqs) {
     std::size_t i = 0;
     while (i < reqs.size()) {
+      // Right after a publish no batch is open: open one for the first request here, so that
+      // every request of the call takes the fast path.
+      const kv::Request& q = reqs[i];
+      if (q.key.size() > kv::kMaxKeyBytes) detail::throw_kv_usage(kLongKey);
+      if (!w_.ensure_open(footprint(q))) break;
       i += push_in_batch(reqs.subspan(i));
       if (i == reqs.size() || !try_push(reqs[i])) break;  // a new batch, or the ring is full
       ++i;
@@ -77,7 +85,7 @@ class KvCeEnd {
     return i;
   }
   bool try_push(const kv::Request& q) {
-    if (q.key.size() > kv::kMaxKeyBytes) detail::throw_kv_usage("push: key longer than 255 bytes");
+    if (q.key.size() > kv::kMaxKeyBytes) detail::throw_kv_usage(kLongKey);
     const std::uint64_t bytes = footprint(q);
     std::byte* p = w_.append(bytes, pushed_);
     if (p == nullptr) return false;
@@ -130,6 +138,7 @@ class KvCeEnd {
   }
 
  private:
+  static constexpr const char* kLongKey = "push: key longer than 255 bytes";
   static bool sequenced(const kv::Request& q) { return q.client != 0 && q.op != Op::get; }
   static std::string_view value_of(const kv::Request& q) {
     return q.op == Op::set ? q.value : std::string_view{};
@@ -137,17 +146,22 @@ class KvCeEnd {
   static std::uint64_t footprint(const kv::Request& q) {
     return kv_request_footprint(q.key.size(), value_of(q).size(), sequenced(q));
   }
+  static_assert(offsetof(KvRequestEntry, key_len) == 1 && offsetof(KvRequestEntry, flags) == 2 &&
+                offsetof(KvRequestEntry, value_len) == 4 &&
+                offsetof(KvRequestEntry, key_hash) == 8);
   // Writes request q as an entry of `bytes` (its footprint) at p.
   static void write_request(std::byte* p, const kv::Request& q, std::uint64_t bytes) {
     const std::string_view value = value_of(q);
     const bool seq = sequenced(q);
     std::memset(p + bytes - 8, 0, 8);  // the padding (the header overwrites it if there is none)
-    const KvRequestEntry h{static_cast<std::uint8_t>(static_cast<std::uint8_t>(q.op) + 1),
-                           static_cast<std::uint8_t>(q.key.size()),
-                           static_cast<std::uint16_t>(seq ? kSequenced : 0),
-                           static_cast<std::uint32_t>(value.size()), q.hash};
-    std::memcpy(p, &h, sizeof h);
-    std::byte* k = p + sizeof h;
+    // The KvRequestEntry as two little-endian words (wire/format.hpp asserts little-endian):
+    // op, key_len, flags, value_len; then key_hash.
+    const std::uint64_t w0 =
+        (std::uint64_t{static_cast<std::uint8_t>(q.op)} + 1) | std::uint64_t{q.key.size()} << 8 |
+        std::uint64_t{seq ? kSequenced : 0u} << 16 | std::uint64_t{value.size()} << 32;
+    std::memcpy(p, &w0, 8);
+    std::memcpy(p + 8, &q.hash, 8);
+    std::byte* k = p + sizeof(KvRequestEntry);
     if (seq) {
       const KvSeqTag t{q.client, 0, q.seq};
       std::memcpy(k, &t, sizeof t);
@@ -186,6 +200,13 @@ class KvCeEnd {
 };
 
 // ---- The PE end ----------------------------------------------------------------------------
+
+// One answer, as KvPeEnd::respond_n takes it: a status and, for a GET that found its key, the value
+// (copied into the ring at once).
+struct KvAnswer {
+  wire::Status status = wire::Status::ok;
+  std::string_view value;
+};
 
 class KvPeEnd {
  public:
@@ -228,25 +249,51 @@ class KvPeEnd {
   // GET value larger than the response ring can ever carry is answered too_large.
   void respond(wire::Status st, std::string_view value = {}) {
     if (owed_ == 0) detail::throw_kv_usage("respond: no consumed request is waiting for an answer");
-    --owed_;
-    if (value.size() > max_value_) {
-      st = wire::Status::too_large;
-      value = {};
+    respond_one(clamped(KvAnswer{st, value}));
+  }
+
+  // Answers the next n consumed requests in order: answer(i) (i = 0..n-1, each called once, in
+  // order) gives the i-th as a KvAnswer. The same bytes as n respond() calls, but the answers
+  // that fit the open batch (opened here if none is) are written with the writer's state in
+  // locals and counted once; the rest go through respond(). Throws std::invalid_argument when
+  // fewer than n requests wait for an answer. If answer(i) throws, the answers before it stand.
+  template <class F>
+  void respond_n(std::size_t n, F&& answer) {
+    if (n > owed_) detail::throw_kv_usage("respond: more answers than requests waiting for one");
+    std::size_t i = 0;
+    while (i < n) {
+      KvAnswer a = clamped(answer(i));
+      std::uint64_t bytes = kv_response_footprint(a.value.size());
+      if (!spilled() && w_.ensure_open(bytes)) {
+        std::byte* const first = w_.cursor();
+        std::byte* p = first;
+        std::uint64_t room = w_.room_left();
+        std::size_t k = 0;  // answers written at first.. and not yet counted
+        const auto count = [&] {
+          w_.take_n(static_cast<std::uint64_t>(p - first), static_cast<std::uint32_t>(k));
+          written_ += k;
+          owed_ -= k;
+          i += k;
+        };
+        try {
+          while (bytes <= room) {
+            write_response(p, a, bytes);
+            p += bytes;
+            room -= bytes;
+            if (i + ++k == n) break;
+            a = clamped(answer(i + k));
+            bytes = kv_response_footprint(a.value.size());
+          }
+        } catch (...) {
+          count();
+          throw;
+        }
+        count();
+        if (i == n) break;
+      }
+      respond_one(a);  // it did not fit: a new batch, or the spill buffer
+      ++i;
     }
-    const std::uint64_t bytes = kv_response_footprint(value.size());
-    std::byte* p = spilled() ? nullptr : w_.append(bytes, written_);
-    if (p != nullptr) {
-      ++written_;
-    } else {  // no room: keep the answer (a copy) until flush()
-      const std::size_t at = spill_.size();
-      spill_.resize(at + bytes);
-      p = spill_.data() + at;
-    }
-    std::memset(p + bytes - 8, 0, 8);
-    const KvResponseEntry h{static_cast<std::uint8_t>(st), 0, 0,
-                            static_cast<std::uint32_t>(value.size())};
-    std::memcpy(p, &h, sizeof h);
-    detail::copy_bytes(p + sizeof h, value.data(), value.size());
   }
   // The store's answer: status and, for a GET that found the key, its value.
   void respond(kv::Status st, std::string_view value) {
@@ -287,6 +334,35 @@ class KvPeEnd {
     return flush_slow();
   }
   bool flush_slow();
+
+  // A GET value larger than the response ring can ever carry is answered too_large.
+  KvAnswer clamped(KvAnswer a) const {
+    if (a.value.size() > max_value_) [[unlikely]]
+      return KvAnswer{wire::Status::too_large, {}};
+    return a;
+  }
+  // Writes answer a as an entry of `bytes` (its footprint) at p.
+  static void write_response(std::byte* p, const KvAnswer& a, std::uint64_t bytes) {
+    std::memset(p + bytes - 8, 0, 8);  // the padding (the header overwrites it if there is none)
+    const KvResponseEntry h{static_cast<std::uint8_t>(a.status), 0, 0,
+                            static_cast<std::uint32_t>(a.value.size())};
+    std::memcpy(p, &h, sizeof h);
+    detail::copy_bytes(p + sizeof h, a.value.data(), a.value.size());
+  }
+  // Answers the next request (owed_ > 0) with a (clamped): into the ring, or the spill buffer.
+  void respond_one(const KvAnswer& a) {
+    --owed_;
+    const std::uint64_t bytes = kv_response_footprint(a.value.size());
+    std::byte* p = spilled() ? nullptr : w_.append(bytes, written_);
+    if (p != nullptr) {
+      ++written_;
+    } else {  // no room: keep the answer (a copy) until flush()
+      const std::size_t at = spill_.size();
+      spill_.resize(at + bytes);
+      p = spill_.data() + at;
+    }
+    write_response(p, a, bytes);
+  }
 
   // The request entry at p, with `avail` bytes left in its batch, as a view; `bytes` gets its
   // footprint. Throws qp::Error if it runs past its batch or has a bad opcode.

@@ -75,6 +75,11 @@ class BatchRecordWriter {
     return w_.append(bytes, BatchHeader{seq});
   }
 
+  // Opens a new batch with room for an entry of `bytes` when none is open (right after a
+  // publish); true when one is open after the call, false when the ring is too full. Throws
+  // qp::Error if bytes > max_entry_bytes().
+  bool ensure_open(std::uint64_t bytes) { return w_.is_open() || w_.open(bytes); }
+
   // The bulk fast path (qp::BatchWriter::room_left): room_left() bytes may be written at
   // cursor() into the open batch; take_n(bytes, n) counts them as n entries.
   std::uint64_t room_left() const { return w_.room_left(); }
@@ -156,7 +161,29 @@ class BatchRecordReader {
   void publish() { rc_.publish(); }
 
  private:
-  bool next_record(std::uint64_t expected_seq);
+  // Opens the next published record as the batch, its header checked; false when none is
+  // published. Inline (one call per batch), the errors out of line.
+  bool next_record(std::uint64_t expected_seq) {
+    const auto rec = rc_.front();
+    if (!rec) return false;
+    const std::uint64_t size = rec->size();
+    if (size < sizeof(KvBatchHeader)) throw_bad_batch(size, 0, expected_seq);
+    KvBatchHeader bh;
+    std::memcpy(&bh, rec->data(), sizeof bh);
+    const std::uint64_t body = size - sizeof bh;
+    if (bh.count == 0 || std::uint64_t{bh.count} * 8 > body ||
+        bh.first_seq != static_cast<std::uint32_t>(expected_seq)) [[unlikely]] {
+      throw_bad_batch(size, bh.count | std::uint64_t{bh.first_seq} << 32, expected_seq);
+    }
+    cur_ = rec->data() + sizeof bh;
+    left_bytes_ = body;
+    left_count_ = bh.count;
+    return true;
+  }
+  // The one-line error for a batch record of `size` bytes whose header (count in the low 32
+  // bits, first_seq in the high; 0 if too short to hold one) does not fit or is out of sequence.
+  [[noreturn]] void throw_bad_batch(std::uint64_t size, std::uint64_t header,
+                                    std::uint64_t expected_seq) const;
 
   qp::RecordConsumer rc_;
   const char* ring_ = "";
