@@ -83,7 +83,17 @@ void PeWorker::run(const std::atomic<bool>& stop) {
   // timer slack as long as the timeout mostly saves (the kernel then need not program a timer of
   // its own for it; docs/kv-designs.md, "Idle polling and the doorbell").
   constexpr std::chrono::milliseconds kSleep{2};
-  set_timer_slack(kSleep);
+  // The slack is for the doorbell wait only: the back-off's 10..100 us sleeps keep the thread's
+  // own (the kernel's default is 50 us), or a 10 us sleep could last 2 ms. Switched only when the
+  // path changes.
+  const std::chrono::nanoseconds own_slack{::prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0)};
+  const std::chrono::nanoseconds sleep_slack = kSleep;
+  bool long_slack = false;
+  const auto slack = [&long_slack, own_slack, sleep_slack](bool want_long) {
+    if (long_slack == want_long) return;
+    set_timer_slack(want_long ? sleep_slack : own_slack);
+    long_slack = want_long;
+  };
   SpinBudget spin;
   qp::Backoff idle(
       qp::BackoffConfig{.spins = 0, .yields = 4, .min_sleep_us = 10, .max_sleep_us = 100});
@@ -116,17 +126,19 @@ void PeWorker::run(const std::atomic<bool>& stop) {
       qp::announce(*bell_);
       if (step() != 0) {
         qp::cancel(*bell_);
-        spin.gap_ended(
-            false);  // just past the budget: polling a little longer would have caught it
+        // Just past the budget: polling a little longer would have caught it.
+        spin.gap_ended(false);
         idle_since = 0;
         slept = false;
         continue;
       }
+      slack(true);
       qp::wait(*bell_, kSleep);
       slept = true;
       clock_.lap(c_, Stage::idle);  // a sleep's wall time is not the next batch's
       // idle_since stays: after a timeout the next empty step sleeps again at once.
     } else {
+      slack(false);
       idle.pause();
       slept = true;
       clock_.lap(c_, Stage::idle);
@@ -136,6 +148,7 @@ void PeWorker::run(const std::atomic<bool>& stop) {
       shared_.publish(c_);
     }
   }
+  slack(false);
   clock_.settle(c_);
   shared_.publish(c_);
 }
