@@ -7,7 +7,7 @@
 // Per way: p50/p99/max wake-up latency and the sleeper's CPU time per round (what waiting costs);
 // the doorbell line gives its ratios to the back-off's. Also: ns per ring() of an awake bell (the
 // producer's cost per publish when nobody sleeps). --timeout-us and --slack-us set the doorbell
-// sleep's timeout and the sleeper's timer slack (the PE sleeps 2000 us with a 2000 us slack).
+// sleep's timeout (0: none, as the PE sleeps) and the sleeper's timer slack.
 #include <sys/prctl.h>
 #include <time.h>
 
@@ -33,7 +33,7 @@ using buddy::qp::Doorbell;
 struct Options {
   std::uint64_t rounds = 5000;
   std::uint32_t gap_us = 200;
-  std::uint32_t timeout_us = 100'000;  // the doorbell sleep's timeout (the PE's: 2000)
+  std::uint32_t timeout_us = 100'000;  // the doorbell sleep's timeout (0: none, as the PE's)
   std::uint32_t slack_us = 0;          // the sleeper's timer slack (0: the kernel's default)
   std::vector<int> cpus{0, 1};
   bool json = false;
@@ -72,7 +72,9 @@ Result run(const Options& o, bool doorbell) {
       idle.reset();
       while (!ready()) {
         if (doorbell) {
-          buddy::qp::sleep(s.bell, ready, std::chrono::microseconds(o.timeout_us));
+          buddy::qp::sleep(
+              s.bell, ready,
+              o.timeout_us == 0 ? buddy::qp::kNoTimeout : std::chrono::microseconds(o.timeout_us));
         } else {
           idle.pause();
         }
@@ -114,8 +116,9 @@ int main(int argc, char** argv) {
   app.add_option("--rounds,-n", o.rounds, "wake-ups per way")->check(CLI::Range(10, 10'000'000));
   app.add_option("--gap-us", o.gap_us, "pause before each post (the sleeper falls asleep)")
       ->check(CLI::Range(0, 1'000'000));
-  app.add_option("--timeout-us", o.timeout_us, "the doorbell sleep's timeout (the PE sleeps 2000)")
-      ->check(CLI::Range(1, 10'000'000));
+  app.add_option("--timeout-us", o.timeout_us,
+                 "the doorbell sleep's timeout (0: none, as the PE sleeps)")
+      ->check(CLI::Range(0, 10'000'000));
   app.add_option("--slack-us", o.slack_us,
                  "the sleeper's timer slack (PR_SET_TIMERSLACK; 0: default)")
       ->check(CLI::Range(0, 1'000'000));

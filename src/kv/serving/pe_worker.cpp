@@ -1,21 +1,11 @@
 #include "buddy/kv/serving/pe_worker.hpp"
 
-#include <sys/prctl.h>
-
 #include "buddy/kv/serving/spin_budget.hpp"
 #include "buddy/qp/backoff.hpp"
 
 namespace buddy::kv::serving {
 
 using namespace queue;
-
-namespace {
-// The calling thread's timer slack (prctl PR_SET_TIMERSLACK): how much later than asked its timed
-// waits may end, which lets the kernel fold their timers into one it has anyway.
-void set_timer_slack(std::chrono::nanoseconds slack) {
-  ::prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(slack.count()), 0, 0, 0);
-}
-}  // namespace
 
 PeWorker::PeWorker(ProcessingEngine pe, std::vector<KvPeEnd> queues, SharedCounters& shared,
                    WorkerConfig cfg)
@@ -69,31 +59,21 @@ void PeWorker::run(const std::atomic<bool>& stop) {
   // An idle PE polls briefly, then sleeps: its polling is host CPU that the offloaded designs
   // exist to save, and on a shared core it slows the CE and the clients down. It polls for a
   // while of wall time (by the step's own clock mark: no extra clock read), then sleeps on its
-  // doorbell until a CE rings it (qp/doorbell.hpp: it announces the sleep, polls once more, then
-  // waits in FUTEX_WAIT for at most kSleep plus the thread's timer slack, so a stop, an epoch
-  // change or a dead CE costs at most that). Without a doorbell (or while answers wait in the
-  // spill buffer for the CE to make room, which the CE does not ring for) it yields 4 times, then
-  // sleeps 10..100 us.
+  // doorbell until a CE rings it (qp/doorbell.hpp: it announces the sleep, looks at stop and
+  // polls once more, then waits in FUTEX_WAIT). The wait has no timeout: a timed FUTEX_WAIT costs
+  // this VM about 8 us more of the sleeper's CPU (its timer), on top of the 20-30 us a sleep and
+  // its wake-up cost; so whoever sets stop or moves the epoch on rings the bell after
+  // (ServingSide::stop, queues_at: wake()). The look at stop after the announcement is what makes
+  // that ring safe (a stop set before it is seen; one set after it finds the bell announced). A
+  // dead CE costs nothing: the PE sleeps until the epoch moves on. Without a doorbell (or while
+  // answers wait in the spill buffer for the CE to make room, which the CE does not ring for) it
+  // yields 4 times, then sleeps 10..100 us.
   //
   // How long it polls adapts (SpinBudget): a gap that ended while it polled doubles the budget
   // (up to 16 us), one it had to sleep through halves it (down to 0.5 us). At full load most gaps
   // between batches are a client's and a CE's turn on their core (hundreds of us), so the budget
-  // sits at its floor; bursts that come a few us apart keep it up. A sleep and its wake-up cost
-  // this VM 20-30 us of the sleeper's CPU; the timed wait's timer adds about 8 us of it, which a
-  // timer slack as long as the timeout mostly saves (the kernel then need not program a timer of
-  // its own for it; docs/kv-designs.md, "Idle polling and the doorbell").
-  constexpr std::chrono::milliseconds kSleep{2};
-  // The slack is for the doorbell wait only: the back-off's 10..100 us sleeps keep the thread's
-  // own (the kernel's default is 50 us), or a 10 us sleep could last 2 ms. Switched only when the
-  // path changes.
-  const std::chrono::nanoseconds own_slack{::prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0)};
-  const std::chrono::nanoseconds sleep_slack = kSleep;
-  bool long_slack = false;
-  const auto slack = [&long_slack, own_slack, sleep_slack](bool want_long) {
-    if (long_slack == want_long) return;
-    set_timer_slack(want_long ? sleep_slack : own_slack);
-    long_slack = want_long;
-  };
+  // sits at its floor; bursts that come a few us apart keep it up (docs/kv-designs.md, "Idle
+  // polling and the doorbell").
   SpinBudget spin;
   qp::Backoff idle(
       qp::BackoffConfig{.spins = 0, .yields = 4, .min_sleep_us = 10, .max_sleep_us = 100});
@@ -122,8 +102,13 @@ void PeWorker::run(const std::atomic<bool>& stop) {
     } else if (bell_ != nullptr && !spilling()) {
       clock_.settle_every(c_);
       shared_.publish(c_);
-      // The re-check after the announcement is a whole step: what it finds, it serves.
+      // The re-check after the announcement: stop (seq_cst, against the stopper's store and
+      // ring), then a whole step (the epoch and the pairs): what it finds, it serves.
       qp::announce(*bell_);
+      if (stop.load(std::memory_order_seq_cst)) {
+        qp::cancel(*bell_);
+        break;
+      }
       if (step() != 0) {
         qp::cancel(*bell_);
         // Just past the budget: polling a little longer would have caught it.
@@ -132,13 +117,10 @@ void PeWorker::run(const std::atomic<bool>& stop) {
         slept = false;
         continue;
       }
-      slack(true);
-      qp::wait(*bell_, kSleep);
+      qp::wait(*bell_, qp::kNoTimeout);
       slept = true;
       clock_.lap(c_, Stage::idle);  // a sleep's wall time is not the next batch's
-      // idle_since stays: after a timeout the next empty step sleeps again at once.
     } else {
-      slack(false);
       idle.pause();
       slept = true;
       clock_.lap(c_, Stage::idle);
@@ -148,7 +130,6 @@ void PeWorker::run(const std::atomic<bool>& stop) {
       shared_.publish(c_);
     }
   }
-  slack(false);
   clock_.settle(c_);
   shared_.publish(c_);
 }
