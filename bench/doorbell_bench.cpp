@@ -6,7 +6,9 @@
 //    (qp::Backoff), polling between sleeps.
 // Per way: p50/p99/max wake-up latency and the sleeper's CPU time per round (what waiting costs);
 // the doorbell line gives its ratios to the back-off's. Also: ns per ring() of an awake bell (the
-// producer's cost per publish when nobody sleeps).
+// producer's cost per publish when nobody sleeps). --timeout-us and --slack-us set the doorbell
+// sleep's timeout (0: none, as the PE sleeps) and the sleeper's timer slack.
+#include <sys/prctl.h>
 #include <time.h>
 
 #include <CLI/CLI.hpp>
@@ -31,6 +33,8 @@ using buddy::qp::Doorbell;
 struct Options {
   std::uint64_t rounds = 5000;
   std::uint32_t gap_us = 200;
+  std::uint32_t timeout_us = 100'000;  // the doorbell sleep's timeout (0: none, as the PE's)
+  std::uint32_t slack_us = 0;          // the sleeper's timer slack (0: the kernel's default)
   std::vector<int> cpus{0, 1};
   bool json = false;
 };
@@ -59,6 +63,7 @@ Result run(const Options& o, bool doorbell) {
   std::int64_t cpu_ns = 0;
   std::thread sleeper([&] {
     buddy::tools::pin_to_cpu(o.cpus[1]);
+    if (o.slack_us > 0) ::prctl(PR_SET_TIMERSLACK, 1000UL * o.slack_us, 0, 0, 0);
     buddy::qp::Backoff idle(
         buddy::qp::BackoffConfig{.spins = 0, .yields = 4, .min_sleep_us = 10, .max_sleep_us = 100});
     const std::int64_t c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
@@ -67,7 +72,9 @@ Result run(const Options& o, bool doorbell) {
       idle.reset();
       while (!ready()) {
         if (doorbell) {
-          buddy::qp::sleep(s.bell, ready, std::chrono::milliseconds(100));
+          buddy::qp::sleep(
+              s.bell, ready,
+              o.timeout_us == 0 ? buddy::qp::kNoTimeout : std::chrono::microseconds(o.timeout_us));
         } else {
           idle.pause();
         }
@@ -109,6 +116,12 @@ int main(int argc, char** argv) {
   app.add_option("--rounds,-n", o.rounds, "wake-ups per way")->check(CLI::Range(10, 10'000'000));
   app.add_option("--gap-us", o.gap_us, "pause before each post (the sleeper falls asleep)")
       ->check(CLI::Range(0, 1'000'000));
+  app.add_option("--timeout-us", o.timeout_us,
+                 "the doorbell sleep's timeout (0: none, as the PE sleeps)")
+      ->check(CLI::Range(0, 10'000'000));
+  app.add_option("--slack-us", o.slack_us,
+                 "the sleeper's timer slack (PR_SET_TIMERSLACK; 0: default)")
+      ->check(CLI::Range(0, 1'000'000));
   app.add_option("--cpus", o.cpus, "poster,sleeper cpu (-1: no pinning)")
       ->delimiter(',')
       ->expected(2)
@@ -125,6 +138,7 @@ int main(int argc, char** argv) {
       using buddy::base::json::Fixed;
       buddy::base::json::Writer js;
       js.begin_object().member("way", way).member("rounds", o.rounds).member("gap_us", o.gap_us);
+      js.member("timeout_us", o.timeout_us).member("slack_us", o.slack_us);
       js.member("wake_p50_us", Fixed{r.p50_us, 1}).member("wake_p99_us", Fixed{r.p99_us, 1});
       js.member("wake_max_us", Fixed{r.max_us, 1});
       js.member("cpu_us_per_round", Fixed{r.cpu_us_per_round, 2});
@@ -139,8 +153,10 @@ int main(int argc, char** argv) {
     line("backoff", bo, false);
     line("doorbell", db, true);
   } else {
-    std::printf("wake-up after a %u us pause, %llu rounds, cpus %d,%d\n", o.gap_us,
-                static_cast<unsigned long long>(o.rounds), o.cpus[0], o.cpus[1]);
+    std::printf(
+        "wake-up after a %u us pause, %llu rounds, cpus %d,%d, timeout %u us, slack %u us\n",
+        o.gap_us, static_cast<unsigned long long>(o.rounds), o.cpus[0], o.cpus[1], o.timeout_us,
+        o.slack_us);
     std::printf("%-9s %9s %9s %9s %14s\n", "way", "p50 us", "p99 us", "max us", "cpu us/round");
     for (auto [name, r] : {std::pair{"backoff", bo}, std::pair{"doorbell", db}}) {
       std::printf("%-9s %9.1f %9.1f %9.1f %14.2f\n", name, r.p50_us, r.p99_us, r.max_us,

@@ -3,7 +3,9 @@
 # uniform/Zipf 0.99, each run with buddykv-bench --verify (every GET checked), the engine as its
 # own buddykv-engine process. Per run: throughput, latency, and the server's CPU seconds per
 # million requests on the host and on the engine side, with and without idle polling (from its
-# final statistics); cpu-only is
+# final statistics), and the whole host process's CPU per million requests (every thread of
+# buddykv-server from the moment it serves to the end of the run, from /proc: its control and
+# engine-watch threads too, which the serving threads' figure leaves out); cpu-only is
 # the baseline every design's host CPU is compared with. Writes a CSV and a PNG plot.
 #
 #   bench/kv_designs.sh                 # 3 s per run, 1M keys (about 4 minutes)
@@ -57,16 +59,20 @@ mkdir -p "$out"
 csv="$out/kv_designs.csv"
 work="$(mktemp -d)"
 server_pid=""
+# CPU nanoseconds of every thread of process $1 so far (/proc/PID/task/*/schedstat, field 1).
+process_cpu_ns() {
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'
+}
 cleanup() {
   [[ -n "$server_pid" ]] && kill -KILL "$server_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-echo "design,workload,dist,mops,p50_us,p99_us,p999_us,host_cpu_per_mreq,engine_cpu_per_mreq,host_busy_per_mreq,engine_busy_per_mreq,verified" >"$csv"
+echo "design,workload,dist,mops,p50_us,p99_us,p999_us,host_cpu_per_mreq,engine_cpu_per_mreq,host_busy_per_mreq,engine_busy_per_mreq,verified,host_process_cpu_per_mreq" >"$csv"
 echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $duration s per run, $keys keys"
-printf '%-12s %-2s %-8s %7s %8s %8s %11s %11s %9s\n' design wl dist Mops p50_us p99_us \
-  host_s/Mreq eng_s/Mreq verified
+printf '%-12s %-2s %-8s %7s %8s %8s %11s %11s %9s %9s\n' design wl dist Mops p50_us p99_us \
+  host_s/Mreq eng_s/Mreq verified host_proc
 printf '%-12s %-2s %-8s %7s %8s %8s %11s %11s\n' '' '' '' '' '' '' '(busy)' '(busy)'
 IFS=, read -r -a D <<<"$designs"
 IFS=, read -r -a W <<<"$workloads"
@@ -82,10 +88,12 @@ for d in "${D[@]}"; do
       server_pid=$!
       for _ in $(seq 1 400); do [[ -s "$work/port" ]] && break; sleep 0.05; done
       [[ -s "$work/port" ]] || { cat "$work/server.err" >&2; die "$d: server did not start"; }
+      cpu0="$(process_cpu_ns "$server_pid")"
       rc=0
       "$bench_bin" --target "buddykv://127.0.0.1:$(cat "$work/port")" --workload "$w" --dist "$t" \
         --keys "$keys" --duration "$duration" --verify --cpus "$CLIENT_CPUS" --json --quiet \
         >"$work/bench.json" 2>"$work/bench.err" || rc=$?
+      cpu1="$(process_cpu_ns "$server_pid")"
       kill -INT "$server_pid"
       wait "$server_pid" || true
       server_pid=""
@@ -94,17 +102,19 @@ for d in "${D[@]}"; do
         status=1
         continue
       fi
-      "$PY" - "$d" "$w" "$t" "$work/bench.json" "$work/stats.json" "$csv" <<'PY' || status=1
+      "$PY" - "$d" "$w" "$t" "$work/bench.json" "$work/stats.json" "$csv" \
+        "$((cpu1 - cpu0))" <<'PY' || status=1
 import json, sys
-d, w, t, bench, stats, csv = sys.argv[1:]
+d, w, t, bench, stats, csv, proc_ns = sys.argv[1:]
 b = json.load(open(bench))
 s = json.load(open(stats))
 row = [d, w, t, "%.4f" % b["mops"], "%.1f" % b["p50_us"], "%.1f" % b["p99_us"], "%.1f" % b["p999_us"],
        "%.4f" % (s["host_cpu_s_per_mreq"] or 0), "%.4f" % (s["engine_cpu_s_per_mreq"] or 0),
        "%.4f" % (s["host_busy_cpu_s_per_mreq"] or 0), "%.4f" % (s["engine_busy_cpu_s_per_mreq"] or 0),
-       "true" if b["verified"] and b["errors"] == 0 else "false"]
+       "true" if b["verified"] and b["errors"] == 0 else "false",
+       "%.4f" % (int(proc_ns) / 1e3 / s["requests"] if s["requests"] else 0)]
 open(csv, "a").write(",".join(row) + "\n")
-print("%-12s %-2s %-8s %7s %8s %8s %5s (%5s) %5s (%5s) %9s" % tuple(row[:6] + [row[7], row[9], row[8], row[10], row[11]]))
+print("%-12s %-2s %-8s %7s %8s %8s %5s (%5s) %5s (%5s) %9s %9s" % tuple(row[:6] + [row[7], row[9], row[8], row[10], row[11], row[12]]))
 sys.exit(0 if row[11] == "true" else 1)
 PY
     done
@@ -117,13 +127,16 @@ import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 base = {(r["workload"], r["dist"]): r for r in rows if r["design"] == "cpu-only"}
 print("\nhost CPU per request relative to cpu-only, same workload and distribution (lower saves host")
-print("cores); all: every CPU second of the host's serving threads; busy: without idle polling")
+print("cores); all: every CPU second of the host's serving threads; busy: without idle polling;")
+print("process: every thread of the host process (control and engine watch included)")
 for r in rows:
     b = base.get((r["workload"], r["dist"]))
     if r["design"] != "cpu-only" and b and float(b["host_cpu_per_mreq"]) > 0:
-        print("  %-12s %s %-8s all %5.2fx  busy %5.2fx" % (r["design"], r["workload"], r["dist"],
+        print("  %-12s %s %-8s all %5.2fx  busy %5.2fx  process %5.2fx" % (
+              r["design"], r["workload"], r["dist"],
               float(r["host_cpu_per_mreq"]) / float(b["host_cpu_per_mreq"]),
-              float(r["host_busy_per_mreq"]) / max(float(b["host_busy_per_mreq"]), 1e-9)))
+              float(r["host_busy_per_mreq"]) / max(float(b["host_busy_per_mreq"]), 1e-9),
+              float(r["host_process_cpu_per_mreq"]) / max(float(b["host_process_cpu_per_mreq"]), 1e-9)))
 PY
 if "$PY" -c 'import matplotlib' 2>/dev/null; then
   "$PY" "$root/bench/plot_kv_designs.py" "$csv" "$out/kv_designs.png"

@@ -32,6 +32,12 @@ void announce(Doorbell& d) noexcept {
 }
 
 SleepResult wait(Doorbell& d, std::chrono::nanoseconds timeout) noexcept {
+  if (timeout == kNoTimeout) {
+    // EAGAIN (rung before the wait), EINTR, a wake or a spurious return: re-read the word.
+    while (d.word.load(std::memory_order_acquire) == 1) futex(d.word, FUTEX_WAIT, 1, nullptr);
+    d.word.store(0, std::memory_order_relaxed);
+    return SleepResult::woken;
+  }
   const std::int64_t deadline = now_ns() + timeout.count();
   SleepResult r = SleepResult::woken;
   // FUTEX_WAIT returns at once when the word is no longer 1 (rung before the wait began), on a

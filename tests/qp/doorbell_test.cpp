@@ -85,6 +85,33 @@ TEST(Doorbell, ARingBeforeTheWaitIsNotLost) {
   EXPECT_LT(Clock::now() - t0, 1s);
 }
 
+TEST(Doorbell, AnUntimedWaitAfterARingReturnsAtOnce) {
+  Doorbell d{};
+  announce(d);
+  EXPECT_TRUE(ring(d));
+  const auto t0 = Clock::now();
+  EXPECT_EQ(wait(d, kNoTimeout), SleepResult::woken);
+  EXPECT_LT(Clock::now() - t0, 1s);
+  EXPECT_EQ(d.word.load(), 0u);
+}
+
+TEST(Doorbell, ARingEndsAnUntimedSleep) {
+  Doorbell d{};
+  std::atomic<bool> flag{false};
+  SleepResult got = SleepResult::ready;
+  std::thread sleeper([&] {
+    got = sleep(
+        d, [&] { return flag.load(); }, kNoTimeout);
+  });
+  while (d.word.load() == 0) std::this_thread::sleep_for(1ms);  // it announced
+  std::this_thread::sleep_for(20ms);                            // and (most likely) waits
+  flag.store(true);
+  EXPECT_TRUE(ring(d));
+  sleeper.join();  // hangs (and the test times out) if the ring were lost
+  EXPECT_EQ(got, SleepResult::woken);
+  EXPECT_EQ(d.word.load(), 0u);
+}
+
 TEST(Doorbell, ARingWakesASleepingThread) {
   Doorbell d{};
   std::atomic<bool> flag{false};

@@ -1,5 +1,6 @@
 #include "buddy/kv/serving/pe_worker.hpp"
 
+#include "buddy/kv/serving/spin_budget.hpp"
 #include "buddy/qp/backoff.hpp"
 
 namespace buddy::kv::serving {
@@ -56,21 +57,28 @@ std::size_t PeWorker::step() {
 void PeWorker::run(const std::atomic<bool>& stop) {
   clock_.restart();
   // An idle PE polls briefly, then sleeps: its polling is host CPU that the offloaded designs
-  // exist to save, and on a shared core it slows the CE and the clients down. It polls for
-  // kSpinNs of wall time (by the step's own clock mark: no extra clock read), then sleeps on its
-  // doorbell until a CE rings it (qp/doorbell.hpp: it announces the sleep, polls once more, then
-  // waits in FUTEX_WAIT for at most kSleep, so a stop, an epoch change or a dead CE costs at most
-  // that). The spin is short: most gaps between batches at full load outlast it, and spinning
-  // through them cost more host CPU than sleeping (sav, YCSB-B Zipf at full load, host CPU per
-  // request against cpu-only's: 0.33-0.37x with a 2 us spin, 0.40-0.42x with 5 us, 0.53-0.60x
-  // with 25 us, 0.74-0.82x with the 50 us spun before the doorbell; docs/kv-designs.md, "Idle
-  // polling and the doorbell"). Without a doorbell (or while answers wait in the spill buffer for
-  // the CE to make room, which the CE does not ring for) it yields 4 times, then sleeps 10..100 us.
-  constexpr std::uint64_t kSpinNs = 2'000;
-  constexpr std::chrono::milliseconds kSleep{2};
+  // exist to save, and on a shared core it slows the CE and the clients down. It polls for a
+  // while of wall time (by the step's own clock mark: no extra clock read), then sleeps on its
+  // doorbell until a CE rings it (qp/doorbell.hpp: it announces the sleep, looks at stop and
+  // polls once more, then waits in FUTEX_WAIT). The wait has no timeout: a timed FUTEX_WAIT costs
+  // this VM about 8 us more of the sleeper's CPU (its timer), on top of the 20-30 us a sleep and
+  // its wake-up cost; so whoever sets stop or moves the epoch on rings the bell after
+  // (ServingSide::stop, queues_at: wake()). The look at stop after the announcement is what makes
+  // that ring safe (a stop set before it is seen; one set after it finds the bell announced). A
+  // dead CE costs nothing: the PE sleeps until the epoch moves on. Without a doorbell (or while
+  // answers wait in the spill buffer for the CE to make room, which the CE does not ring for) it
+  // yields 4 times, then sleeps 10..100 us.
+  //
+  // How long it polls adapts (SpinBudget): a gap that ended while it polled doubles the budget
+  // (up to 16 us), one it had to sleep through halves it (down to 0.5 us). At full load most gaps
+  // between batches are a client's and a CE's turn on their core (hundreds of us), so the budget
+  // sits at its floor; bursts that come a few us apart keep it up (docs/kv-designs.md, "Idle
+  // polling and the doorbell").
+  SpinBudget spin;
   qp::Backoff idle(
       qp::BackoffConfig{.spins = 0, .yields = 4, .min_sleep_us = 10, .max_sleep_us = 100});
   std::uint64_t idle_since = 0;  // the first empty step's clock mark; 0: not idle
+  bool slept = false;            // this idle gap was slept through (at least once)
   std::uint32_t idle_publish = 0;
   const auto spilling = [this] {
     for (const KvPeEnd& q : queues_) {
@@ -80,30 +88,41 @@ void PeWorker::run(const std::atomic<bool>& stop) {
   };
   while (!stop.load(std::memory_order_relaxed)) {
     if (step() != 0) {
+      if (idle_since != 0) spin.gap_ended(slept);
       clock_.settle_every(c_);
       shared_.publish(c_);
       idle.reset();
       idle_since = 0;
+      slept = false;
       continue;
     }
     if (idle_since == 0) idle_since = clock_.last_lap();
-    if (clock_.last_lap() - idle_since < kSpinNs) {
+    if (clock_.last_lap() - idle_since < spin.ns()) {
       qp::cpu_relax();
     } else if (bell_ != nullptr && !spilling()) {
       clock_.settle_every(c_);
       shared_.publish(c_);
-      // The re-check after the announcement is a whole step: what it finds, it serves.
+      // The re-check after the announcement: stop (seq_cst, against the stopper's store and
+      // ring), then a whole step (the epoch and the pairs): what it finds, it serves.
       qp::announce(*bell_);
+      if (stop.load(std::memory_order_seq_cst)) {
+        qp::cancel(*bell_);
+        break;
+      }
       if (step() != 0) {
         qp::cancel(*bell_);
+        // Just past the budget: polling a little longer would have caught it.
+        spin.gap_ended(false);
         idle_since = 0;
+        slept = false;
         continue;
       }
-      qp::wait(*bell_, kSleep);
+      qp::wait(*bell_, qp::kNoTimeout);
+      slept = true;
       clock_.lap(c_, Stage::idle);  // a sleep's wall time is not the next batch's
-      // idle_since stays: after a timeout the next empty step sleeps again at once.
     } else {
       idle.pause();
+      slept = true;
       clock_.lap(c_, Stage::idle);
     }
     if (++idle_publish % 256 == 0) {

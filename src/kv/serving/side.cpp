@@ -162,14 +162,19 @@ void ServingSide::start() {
 
 void ServingSide::stop() {
   stop_.store(true);
+  for (auto& t : threads_) t->wake();  // a PE asleep on its doorbell sleeps without a timeout
   for (auto& t : threads_) t->join();
 }
 
 bool ServingSide::queues_at(std::uint32_t e) const noexcept {
+  bool at = true;
   for (const auto& t : threads_) {
-    if (t->queue_epoch(e) != e) return false;
+    if (t->queue_epoch(e) != e) {
+      t->wake();  // it may sleep on its doorbell: the epoch change is seen between two steps
+      at = false;
+    }
   }
-  return true;
+  return at;
 }
 
 double ServingSide::cpu_s() const noexcept {

@@ -20,12 +20,18 @@ class PeWorker {
            WorkerConfig cfg = {});
 
   // Serves until stop is set. While every pair is empty it spins a while, then sleeps on its
-  // doorbell (use_doorbells) or, without one, backs off (yield, sleep).
+  // doorbell (use_doorbells; whoever sets stop or moves the epoch on calls wake() after) or,
+  // without one, backs off (yield, sleep).
   void run(const std::atomic<bool>& stop);
   // The doorbells of its pairs (KvQueue::request_bell, response_bell): it sleeps on `sleep_on`
   // (which every CE of its pairs rings) and rings ring[i] after publishing answers on its i-th
   // pair. Before run().
   void use_doorbells(qp::Doorbell* sleep_on, std::vector<qp::Doorbell*> ring);
+  // Rings the bell it sleeps on (any thread, after changing what it should see: a stop, an epoch):
+  // with a doorbell its sleep has no timeout, so only a ring or work ends it.
+  void wake() noexcept {
+    if (bell_ != nullptr) qp::ring(*bell_);
+  }
   // One pass over every pair; the number of requests served.
   std::size_t step();
 

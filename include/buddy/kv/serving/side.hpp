@@ -86,6 +86,11 @@ class ServingThread {
   double cpu_s() const noexcept { return thread_.cpu_s(); }
   // A PE's queue-pair epoch (PeWorker::epoch); other threads have no pairs of their own: `e`.
   std::uint32_t queue_epoch(std::uint32_t e) const noexcept { return pe_ ? pe_->epoch() : e; }
+  // Wakes its PE if it sleeps on its doorbell (after a stop or an epoch change); nothing for a
+  // thread that was never started (its queue pairs' segment may be gone already).
+  void wake() noexcept {
+    if (pe_ && thread_.joinable()) pe_->wake();
+  }
 
  private:
   ThreadPlan plan_;
@@ -119,7 +124,8 @@ class ServingSide {
   ServingThread& thread(std::size_t k) { return *threads_[k]; }
   ServingThread* linked() noexcept;  // the thread built with a link (null: none)
   double cpu_s() const noexcept;     // the side's threads, summed
-  // Whether every PE thread has emptied its queue pairs for epoch `e` (PeWorker::follow_epoch).
+  // Whether every PE thread has emptied its queue pairs for epoch `e` (PeWorker::follow_epoch);
+  // wakes those still behind (they may sleep on their doorbell): call it until it is true.
   bool queues_at(std::uint32_t e) const noexcept;
 
  private:
