@@ -233,6 +233,15 @@ int main(int argc, char** argv) {
                srv->placement().count(serving::Side::engine), engine.c_str(), srv->map().partitions,
                mode.c_str(), memory.c_str(), cfg.bind.c_str(),
                static_cast<unsigned>(srv->control_port()), ports.c_str());
+  if (const auto& swept = srv->swept(); !swept.empty()) {
+    std::string names;
+    for (std::size_t i = 0; i < swept.size() && i < 4; ++i) names += (i ? ", " : "") + swept[i];
+    if (swept.size() > 4) names += ", ...";
+    std::fprintf(stderr,
+                 "buddykv-server: removed %zu stale segment(s) of dead servers from "
+                 "/dev/shm: %s\n",
+                 swept.size(), names.c_str());
+  }
   if (srv->memcached_port() >= 0)
     std::fprintf(stderr, "buddykv-server: memcached protocol on %s:%d (values up to %zu bytes)\n",
                  cfg.bind.c_str(), srv->memcached_port(), srv->memcached_max_value());

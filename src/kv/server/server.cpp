@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <stdexcept>
@@ -39,7 +38,7 @@ std::vector<std::uint16_t> serving_ports(const Placement& p, Side side, std::uin
 // What dead servers left in /dev/shm (a kill -9 runs no destructor): their queue segments, and the
 // named engine stores of segments that are gone, if the server that named them is gone too.
 // Only the default names (buddykv-<pid>-<n>) are swept; a named segment is replaced when reused.
-void remove_stale_segments() {
+std::vector<std::string> remove_stale_segments() {
   std::vector<std::string> removed = KvQueue::remove_stale("buddykv-");
   if (DIR* dir = ::opendir("/dev/shm")) {
     std::vector<std::string> stores;
@@ -59,13 +58,7 @@ void remove_stale_segments() {
       removed.push_back(f);
     }
   }
-  if (removed.empty()) return;
-  std::string names;
-  for (std::size_t i = 0; i < removed.size() && i < 4; ++i) names += (i ? ", " : "") + removed[i];
-  if (removed.size() > 4) names += ", ...";
-  std::fprintf(stderr,
-               "buddykv-server: removed %zu stale segment(s) of dead servers from /dev/shm: %s\n",
-               removed.size(), names.c_str());
+  return removed;
 }
 }  // namespace
 
@@ -88,7 +81,7 @@ Server::Server(ServerConfig cfg, TransportFactory factory) : cfg_(std::move(cfg)
     layout.response_ring_bytes = cfg_.ring_bytes;
     layout.extra_bytes = sizeof(EngineBlock);
     if (cfg_.segment.empty()) {
-      remove_stale_segments();
+      swept_ = remove_stale_segments();
       cfg_.segment = "buddykv-" + std::to_string(::getpid()) + "-" +
                      std::to_string(segment_counter.fetch_add(1));
     }

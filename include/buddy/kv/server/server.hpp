@@ -117,6 +117,9 @@ class Server {
   };
   EngineRestarts engine_restarts() const;
   std::string segment_name() const;
+  // What this server removed from /dev/shm at start: the segments (and engine stores) that
+  // killed servers of the default names left behind (docs/protocol.md, section 1).
+  const std::vector<std::string>& swept() const noexcept { return swept_; }
 
   serving::Counters totals() const;
   double cpu_s(serving::Side side) const;  // serving threads of one side, summed
@@ -180,6 +183,7 @@ class Server {
   std::atomic<bool> engine_thread_stop_{false};
   mutable std::mutex engine_mu_;
   std::string engine_lost_;
+  std::vector<std::string> swept_;
   std::thread control_thread_;
   std::unique_ptr<serving::MemcachedFrontEnd> memcached_;  // on the host (cpu-only)
   int engine_memcached_port_ = -1;                         // the engine's (offloaded designs)
