@@ -174,6 +174,19 @@ void comm::too_large(std::size_t len) {
   throw error(m);
 }
 
+std::byte* comm::new_frame(int dest, const std::byte* prefix, std::size_t prefix_len,
+                           std::size_t rec_len) {
+  const std::size_t len = prefix_len + rec_len;
+  if (len > wire::max_payload) [[unlikely]] {  // header + len must fit one MPI message
+    too_large(len);
+  }
+  std::byte* p =
+      port_ ? port_->reserve(static_cast<std::uint32_t>(dest), static_cast<std::uint32_t>(len))
+            : router_->reserve(dest, static_cast<std::uint32_t>(len));
+  std::memcpy(p, prefix, prefix_len);
+  return p + prefix_len;
+}
+
 namespace {
 [[noreturn, gnu::noinline, gnu::cold]] void no_handler_id(std::uint32_t length) {
   throw error("corrupt message: a record of " + std::to_string(length) +
