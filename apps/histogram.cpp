@@ -43,7 +43,9 @@ struct increment {
 
 // Sends one chunk of updates. Out of line: inlined into main, its loop kept the index and the
 // comm's state on the stack (a store and a reload per update); alone it keeps them in registers.
-[[gnu::noinline]] void send_updates(msg::comm& world, const apps::block_map& map,
+// The map by value: a reference's fields would be reloaded after every append (a store of
+// uint64_t bytes may alias them).
+[[gnu::noinline]] void send_updates(msg::comm& world, const apps::block_map map,
                                     msg::local_ptr<std::vector<std::uint64_t>> table,
                                     const std::uint64_t* slots, std::uint64_t k) {
   for (std::uint64_t i = 0; i < k; ++i) {

@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "buddy/base/clock.hpp"
 #include "buddy/base/reentry_guard.hpp"
 #include "buddy/msg/detail/termination.hpp"
 #include "buddy/qp/backoff.hpp"
@@ -239,7 +240,7 @@ bool comm::process_inbox() {
   const auto me = static_cast<std::uint32_t>(rank_);
   while (router_->pop_inbox(b)) {
     any = true;
-    const double t0 = now_s();
+    const double t0 = thread_cpu_s();
     const double comm0 = router_->counters().comm_s;
     wire::for_each_record(b.data.get(), b.size, static_cast<std::uint32_t>(size_),
                           [&](const wire::record& r) {
@@ -250,7 +251,7 @@ bool comm::process_inbox() {
                             }
                           });
     router_->recycle(std::move(b));
-    handler_s_ += (now_s() - t0) - (router_->counters().comm_s - comm0);
+    charge_handlers(t0, router_->counters().comm_s - comm0);
   }
   if (collective_ == 0) rethrow_handler_error();
   return any;
@@ -271,8 +272,9 @@ bool comm::process_inbound() {
       }
     }
   };
+  if (!in.front()) return false;  // nothing arrived: no clock read
   const auto me = static_cast<std::uint32_t>(rank_);
-  const double t0 = now_s();
+  const double t0 = thread_cpu_s();
   const double comm0 = port_->counters().comm_s;
   std::size_t n = 0;
   for (; n < 65536; ++n) {
@@ -294,9 +296,22 @@ bool comm::process_inbound() {
   if (n == 0) return false;
   in.publish();
   ++port_->counters().buffers_received;
-  handler_s_ += (now_s() - t0) - (port_->counters().comm_s - comm0);
+  charge_handlers(t0, port_->counters().comm_s - comm0);
   if (collective_ == 0) rethrow_handler_error();
   return true;
+}
+
+double comm::thread_cpu_s() {
+  return static_cast<double>(base::thread_cpu_ns()) * 1e-9;
+}
+
+// handler_s is this thread's CPU time in the inbox loop (not wall time: a rank descheduled
+// inside a handler, on a loaded machine, would charge its wait there and push the apps'
+// "CPU - handler - compute" below zero), less the communication time inside it (comm_s: a
+// handler's sends that flush and poll), never below zero.
+void comm::charge_handlers(double cpu0, double comm_inside) {
+  const double spent = (thread_cpu_s() - cpu0) - comm_inside;
+  if (spent > 0) handler_s_ += spent;
 }
 
 void comm::run_record(const wire::record& r) {

@@ -182,6 +182,8 @@ class comm {
   void run_record(const wire::record& r);  // execute(), keeping a handler's error for later
   void keep_handler_error();               // in a catch block: keeps the first error
   void rethrow_handler_error();
+  static double thread_cpu_s();
+  void charge_handlers(double cpu0, double comm_inside);
   static bool drain(void* self);
   void all_reduce_raw(void* inout, MPI_Datatype type, MPI_Op op);
   void all_reduce_rounds(void* inout, MPI_Datatype type, MPI_Op op);
