@@ -43,8 +43,8 @@ rate() {
       | awk '{ print $1 * $2 / $3 }')")
     bpm="$(sed -E 's/.*"msgs":([0-9]+),"msg_bytes":([0-9]+).*/\1 \2/' <<<"$out" | awk '{ printf "%.2f", $2 / $1 }')"
   done
-  echo "$(median "${rates[@]}") $(median "${cpus[@]}") $bpm $(printf '%s\n' "${rates[@]}" | sort -g | head -1) \
-$(printf '%s\n' "${rates[@]}" | sort -g | tail -1)"
+  echo "$(median "${rates[@]}") $(median "${cpus[@]}") $bpm $(printf '%s\n' "${rates[@]}" | sort -g | head -1 | xargs printf '%.1f') \
+$(printf '%s\n' "${rates[@]}" | sort -g | tail -1 | xargs printf '%.1f')"
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 

@@ -240,7 +240,7 @@ bool comm::process_inbox() {
   const auto me = static_cast<std::uint32_t>(rank_);
   while (router_->pop_inbox(b)) {
     any = true;
-    const double t0 = thread_cpu_s();
+    const double t0 = now_s(), cpu0 = thread_cpu_s();
     const double comm0 = router_->counters().comm_s;
     wire::for_each_record(b.data.get(), b.size, static_cast<std::uint32_t>(size_),
                           [&](const wire::record& r) {
@@ -251,7 +251,7 @@ bool comm::process_inbox() {
                             }
                           });
     router_->recycle(std::move(b));
-    charge_handlers(t0, router_->counters().comm_s - comm0);
+    charge_handlers(t0, cpu0, router_->counters().comm_s - comm0);
   }
   if (collective_ == 0) rethrow_handler_error();
   return any;
@@ -274,7 +274,7 @@ bool comm::process_inbound() {
   };
   if (!in.front()) return false;  // nothing arrived: no clock read
   const auto me = static_cast<std::uint32_t>(rank_);
-  const double t0 = thread_cpu_s();
+  const double t0 = now_s(), cpu0 = thread_cpu_s();
   const double comm0 = port_->counters().comm_s;
   std::size_t n = 0;
   for (; n < 65536; ++n) {
@@ -296,7 +296,7 @@ bool comm::process_inbound() {
   if (n == 0) return false;
   in.publish();
   ++port_->counters().buffers_received;
-  charge_handlers(t0, port_->counters().comm_s - comm0);
+  charge_handlers(t0, cpu0, port_->counters().comm_s - comm0);
   if (collective_ == 0) rethrow_handler_error();
   return true;
 }
@@ -305,12 +305,14 @@ double comm::thread_cpu_s() {
   return static_cast<double>(base::thread_cpu_ns()) * 1e-9;
 }
 
-// handler_s is this thread's CPU time in the inbox loop (not wall time: a rank descheduled
-// inside a handler, on a loaded machine, would charge its wait there and push the apps'
-// "CPU - handler - compute" below zero), less the communication time inside it (comm_s: a
-// handler's sends that flush and poll), never below zero.
-void comm::charge_handlers(double cpu0, double comm_inside) {
-  const double spent = (thread_cpu_s() - cpu0) - comm_inside;
+// handler_s: the inbox loop's wall time less the communication inside it (comm_s: a handler's
+// sends that flush, poll or wait for room), but never more than the CPU this thread got in the
+// loop: a rank descheduled inside a handler, on a loaded machine, would otherwise charge its
+// wait there and push the apps' "CPU - handler - compute" to zero.
+void comm::charge_handlers(double t0, double cpu0, double comm_inside) {
+  const double wall = (now_s() - t0) - comm_inside;
+  const double cpu = thread_cpu_s() - cpu0;
+  const double spent = wall < cpu ? wall : cpu;
   if (spent > 0) handler_s_ += spent;
 }
 

@@ -183,7 +183,7 @@ class comm {
   void keep_handler_error();               // in a catch block: keeps the first error
   void rethrow_handler_error();
   static double thread_cpu_s();
-  void charge_handlers(double cpu0, double comm_inside);
+  void charge_handlers(double t0, double cpu0, double comm_inside);
   static bool drain(void* self);
   void all_reduce_raw(void* inout, MPI_Datatype type, MPI_Op op);
   void all_reduce_rounds(void* inout, MPI_Datatype type, MPI_Op op);
