@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "buddy/base/clock.hpp"
 #include "buddy/base/reentry_guard.hpp"
 #include "buddy/msg/detail/termination.hpp"
 #include "buddy/qp/backoff.hpp"
@@ -174,6 +175,19 @@ void comm::too_large(std::size_t len) {
   throw error(m);
 }
 
+std::byte* comm::new_frame(int dest, const std::byte* prefix, std::size_t prefix_len,
+                           std::size_t rec_len) {
+  const std::size_t len = prefix_len + rec_len;
+  if (len > wire::max_payload) [[unlikely]] {  // header + len must fit one MPI message
+    too_large(len);
+  }
+  std::byte* p =
+      port_ ? port_->reserve(static_cast<std::uint32_t>(dest), static_cast<std::uint32_t>(len))
+            : router_->reserve(dest, static_cast<std::uint32_t>(len));
+  std::memcpy(p, prefix, prefix_len);
+  return p + prefix_len;
+}
+
 namespace {
 [[noreturn, gnu::noinline, gnu::cold]] void no_handler_id(std::uint32_t length) {
   throw error("corrupt message: a record of " + std::to_string(length) +
@@ -226,7 +240,7 @@ bool comm::process_inbox() {
   const auto me = static_cast<std::uint32_t>(rank_);
   while (router_->pop_inbox(b)) {
     any = true;
-    const double t0 = now_s();
+    const double t0 = now_s(), cpu0 = thread_cpu_s();
     const double comm0 = router_->counters().comm_s;
     wire::for_each_record(b.data.get(), b.size, static_cast<std::uint32_t>(size_),
                           [&](const wire::record& r) {
@@ -237,7 +251,7 @@ bool comm::process_inbox() {
                             }
                           });
     router_->recycle(std::move(b));
-    handler_s_ += (now_s() - t0) - (router_->counters().comm_s - comm0);
+    charge_handlers(t0, cpu0, router_->counters().comm_s - comm0);
   }
   if (collective_ == 0) rethrow_handler_error();
   return any;
@@ -258,8 +272,9 @@ bool comm::process_inbound() {
       }
     }
   };
+  if (!in.front()) return false;  // nothing arrived: no clock read
   const auto me = static_cast<std::uint32_t>(rank_);
-  const double t0 = now_s();
+  const double t0 = now_s(), cpu0 = thread_cpu_s();
   const double comm0 = port_->counters().comm_s;
   std::size_t n = 0;
   for (; n < 65536; ++n) {
@@ -281,9 +296,24 @@ bool comm::process_inbound() {
   if (n == 0) return false;
   in.publish();
   ++port_->counters().buffers_received;
-  handler_s_ += (now_s() - t0) - (port_->counters().comm_s - comm0);
+  charge_handlers(t0, cpu0, port_->counters().comm_s - comm0);
   if (collective_ == 0) rethrow_handler_error();
   return true;
+}
+
+double comm::thread_cpu_s() {
+  return static_cast<double>(base::thread_cpu_ns()) * 1e-9;
+}
+
+// handler_s: the inbox loop's wall time less the communication inside it (comm_s: a handler's
+// sends that flush, poll or wait for room), but never more than the CPU this thread got in the
+// loop: a rank descheduled inside a handler, on a loaded machine, would otherwise charge its
+// wait there and push the apps' "CPU - handler - compute" to zero.
+void comm::charge_handlers(double t0, double cpu0, double comm_inside) {
+  const double wall = (now_s() - t0) - comm_inside;
+  const double cpu = thread_cpu_s() - cpu0;
+  const double spent = wall < cpu ? wall : cpu;
+  if (spent > 0) handler_s_ += spent;
 }
 
 void comm::run_record(const wire::record& r) {

@@ -170,6 +170,10 @@ class comm {
   void async_checked(int dest, const Fn& fn, const Args&... args);
 
   void init(MPI_Comm c);
+  // A new frame for dest holding prefix and room for one record of rec_len bytes; returns where
+  // the record goes (the slow path of async: a full buffer, another handler, a long record).
+  [[gnu::noinline]] std::byte* new_frame(int dest, const std::byte* prefix, std::size_t prefix_len,
+                                         std::size_t rec_len);
   bool process_inbox();
   bool process_inbound();  // offload: runs the records of the inbound ring
   bool flush_sends();      // inline: buffers to MPI; offload: publish the outbound ring
@@ -178,6 +182,8 @@ class comm {
   void run_record(const wire::record& r);  // execute(), keeping a handler's error for later
   void keep_handler_error();               // in a catch block: keeps the first error
   void rethrow_handler_error();
+  static double thread_cpu_s();
+  void charge_handlers(double t0, double cpu0, double comm_inside);
   static bool drain(void* self);
   void all_reduce_raw(void* inout, MPI_Datatype type, MPI_Op op);
   void all_reduce_rounds(void* inout, MPI_Datatype type, MPI_Op op);
@@ -311,8 +317,10 @@ struct handler {
           prefetch(payload, ahead);
         }
       }
+      // Every record of the frame runs (a handler's error is kept, the loop goes on): counted
+      // once here, not in memory per record.
+      ran += static_cast<std::size_t>(end - p) / fixed_bytes;
       for (; p != end; p += fixed_bytes) {
-        ++ran;
         if constexpr (has_prefetch) {
           if (ahead != end) {
             prefetch(payload, ahead);
@@ -467,21 +475,15 @@ void comm::async_checked(int dest, const Fn& fn, const Args&... args) {
   if constexpr (fn_len != 0) std::memcpy(prefix + wire::handler_id_bytes, &fn, fn_len);
   std::byte* p = nullptr;
   std::size_t wire_len = rec_len;
-  if (rec_len <= wire::max_run_bytes) {
+  if (rec_len <= wire::max_run_bytes) [[likely]] {
     const auto extra = static_cast<std::uint32_t>(rec_len);
     p = port_ ? port_->extend(static_cast<std::uint32_t>(dest), extra, prefix)
               : router_->extend(dest, extra, prefix);
   }
-  if (p == nullptr) {
-    const std::size_t len = sizeof prefix + rec_len;
-    if (len > wire::max_payload) [[unlikely]] {  // header + len must fit one MPI message
-      too_large(len);
-    }
-    p = port_ ? port_->reserve(static_cast<std::uint32_t>(dest), static_cast<std::uint32_t>(len))
-              : router_->reserve(dest, static_cast<std::uint32_t>(len));
-    std::memcpy(p, prefix, sizeof prefix);
-    p += sizeof prefix;
-    wire_len = wire::header_bytes + len;
+  if (p == nullptr) [[unlikely]] {
+    // Out of line: the append loop above keeps its few values in registers.
+    p = new_frame(dest, prefix, sizeof prefix, rec_len);
+    wire_len = wire::header_bytes + sizeof prefix + rec_len;
   }
   if constexpr (H::fixed_bytes == 0) p = wire::put_varint(p, static_cast<std::uint32_t>(args_len));
   (archive::write(p, args), ...);

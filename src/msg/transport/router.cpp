@@ -56,6 +56,7 @@ void router::init(std::vector<int> next_hop, const std::vector<int>& hops, std::
 
   out_.resize(static_cast<std::size_t>(size_));
   tail_.assign(static_cast<std::size_t>(size_), no_tail);
+  runs_.assign(static_cast<std::size_t>(size_), open_run{});
   for (int h : hops) out_[static_cast<std::size_t>(h)] = pool_.get();
 
   const std::size_t slots = std::clamp<std::size_t>(hops.size(), 2, 8);
@@ -95,9 +96,12 @@ void router::post_receive(std::size_t slot) {
 std::byte* router::reserve_slow(int dest, std::uint32_t length) {
   const int hop = next_hop_[static_cast<std::size_t>(dest)];
   const std::size_t need = wire::header_bytes + length;
-  // Flushing may run handlers (backpressure) that fill this hop's buffer again: re-check.
-  while (!out_[static_cast<std::size_t>(hop)].empty() &&
-         out_[static_cast<std::size_t>(hop)].size + need > hop_bytes_) {
+  // Flushing may run handlers (backpressure) that fill this hop's buffer again (and open a run
+  // there): re-check.
+  for (;;) {
+    close_run(static_cast<std::size_t>(hop));
+    const buffer& b = out_[static_cast<std::size_t>(hop)];
+    if (b.empty() || b.size + need <= hop_bytes_) break;
     flush(hop);
   }
   buffer& b = out_[static_cast<std::size_t>(hop)];
@@ -115,6 +119,7 @@ std::byte* router::reserve_slow(int dest, std::uint32_t length) {
 }
 
 void router::flush(int hop) {
+  close_run(static_cast<std::size_t>(hop));
   buffer& slot = out_[static_cast<std::size_t>(hop)];
   if (slot.empty()) return;
   buffer b = std::move(slot);

@@ -14,6 +14,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -58,6 +59,7 @@ class router {
   std::byte* reserve(int dest, std::uint32_t length) {
     const std::size_t need = wire::header_bytes + length;
     const auto hop = static_cast<std::size_t>(next_hop_[static_cast<std::size_t>(dest)]);
+    if (runs_[hop].cur != nullptr) close_run(hop);
     buffer& b = out_[hop];
     if (b.size + need > hop_bytes_) [[unlikely]] {
       return reserve_slow(dest, length);
@@ -71,20 +73,21 @@ class router {
   // Grows the frame at the tail of dest's hop buffer by `extra` payload bytes and returns where
   // they go, if that frame is for dest, its payload starts with prefix (handler id and function
   // object: wire.hpp), it stays within wire::max_run_bytes and the buffer has room; else nullptr
-  // (the caller then reserve()s a new frame). One hop lookup, one size check.
+  // (the caller then reserve()s a new frame). The first append to a frame opens a run on its hop
+  // (where it ends, how far it may grow); the next ones are a pointer bump after one room check,
+  // one destination check and the prefix compare, and the frame's length and the buffer's size
+  // are written once, when the run is closed (a new frame, a flush).
   template <std::size_t N>
   std::byte* extend(int dest, std::uint32_t extra, const std::byte (&prefix)[N]) {
     const auto hop = static_cast<std::size_t>(next_hop_[static_cast<std::size_t>(dest)]);
-    const std::size_t t = tail_[hop];
-    buffer& b = out_[hop];
-    if (t == no_tail || b.size + extra > hop_bytes_ ||
-        !wire::frame_takes(b.data.get() + t, static_cast<std::uint32_t>(dest), extra, prefix)) {
-      return nullptr;
+    open_run& r = runs_[hop];
+    if (r.cur != nullptr && r.dest == dest && static_cast<std::size_t>(r.lim - r.cur) >= extra &&
+        wire::same_bytes<N>(r.frame + wire::header_bytes, prefix)) [[likely]] {
+      std::byte* p = r.cur;
+      r.cur += extra;
+      return p;
     }
-    wire::grow_frame(b.data.get() + t, extra);
-    std::byte* p = b.data.get() + b.size;
-    b.size += extra;
-    return p;
+    return extend_slow(hop, dest, extra, prefix);
   }
 
   // Copies a record that is not for this rank on towards its destination.
@@ -131,6 +134,36 @@ class router {
            (max_sends_ != 0 && send_reqs_.size() >= max_sends_);
   }
   std::byte* reserve_slow(int dest, std::uint32_t length);
+  template <std::size_t N>
+  std::byte* extend_slow(std::size_t hop, int dest, std::uint32_t extra,
+                         const std::byte (&prefix)[N]) {
+    close_run(hop);
+    const std::size_t t = tail_[hop];
+    buffer& b = out_[hop];
+    if (t == no_tail || b.size + extra > hop_bytes_ ||
+        !wire::frame_takes(b.data.get() + t, static_cast<std::uint32_t>(dest), extra, prefix)) {
+      return nullptr;
+    }
+    // frame_takes and the room check: the run can take this record, so lim >= cur + extra.
+    open_run& r = runs_[hop];
+    r.frame = b.data.get() + t;
+    r.cur = b.data.get() + b.size;
+    r.lim = std::min(r.frame + wire::header_bytes + wire::max_run_bytes, b.data.get() + hop_bytes_);
+    r.dest = dest;
+    std::byte* p = r.cur;
+    r.cur += extra;
+    return p;
+  }
+  // Writes an open run's growth into its frame's length and its buffer's size, and closes it.
+  void close_run(std::size_t hop) {
+    open_run& r = runs_[hop];
+    if (r.cur == nullptr) return;
+    buffer& b = out_[hop];
+    const auto grown = static_cast<std::size_t>(r.cur - (b.data.get() + b.size));
+    b.size += grown;
+    wire::grow_frame(r.frame, static_cast<std::uint32_t>(grown));
+    r = open_run{};
+  }
   void flush(int hop);
   void send(int hop, buffer&& b);
   void wait_for_room();
@@ -149,6 +182,16 @@ class router {
   // Per hop: offset of the last frame in out_[hop] (it ends at out_[hop].size), or no_tail.
   static constexpr std::size_t no_tail = ~std::size_t{0};
   std::vector<std::size_t> tail_;
+  // Per hop: the run being appended to (extend), if any. While open, its frame's length and the
+  // hop buffer's size lag by cur - (data + size) bytes; every other use of the buffer closes it
+  // first (reserve, flush). An open run means a non-empty buffer, so empty() stays true to it.
+  struct open_run {
+    std::byte* frame = nullptr;  // the frame's header (the hop buffer's last frame)
+    std::byte* cur = nullptr;    // where the next record goes; nullptr: no open run
+    std::byte* lim = nullptr;    // min(frame's max_run_bytes end, the buffer's hop_bytes end)
+    int dest = -1;
+  };
+  std::vector<open_run> runs_;
   buffer_pool pool_;
 
   std::vector<MPI_Request> send_reqs_;

@@ -23,7 +23,7 @@ struct stats {
   std::uint64_t backpressure_waits = 0;  // times a send waited for in-flight buffers
   std::uint64_t barriers = 0;
   std::uint64_t termination_rounds = 0;
-  double handler_s = 0;  // time processing received buffers (running handlers, relaying)
+  double handler_s = 0;  // processing received buffers (handlers, relaying): wall - comm, <= CPU
   double comm_s = 0;     // time in MPI calls and in waits (flush, poll, barrier, backpressure)
 
   // The field table (base/fields.hpp): summing, reducing over ranks.
