@@ -699,6 +699,7 @@ int main(int argc, char** argv) {
     js.member("gets", all.gets).member("sets", all.sets).member("hits", all.hits);
     js.member("misses", all.misses).member("timeouts", all.timeouts);
     js.member("retries", tc.retries).member("spurious_retries", tc.spurious);
+    js.member("pings", tc.pings);
     js.member("stale_after_retry", all.stale_after_retry);
     if (cluster != nullptr) {
       kv::ClusterCounters cc;
@@ -738,11 +739,12 @@ int main(int argc, char** argv) {
         "gets %llu (hits %llu, misses %llu)  sets %llu\n",
         static_cast<unsigned long long>(all.gets), static_cast<unsigned long long>(all.hits),
         static_cast<unsigned long long>(all.misses), static_cast<unsigned long long>(all.sets));
-    std::printf("timeouts %llu  retries %llu (spurious %llu)  stale answers %llu  errors %llu\n",
-                static_cast<unsigned long long>(all.timeouts),
-                static_cast<unsigned long long>(tc.retries),
-                static_cast<unsigned long long>(tc.spurious),
-                static_cast<unsigned long long>(tc.stale), static_cast<unsigned long long>(errors));
+    std::printf(
+        "timeouts %llu  retries %llu (spurious %llu)  pings %llu  stale answers %llu  errors "
+        "%llu\n",
+        static_cast<unsigned long long>(all.timeouts), static_cast<unsigned long long>(tc.retries),
+        static_cast<unsigned long long>(tc.spurious), static_cast<unsigned long long>(tc.pings),
+        static_cast<unsigned long long>(tc.stale), static_cast<unsigned long long>(errors));
     if (cluster != nullptr) {
       std::printf(
           "servers    %zu  moved reads %llu  read back %llu (lost %llu, %llu on servers "

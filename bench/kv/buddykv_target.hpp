@@ -42,7 +42,7 @@ class BuddykvTarget final : public Target {
   std::size_t outstanding() const override { return c_.outstanding(); }
   TargetCounters counters() const override {
     const auto& k = c_.counters();
-    return {k.retries, k.timeouts, k.stale, k.spurious};
+    return {k.retries, k.timeouts, k.stale, k.spurious, k.pings};
   }
 
  private:

@@ -38,6 +38,7 @@ struct TargetCounters {
   std::uint64_t timeouts = 0;
   std::uint64_t stale = 0;     // duplicate or late answers ignored
   std::uint64_t spurious = 0;  // retries the answer to an earlier copy showed were not needed
+  std::uint64_t pings = 0;     // buddykv: pings to a silent port instead of a retransmission
 
   template <class F, class... S>
   static constexpr void fields(F&& f, S&&... s) {
@@ -45,6 +46,7 @@ struct TargetCounters {
     f("timeouts", s.timeouts...);
     f("stale", s.stale...);
     f("spurious", s.spurious...);
+    f("pings", s.pings...);
   }
 };
 

@@ -89,11 +89,15 @@ int main(int argc, char** argv) {
     // that merely stopped beating keeps it (it may start another engine). A SIGTERM is what
     // PR_SET_PDEATHSIG sends when the server's thread that started this engine exits: when the
     // whole server dies, this engine is first handed to one of its other threads (the same
-    // parent pid) and then to another process, so the parent is watched for a while.
-    for (int i = 0; g_stop.load() && ::getppid() == parent && i < 60; ++i) {
+    // parent pid) and then to another process, so the parent is watched for a while: up to 1 s,
+    // since a killed server's teardown can take hundreds of ms (an ASan build's does, on a loaded
+    // machine); a server whose main thread is already a zombie, its other threads still exiting,
+    // is dead too (the creator's liveness check).
+    const auto server_gone = [&] { return ::getppid() != parent || !rt.claim().peer_alive(); };
+    for (int i = 0; g_stop.load() && !server_gone() && i < 200; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    if (::getppid() != parent) Store::remove_segment(store_name);
+    if (server_gone()) Store::remove_segment(store_name);
     if (!host_alive) {
       std::fprintf(stderr, "buddykv-engine: the server of segment %s is gone; stopped\n",
                    name.c_str());

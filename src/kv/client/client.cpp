@@ -344,7 +344,14 @@ void Client::expire(std::uint64_t now) {
         }
         q.pop_front();
         if (pt.newest_answered < slots_[d.slot].tx) {  // nothing sent since was answered: silent
-          if (probe_out(pt) && !(pt.probe_slot == d.slot && pt.probe_id == d.id)) {
+          const bool is_probe = pt.probe_slot == d.slot && pt.probe_id == d.id;
+          if (probe_out(pt) && !is_probe) {
+            hold(pt, level, d, now, next);
+            continue;
+          }
+          if (!is_probe && (now < pt.ping_until || pt.silent_pings < kSilentPings)) {
+            if (now >= pt.ping_until)
+              ping(static_cast<std::uint32_t>(&pt - timers_.data()), now, pt.rto.timeout_ns(level));
             hold(pt, level, d, now, next);
             continue;
           }
@@ -357,6 +364,21 @@ void Client::expire(std::uint64_t now) {
     }
   }
   next_deadline_ns_ = next;
+}
+
+void Client::ping(std::uint32_t port, std::uint64_t now, std::uint64_t wait) {
+  // In a datagram after every one of this port's open ones (both lanes): its answer then comes
+  // after the answers of everything sent before it, which is what the answer vouches for (a SET
+  // in a lane datagram sent after the ping's would look lost when the ping is answered first).
+  const std::size_t lane = std::size_t{port} * kLanes;
+  for (std::size_t l = lane; l < lane + kLanes; ++l) close(l);
+  open(lane);
+  // Its id is the port's index: below 1 << kSlotBits, so no request's (their sequence is >= 1).
+  out_[lane].w.add(wire::Opcode::ping, 0, port, next_stamp(now), {});
+  PortTimers& pt = timers_[port];
+  pt.ping_until = now + wait;
+  ++pt.silent_pings;
+  ++ctr_.pings;
 }
 
 bool Client::probe_out(const PortTimers& pt) const noexcept {
@@ -449,6 +471,15 @@ std::size_t Client::receive(std::chrono::microseconds wait) {
     bool sampled = false;  // one round-trip sample per datagram: its requests travelled together
     for (std::size_t k = 0; k < p.count; ++k) {
       const wire::ResponseView& v = views_[k];
+      if (v.h.op == wire::Opcode::ping) [[unlikely]] {  // a silent port answered our ping
+        if (v.h.request_id < timers_.size()) {
+          PortTimers& pt = timers_[v.h.request_id];
+          pt.newest_answered = std::max(pt.newest_answered, v.h.timestamp);
+          pt.ping_until = 0;
+          pt.silent_pings = 0;
+        }
+        continue;
+      }
       const auto s = static_cast<std::uint32_t>(v.h.request_id & ((1u << kSlotBits) - 1));
       if (s >= slots_.size() || slots_[s].id != v.h.request_id) {
         ++ctr_.stale;
@@ -457,6 +488,7 @@ std::size_t Client::receive(std::chrono::microseconds wait) {
       const Slot& sl = slots_[s];
       PortTimers& pt = timers_[sl.port];
       pt.newest_answered = std::max(pt.newest_answered, v.h.timestamp);
+      pt.silent_pings = 0;
       const std::uint64_t rtt = now >= v.h.timestamp ? now - v.h.timestamp : 0;
       if (sl.retries == 0) {
         if (!sampled) pt.rto.sample(rtt, now);

@@ -9,6 +9,7 @@ CommEngine::CommEngine(Ownership own, std::size_t max_datagram)
     : own_(std::move(own)), max_dgram_(max_datagram), views_(wire::kMaxCount) {}
 
 void CommEngine::parse(std::span<const wire::Datagram> rx, Burst& b, Counters& c) {
+  std::size_t pings = 0;  // of this datagram: not counted as requests
   for (const wire::Datagram& d : rx) {
     ++c.datagrams_in;
     if (d.size > d.capacity) {
@@ -31,6 +32,11 @@ void CommEngine::parse(std::span<const wire::Datagram> rx, Burst& b, Counters& c
       q.id = v.h.request_id;
       q.ts = v.h.timestamp;
       q.status = wire::check_request(v);
+      if (v.h.op == wire::Opcode::ping && q.status == wire::Status::ok) {  // answered at once
+        q.pe = Burst::kPing;
+        ++pings;
+        continue;
+      }
       if (q.status == wire::Status::ok) {
         ++c.ops[static_cast<std::size_t>(v.h.op) - 1];
         if (!own_.owns(v.h.key_hash)) {
@@ -50,7 +56,8 @@ void CommEngine::parse(std::span<const wire::Datagram> rx, Burst& b, Counters& c
       b.pe.push_back(kv::Request{op, v.h.key_hash, v.key, v.value, tag ? p.header.client_id : 0u,
                                  tag ? wire::request_seq(v.h.request_id) : 0u});
     }
-    c.requests += p.count;
+    c.requests += p.count - pings;
+    pings = 0;
   }
   b.results.resize(b.pe.size());
 }
@@ -87,7 +94,9 @@ std::span<const wire::Datagram> CommEngine::respond(const Burst& b, Counters& c)
   for (const Burst::Pending& q : b.pending) {
     wire::Status st = q.status;
     std::string_view value;
-    if (st == wire::Status::ok) {
+    if (q.pe == Burst::kPing) {
+      // counted neither as a request nor in the statuses: a client's question, not a request
+    } else if (st == wire::Status::ok) {
       const PeResult& r = b.results[q.pe];
       st = r.status;
       value = b.arena.view(r.value_off, r.value_len);
@@ -96,7 +105,7 @@ std::span<const wire::Datagram> CommEngine::respond(const Burst& b, Counters& c)
         value = {};
       }
     }
-    c.count_status(st);
+    if (q.pe != Burst::kPing) c.count_status(st);
     if (q.source != cur_src || d == nullptr) {
       close();
       open(q.source);

@@ -77,6 +77,10 @@ Parsed<ResponseView> parse_responses(std::span<const std::byte> dgram,
 }
 
 Status check_request(const RequestView& r) noexcept {
+  if (r.h.op == Opcode::ping) {
+    const bool ok = r.h.flags == 0 && r.h.key_len == 0 && r.h.value_len == 0 && r.h.key_hash == 0;
+    return ok ? Status::ok : Status::malformed;
+  }
   if (r.h.flags != 0 || !valid_request(r.h.op, r.h.key_len, r.h.value_len)) {
     return Status::malformed;
   }

@@ -167,6 +167,46 @@ std::vector<std::byte> one_request(Opcode op, std::string_view key, std::string_
   return b;
 }
 
+// A ping is answered at once, ok, with its id and timestamp echoed, and is no request: the
+// server's request, operation and status counters do not move. A ping that carries a key, a value
+// or a hash is malformed, answered and counted as such.
+TEST(Service, APingIsAnsweredAndIsNoRequest) {
+  Server s(small_config(1, 1));
+  s.start();
+  Raw raw;
+  const std::uint16_t port0 = s.map().ports[0];
+  std::vector<std::byte> b(wire::kDefaultDatagram);
+  wire::RequestWriter w(b, 9);
+  ASSERT_TRUE(w.add(Opcode::ping, 0, 7, 123456, {}));
+  b.resize(w.finish());
+  raw.send(port0, b);
+  std::vector<wire::ResponseView> views(wire::kMaxCount);
+  wire::Datagram d{raw.buf.data(), 0, static_cast<std::uint32_t>(raw.buf.size()), {}};
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (raw.sock.recv_burst({&d, 1}, 10ms) == 0)
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+  const auto p = wire::parse_responses({d.data, d.size}, views);
+  ASSERT_EQ(p.drop, wire::Drop::none);
+  ASSERT_EQ(p.count, 1u);
+  EXPECT_EQ(views[0].h.status, Status::ok);
+  EXPECT_EQ(views[0].h.op, Opcode::ping);
+  EXPECT_EQ(views[0].h.request_id, 7u);
+  EXPECT_EQ(views[0].h.timestamp, 123456u);
+
+  raw.send(port0, one_request(Opcode::ping, "k", {}, 8, wire::key_hash("k")));  // a key
+  raw.send(port0, one_request(Opcode::ping, {}, {}, 9, 5));                     // a hash
+  const auto bad = raw.receive(2);
+  ASSERT_EQ(bad.size(), 2u);
+  EXPECT_EQ(bad.at(8), Status::malformed);
+  EXPECT_EQ(bad.at(9), Status::malformed);
+  s.stop();  // the counters, published
+  const auto t = s.totals();
+  EXPECT_EQ(t.requests, 2u);  // the two malformed ones, not the ping
+  EXPECT_EQ(t.processed, 0u);
+  EXPECT_EQ(t.status[static_cast<std::size_t>(Status::ok)], 0u);
+  EXPECT_EQ(t.status[static_cast<std::size_t>(Status::malformed)], 2u);
+}
+
 TEST(Service, MalformedDatagramsAreDroppedAndCountedWhileGoodTrafficFlows) {
   Server s(small_config(2, 1));
   s.start();
@@ -502,9 +542,10 @@ std::unique_ptr<Client> stallable_client(OneThreadServer& srv, ClientConfig cc,
 }
 
 // The server answers nothing for 60 ms while a whole window is out (a stall, as a VM's vCPU being
-// taken away gives): the timeouts pass, but since nothing sent since was answered, one request
-// (the probe) is resent with backoff and the rest wait for it unsent; when the answers come, the
-// window completes with a handful of retransmissions, not 1024 of them.
+// taken away gives): the timeouts pass, but since nothing sent since was answered, the client
+// pings the port (Client::kSilentPings times), then resends one request (the probe) with backoff;
+// the rest wait unsent. When the answers come, the window completes with a handful of
+// retransmissions, not 1024 of them.
 TEST(Service, AServerStallCostsOneProbeNotTheWindow) {
   OneThreadServer srv(9);
   ClientConfig cc = client_for(srv.s);
@@ -528,11 +569,37 @@ TEST(Service, AServerStallCostsOneProbeNotTheWindow) {
   const ClientCounters& k = c.counters();
   EXPECT_GT(k.held - before.held, 1000u);  // every request but the probe waited at least once
   EXPECT_LE(k.retries - before.retries, 10u) << "the probe's retransmissions only";
+  EXPECT_GE(k.pings - before.pings, 2u);
   for (int i = 0; i < 1024; i += 101) {
     std::string key = "s";
     key += std::to_string(i);
     ASSERT_EQ(c.get(key).value, std::to_string(i * 5));
   }
+}
+
+// A stall shorter than the pings' backoff (with the 2 ms floor: pings at 2, 6 and 14 ms, the
+// first resend at 30 ms) costs no retransmission at all: the pings wait behind the stalled
+// requests, and the requests' own answers come first.
+TEST(Service, AShortStallCostsPingsNotRetransmissions) {
+  OneThreadServer srv(10);
+  ClientConfig cc = client_for(srv.s);
+  cc.window = 256;
+  StallReceive* stall = nullptr;
+  const auto client = stallable_client(srv, cc, stall);
+  Client& c = *client;
+  const ClientCounters before = c.counters();
+  stall->stall_until(std::chrono::steady_clock::now() + 8ms);
+  for (int i = 0; i < 256; ++i) {
+    ASSERT_TRUE(c.submit(Opcode::set, "p" + std::to_string(i), std::to_string(i),
+                         static_cast<std::uint64_t>(i)));
+  }
+  const auto got = drain(c);
+  ASSERT_EQ(got.size(), 256u);
+  for (const auto& [tag, r] : got) ASSERT_EQ(r.first.status, Status::ok) << tag;
+  const ClientCounters& k = c.counters();
+  EXPECT_EQ(k.retries - before.retries, 0u);
+  EXPECT_GE(k.pings - before.pings, 1u);
+  EXPECT_GT(k.held - before.held, 200u);
 }
 
 // Requests submitted back to back share one clock reading (Client's kClockReuse), but every copy

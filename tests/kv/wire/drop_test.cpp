@@ -229,6 +229,22 @@ TEST(CheckRequest, UnknownOpcode) {
   }
 }
 
+// A ping (op 4) is well formed only bare: no key, no value, hash 0, flags 0.
+TEST(CheckRequest, PingOnlyBare) {
+  Bytes bare(kMaxDatagram);
+  RequestWriter w(bare, 1);
+  ASSERT_TRUE(w.add(Opcode::ping, 0, 7, 9, {}));
+  bare.resize(w.finish());
+  EXPECT_EQ(check_request(framed(bare)), Status::ok);
+  EXPECT_EQ(check_request(framed(one_request(Opcode::ping, "k"))), Status::malformed);
+  Bytes hashed = bare;
+  patch<std::uint64_t>(hashed, kReqOp + 8, 5);  // key_hash
+  EXPECT_EQ(check_request(framed(hashed)), Status::malformed);
+  Bytes flagged = bare;
+  patch<std::uint8_t>(flagged, kReqFlags, 1);
+  EXPECT_EQ(check_request(framed(flagged)), Status::malformed);
+}
+
 TEST(CheckRequest, NonzeroFlags) {
   for (std::uint8_t f : {1, 0x80, 255}) {
     Bytes d = one_request(Opcode::set, "k", "v");

@@ -85,6 +85,7 @@ struct ClientCounters {
   std::uint64_t spurious = 0;  // retries answered by an earlier copy (not lost, only late)
   std::uint64_t held =
       0;  // timeouts passed while the port was silent: waited for the probe, unsent
+  std::uint64_t pings = 0;  // pings sent to a silent port (no request resent for them)
   std::uint64_t timeouts = 0;
   std::uint64_t stale = 0;    // answers to requests already answered or given up (duplicates)
   std::uint64_t dropped = 0;  // response datagrams that did not parse or were not ours
@@ -100,6 +101,7 @@ struct ClientCounters {
     f("retries", s.retries...);
     f("spurious", s.spurious...);
     f("held", s.held...);
+    f("pings", s.pings...);
     f("timeouts", s.timeouts...);
     f("stale", s.stale...);
     f("dropped", s.dropped...);
@@ -184,10 +186,14 @@ class Client {
   static constexpr std::size_t kBackoffLevels = 12;
   // Loss or stall: a request whose timeout passed is resent at once when the port has answered
   // a request sent at or after it (so it, or its answer, was lost). When the port has answered
-  // nothing sent since (a stall of the server or of the path, or everything lost), only one of
-  // them is resent, the probe, and the others wait one backoff level more, unsent (held): a
-  // stall then costs one retransmission instead of the window's (TCP sends one segment on a
-  // retransmission timeout for the same reason).
+  // nothing sent since (a stall of the server or of the path, or everything lost), the client
+  // asks first: it sends the port a ping (wire::Opcode::ping, answered at once, no store work)
+  // and the requests wait one backoff level more, unsent (held). The ping's answer is a copy
+  // answered after them: the ones still unanswered at their next timeout were lost and are
+  // resent; the ones answered meanwhile cost nothing, so a stall costs no retransmission. After
+  // kSilentPings pings without an answer (lost too, or a server without pings), one request is
+  // resent, the probe, and the others stay held (TCP sends one segment on a retransmission
+  // timeout for the same reason).
   struct PortTimers {
     explicit PortTimers(RtoEstimator r) : rto(r) {}
     RtoEstimator rto;
@@ -196,6 +202,8 @@ class Client {
     std::uint64_t newest_answered = 0;  // the latest send time of a copy this port answered
     std::uint32_t probe_slot = 0;       // the probe resent while the port was silent
     std::uint64_t probe_id = 0;         // its request id (0: none)
+    std::uint64_t ping_until = 0;       // the ping out expires then (0: none out)
+    std::uint32_t silent_pings = 0;     // pings sent since the port last answered
     // Entries pushed since the last flush(), per level (the last fresh[L] of q[L]): flush()
     // stamps them with the time their datagrams left, so time spent between submit() and the
     // send (this thread descheduled, or busy) does not count against the timeout.
@@ -209,6 +217,9 @@ class Client {
     return now - submitted >= give_up_ns_;
   }
   bool probe_out(const PortTimers& pt) const noexcept;
+  static constexpr std::uint32_t kSilentPings = 3;
+  // Sends port `port` a ping (in its GET lane's open datagram) that expires after `wait`.
+  void ping(std::uint32_t port, std::uint64_t now, std::uint64_t wait);
   // A request whose timeout passed while its port was silent and a probe is out: waits one
   // level more from now without being sent; timed out once it waited through every level and
   // `give_up` has passed.

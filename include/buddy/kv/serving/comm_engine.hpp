@@ -32,11 +32,13 @@ struct Burst {
     wire::Endpoint peer;
     std::uint32_t client_id = 0;
   };
+  static constexpr std::uint32_t kPing = UINT32_MAX;
   struct Pending {
     std::uint32_t source = 0;  // index into sources
     wire::Opcode op = wire::Opcode::get;
     wire::Status status = wire::Status::ok;  // not ok: answered by the CE, no PE entry
     std::uint32_t pe = 0;                    // index into pe/results when status == ok
+                                             // (kPing: a ping, answered by the CE)
     std::uint64_t id = 0;
     std::uint64_t ts = 0;
   };

@@ -36,7 +36,10 @@ enum class Kind : std::uint8_t {
   control_response = 3
 };
 
-enum class Opcode : std::uint8_t { get = 1, set = 2, del = 3 };
+// ping: a no-op that a serving port answers at once, ok, without a store (no key, no value, key
+// hash 0; the request id is the client's to choose, echoed). A client sends one to ask whether a
+// silent port still serves, instead of retransmitting a request (docs/protocol.md, "Ping").
+enum class Opcode : std::uint8_t { get = 1, set = 2, del = 3, ping = 4 };
 
 // Answer to one request. Values are stable: they are on the wire.
 enum class Status : std::uint8_t {
@@ -107,6 +110,7 @@ inline std::uint32_t partition_of(std::uint64_t hash, std::uint32_t partitions) 
   return static_cast<std::uint32_t>(((hash >> 48) * partitions) >> 16);
 }
 
+// A store request's opcode (get, set, del; a ping is no store request).
 constexpr bool valid_opcode(std::uint8_t op) {
   return op >= 1 && op <= 3;
 }
@@ -146,6 +150,8 @@ constexpr std::string_view to_string(Opcode op) {
       return "set";
     case Opcode::del:
       return "del";
+    case Opcode::ping:
+      return "ping";
   }
   return "unknown";
 }

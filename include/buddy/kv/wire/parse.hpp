@@ -72,6 +72,7 @@ Parsed<ResponseView> parse_responses(std::span<const std::byte> dgram,
 
 // Semantic check of one framed request: ok, or malformed (unknown opcode, key length 0 or
 // > kMaxKeyBytes, a GET/DELETE carrying a value, nonzero flags, hash not XXH3-64 of the key).
+// A ping is ok with no key, no value, flags 0 and key hash 0.
 Status check_request(const RequestView& r) noexcept;
 
 }  // namespace buddy::kv::wire
