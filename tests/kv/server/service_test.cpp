@@ -590,8 +590,9 @@ TEST(Service, AShortStallCostsPingsNotRetransmissions) {
   const ClientCounters before = c.counters();
   stall->stall_until(std::chrono::steady_clock::now() + 8ms);
   for (int i = 0; i < 256; ++i) {
-    ASSERT_TRUE(c.submit(Opcode::set, "p" + std::to_string(i), std::to_string(i),
-                         static_cast<std::uint64_t>(i)));
+    std::string key = "p";
+    key += std::to_string(i);
+    ASSERT_TRUE(c.submit(Opcode::set, key, std::to_string(i), static_cast<std::uint64_t>(i)));
   }
   const auto got = drain(c);
   ASSERT_EQ(got.size(), 256u);
