@@ -541,6 +541,31 @@ std::unique_ptr<Client> stallable_client(OneThreadServer& srv, ClientConfig cc,
   return c;
 }
 
+// Submits n SETs (key prefix + i, value i * mult, tag i) to c while its answers are hidden for
+// `stall`, waits for them all, checks every one is ok, and returns the counters' growth.
+ClientCounters stall_and_set(Client& c, StallReceive& stall, std::chrono::milliseconds hidden,
+                             int n, const char* prefix, int mult) {
+  const ClientCounters before = c.counters();
+  stall.stall_until(std::chrono::steady_clock::now() + hidden);
+  for (int i = 0; i < n; ++i) {
+    std::string key = prefix;
+    key += std::to_string(i);
+    EXPECT_TRUE(
+        c.submit(Opcode::set, key, std::to_string(i * mult), static_cast<std::uint64_t>(i)));
+  }
+  const auto got = drain(c);
+  EXPECT_EQ(got.size(), static_cast<std::size_t>(n));
+  for (const auto& [tag, r] : got) {
+    EXPECT_EQ(r.first.status, Status::ok) << tag;
+    EXPECT_FALSE(r.first.timed_out) << tag;
+  }
+  ClientCounters k = c.counters();
+  k.held -= before.held;
+  k.retries -= before.retries;
+  k.pings -= before.pings;
+  return k;
+}
+
 // The server answers nothing for 60 ms while a whole window is out (a stall, as a VM's vCPU being
 // taken away gives): the timeouts pass, but since nothing sent since was answered, the client
 // pings the port (Client::kSilentPings times), then resends one request (the probe) with backoff;
@@ -553,23 +578,10 @@ TEST(Service, AServerStallCostsOneProbeNotTheWindow) {
   StallReceive* stall = nullptr;
   const auto client = stallable_client(srv, cc, stall);
   Client& c = *client;
-  const ClientCounters before = c.counters();
-  stall->stall_until(std::chrono::steady_clock::now() + 60ms);
-  for (int i = 0; i < 1024; ++i) {
-    std::string key = "s";
-    key += std::to_string(i);
-    ASSERT_TRUE(c.submit(Opcode::set, key, std::to_string(i * 5), static_cast<std::uint64_t>(i)));
-  }
-  const auto got = drain(c);
-  ASSERT_EQ(got.size(), 1024u);
-  for (const auto& [tag, r] : got) {
-    ASSERT_EQ(r.first.status, Status::ok) << tag;
-    ASSERT_FALSE(r.first.timed_out);
-  }
-  const ClientCounters& k = c.counters();
-  EXPECT_GT(k.held - before.held, 1000u);  // every request but the probe waited at least once
-  EXPECT_LE(k.retries - before.retries, 10u) << "the probe's retransmissions only";
-  EXPECT_GE(k.pings - before.pings, 2u);
+  const ClientCounters k = stall_and_set(c, *stall, 60ms, 1024, "s", 5);
+  EXPECT_GT(k.held, 1000u);  // every request but the probe waited at least once
+  EXPECT_LE(k.retries, 10u) << "the probe's retransmissions only";
+  EXPECT_GE(k.pings, 2u);
   for (int i = 0; i < 1024; i += 101) {
     std::string key = "s";
     key += std::to_string(i);
@@ -586,21 +598,10 @@ TEST(Service, AShortStallCostsPingsNotRetransmissions) {
   cc.window = 256;
   StallReceive* stall = nullptr;
   const auto client = stallable_client(srv, cc, stall);
-  Client& c = *client;
-  const ClientCounters before = c.counters();
-  stall->stall_until(std::chrono::steady_clock::now() + 8ms);
-  for (int i = 0; i < 256; ++i) {
-    std::string key = "p";
-    key += std::to_string(i);
-    ASSERT_TRUE(c.submit(Opcode::set, key, std::to_string(i), static_cast<std::uint64_t>(i)));
-  }
-  const auto got = drain(c);
-  ASSERT_EQ(got.size(), 256u);
-  for (const auto& [tag, r] : got) ASSERT_EQ(r.first.status, Status::ok) << tag;
-  const ClientCounters& k = c.counters();
-  EXPECT_EQ(k.retries - before.retries, 0u);
-  EXPECT_GE(k.pings - before.pings, 1u);
-  EXPECT_GT(k.held - before.held, 200u);
+  const ClientCounters k = stall_and_set(*client, *stall, 8ms, 256, "p", 1);
+  EXPECT_EQ(k.retries, 0u);
+  EXPECT_GE(k.pings, 1u);
+  EXPECT_GT(k.held, 200u);
 }
 
 // Requests submitted back to back share one clock reading (Client's kClockReuse), but every copy
