@@ -127,7 +127,7 @@ struct MemcachedFrontEnd::Impl {
   std::uint64_t next_id = 1;
   std::uint64_t next_cas = 1;
   std::uint32_t epoch = 1;
-  std::int64_t flush_at = 0;  // a delayed flush_all: the epoch moves on at this time
+  std::uint32_t flush_at = 0;  // a delayed flush_all: the epoch moves on at this time
   std::int64_t now_s = 0;
   Clock::time_point now_tp;  // read once per step and per receive
   Clock::time_point last_scan;
@@ -612,7 +612,7 @@ struct MemcachedFrontEnd::Impl {
     if (r.status != wire::Status::ok) return it;
     it.h = mc::decode_item(r.value, it.data);
     if (!it.h.native) {
-      if (it.h.exptime != 0 && static_cast<std::int64_t>(it.h.exptime) <= now_s) return it;
+      if (mc::past_due(it.h.exptime, now_s)) return it;
       if (it.h.epoch != epoch) return it;
     }
     it.live = true;
@@ -958,7 +958,7 @@ struct MemcachedFrontEnd::Impl {
   void tick() {
     now_s = static_cast<std::int64_t>(std::time(nullptr));
     now_tp = Clock::now();
-    if (flush_at != 0 && now_s >= flush_at) {
+    if (mc::past_due(flush_at, now_s)) {
       ++epoch;
       flush_at = 0;
     }

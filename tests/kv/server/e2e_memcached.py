@@ -306,6 +306,12 @@ def run_diff():
     problems = 0
     for name, steps in SESSIONS.items():
         want = session(mport, steps)
+        # memcached's clock ticks once a second at its start's phase, so its own 1-second items
+        # can expire within step 0; that session says nothing then and is run again
+        for _ in range(3):
+            if name != "expiry" or want[0].count(b"VALUE ") == 4:
+                break
+            want = session(mport, steps)
         got = session(bport, steps)
         for i, (w, g) in enumerate(zip(want, got)):
             if normalise(w) != normalise(g):

@@ -256,4 +256,17 @@ TEST(Memcached, ItemHeader) {
   EXPECT_EQ(absolute_exptime(500, 100000000), 100000500u);
 }
 
+// A TTL of n lives at least n whole seconds: set at second 1000 with TTL 1, it is still live at
+// second 1001 (which may be a millisecond later) and gone at 1002. Already-expired (1) and never
+// (0) keep their meaning.
+TEST(MemcachedItem, ATtlLivesAtLeastItsSeconds) {
+  const std::uint32_t at = absolute_exptime(1, 1000);
+  EXPECT_FALSE(past_due(at, 1000));
+  EXPECT_FALSE(past_due(at, 1001));
+  EXPECT_TRUE(past_due(at, 1002));
+  EXPECT_TRUE(past_due(absolute_exptime(-1, 1000), 1000));
+  EXPECT_TRUE(past_due(absolute_exptime(2592001, 2592100), 2592100));  // absolute, in the past
+  EXPECT_FALSE(past_due(absolute_exptime(0, 1000), 1u << 30));
+}
+
 }  // namespace

@@ -73,4 +73,12 @@ inline std::uint32_t absolute_exptime(std::int64_t exptime, std::int64_t now) {
   return t > 0xFFFFFFFFll ? 0xFFFFFFFFu : static_cast<std::uint32_t>(t);
 }
 
+// Whether an item (or a delayed flush) whose absolute time is `at` has come due at the whole
+// second `now`. Due only once the clock has passed that second, so a TTL of n lives at least n
+// seconds (n to n + 1): a set and a read a few milliseconds apart across a second boundary must
+// not lose a 1-second item. 0 never comes due.
+inline bool past_due(std::uint32_t at, std::int64_t now) {
+  return at != 0 && static_cast<std::int64_t>(at) < now;
+}
+
 }  // namespace buddy::kv::wire::mc
