@@ -257,7 +257,7 @@ void Client::close(std::size_t lane) {
 void Client::enqueue(std::uint32_t s, std::uint64_t sent, std::uint64_t hash, std::string_view key,
                      std::string_view value) {
   Slot& sl = slots_[s];
-  const std::size_t lane = std::size_t{sl.port} * kLanes + (sl.op == wire::Opcode::set ? 1 : 0);
+  const std::size_t lane = std::size_t{sl.port} * kLanes + lane_of(sl.op);
   if (out_[lane].buf == UINT32_MAX) open(lane);
   PortOut* o = &out_[lane];
   const bool at_batch = cfg_.batch != 0 && o->w.count() >= cfg_.batch;
@@ -343,7 +343,9 @@ void Client::expire(std::uint64_t now) {
           break;
         }
         q.pop_front();
-        if (pt.newest_answered < slots_[d.slot].tx) {  // nothing sent since was answered: silent
+        const Slot& sl = slots_[d.slot];
+        // Nothing sent since in its lane was answered: the port is silent to it.
+        if (pt.newest_answered[lane_of(sl.op)] < sl.tx) {
           const bool is_probe = pt.probe_slot == d.slot && pt.probe_id == d.id;
           if (probe_out(pt) && !is_probe) {
             hold(pt, level, d, now, next);
@@ -474,7 +476,7 @@ std::size_t Client::receive(std::chrono::microseconds wait) {
       if (v.h.op == wire::Opcode::ping) [[unlikely]] {  // a silent port answered our ping
         if (v.h.request_id < timers_.size()) {
           PortTimers& pt = timers_[v.h.request_id];
-          pt.newest_answered = std::max(pt.newest_answered, v.h.timestamp);
+          for (std::uint64_t& a : pt.newest_answered) a = std::max(a, v.h.timestamp);
           pt.ping_until = 0;
           pt.silent_pings = 0;
         }
@@ -487,7 +489,8 @@ std::size_t Client::receive(std::chrono::microseconds wait) {
       }
       const Slot& sl = slots_[s];
       PortTimers& pt = timers_[sl.port];
-      pt.newest_answered = std::max(pt.newest_answered, v.h.timestamp);
+      std::uint64_t& answered = pt.newest_answered[lane_of(sl.op)];
+      answered = std::max(answered, v.h.timestamp);
       pt.silent_pings = 0;
       const std::uint64_t rtt = now >= v.h.timestamp ? now - v.h.timestamp : 0;
       if (sl.retries == 0) {

@@ -632,6 +632,37 @@ TEST(Service, RequestsSharingAClockReadingAreStillOrderedForTheStallCheck) {
   EXPECT_LE(k.retries - before.retries, 8u) << "the probe's retransmissions only";
 }
 
+// A port's SETs and GETs go in two lanes of datagrams, so a SET datagram opened first (its SET
+// stamped earliest) leaves after the GET datagrams that filled behind it. When the server answers
+// the first GET datagram and then stalls, that GET answer is no sign the SET was lost: the SET
+// waits behind a ping like the GETs sent after the answered ones, instead of being resent at once
+// (which comparing stamps across lanes did: the demo's spurious retries after a vCPU stall).
+TEST(Service, AnAnsweredGetDoesNotMakeAnEarlierStampedSetLookLost) {
+  OneThreadServer srv(14);
+  ClientConfig cc = client_for(srv.s);
+  cc.window = 64;
+  cc.batch = 4;  // GET datagrams of 4: the 12 GETs fill 3 while the SET's datagram stays open
+  StallReceive* stall = nullptr;
+  const auto client = stallable_client(srv, cc, stall);
+  Client& c = *client;
+  const ClientCounters before = c.counters();
+  stall->stall_until(std::chrono::steady_clock::now() + 10ms, 1);
+  ASSERT_TRUE(c.submit(Opcode::set, "lane-set", "v", 100));
+  for (int i = 0; i < 12; ++i) {
+    std::string key = "lane-get";
+    key += std::to_string(i);
+    ASSERT_TRUE(c.submit(Opcode::get, key, {}, static_cast<std::uint64_t>(i)));
+  }
+  const auto got = drain(c);
+  ASSERT_EQ(got.size(), 13u);
+  EXPECT_EQ(got.at(100).first.status, Status::ok);
+  for (int i = 0; i < 12; ++i) EXPECT_EQ(got.at(i).first.status, Status::not_found) << i;
+  const ClientCounters& k = c.counters();
+  EXPECT_EQ(k.retries - before.retries, 0u) << "a 10 ms stall costs pings, not retransmissions";
+  EXPECT_GE(k.pings - before.pings, 1u);
+  EXPECT_EQ(c.get("lane-set").value, "v");
+}
+
 // A request's timeout counts from when its datagram left, not from submit(): a client thread that
 // is held up between the two (descheduled, or busy with its own work) for longer than the
 // timeout does not resend what it has only just sent.

@@ -180,6 +180,10 @@ class Client {
     // expires at sent_ns + rto.timeout_ns(level).
     std::uint64_t sent_ns;
   };
+  // A port's requests go in two lanes of datagrams: SETs in one, every other request (and the
+  // pings) in the other.
+  static constexpr std::size_t kLanes = 2;
+  static std::size_t lane_of(wire::Opcode op) noexcept { return op == wire::Opcode::set ? 1 : 0; }
   // Retransmissions back off exponentially: level = min(retries, kBackoffLevels - 1). One FIFO
   // per port and level holds that port's requests in the order sent, so with the port's current
   // timeout the front is always the first to expire, and a check looks at the fronts only.
@@ -198,12 +202,16 @@ class Client {
     explicit PortTimers(RtoEstimator r) : rto(r) {}
     RtoEstimator rto;
     std::array<RingFifo<Deadline>, kBackoffLevels> q;
-    std::uint32_t busy = 0;             // bit L: q[L] not empty
-    std::uint64_t newest_answered = 0;  // the latest send time of a copy this port answered
-    std::uint32_t probe_slot = 0;       // the probe resent while the port was silent
-    std::uint64_t probe_id = 0;         // its request id (0: none)
-    std::uint64_t ping_until = 0;       // the ping out expires then (0: none out)
-    std::uint32_t silent_pings = 0;     // pings sent since the port last answered
+    std::uint32_t busy = 0;  // bit L: q[L] not empty
+    // Per lane, the latest send time of a copy this port answered. Per lane because a port's
+    // two lanes' datagrams interleave in time: a SET datagram opened early may leave after GET
+    // datagrams filled behind it, so a GET answered does not show an older-stamped SET lost;
+    // within one lane, stamps are in send order. A ping's answer vouches for both lanes.
+    std::array<std::uint64_t, kLanes> newest_answered{};
+    std::uint32_t probe_slot = 0;    // the probe resent while the port was silent
+    std::uint64_t probe_id = 0;      // its request id (0: none)
+    std::uint64_t ping_until = 0;    // the ping out expires then (0: none out)
+    std::uint32_t silent_pings = 0;  // pings sent since the port last answered
     // Entries pushed since the last flush(), per level (the last fresh[L] of q[L]): flush()
     // stamps them with the time their datagrams left, so time spent between submit() and the
     // send (this thread descheduled, or busy) does not count against the timeout.
@@ -231,8 +239,7 @@ class Client {
   // is this copy's timestamp, hash the key's.
   void enqueue(std::uint32_t slot, std::uint64_t sent, std::uint64_t hash, std::string_view key,
                std::string_view value);
-  // Datagrams being filled: one per serving port and lane (lane = port * kLanes + is_set).
-  static constexpr std::size_t kLanes = 2;
+  // Datagrams being filled: one per serving port and lane (lane = port * kLanes + lane_of(op)).
   void open(std::size_t lane);
   void close(std::size_t lane);
   struct Ready;
